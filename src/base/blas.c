@@ -1,0 +1,87 @@
+/* blas.c - the only file that includes cblas.h: GEMM/GEMV wrappers and small kernels. */
+#include "base/base.h"
+
+#include <cblas.h>
+#include <string.h>
+
+void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+             size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    if (M == 0 || N == 0)
+        return;
+    if (K == 0) {
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++)
+                C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+        return;
+    }
+    if (M == 1 && !ta) {
+        /* One row: C (1,N) = A (1,K) op(B). y = op(B)^T a. Bandwidth bound: sgemv. */
+        if (tb) /* op(B) = B^T, B is (N,K): y = B a */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, alpha, B, (int)ldb, A, 1,
+                        beta, C, 1);
+        else /* B is (K,N): y = B^T a */
+            cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, alpha, B, (int)ldb, A, 1,
+                        beta, C, 1);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+void lm_gemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                 size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < N; j++) {
+            double s = 0;
+            for (size_t k = 0; k < K; k++) {
+                float a = ta ? A[k * lda + i] : A[i * lda + k];
+                float b = tb ? B[j * ldb + k] : B[k * ldb + j];
+                s += (double)a * b;
+            }
+            C[i * ldc + j] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * C[i * ldc + j]));
+        }
+}
+
+void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, const float *x,
+             float beta, float *y)
+{
+    cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)rows, (int)cols, alpha, A,
+                (int)cols, x, 1, beta, y, 1);
+}
+
+double lm_sumsq(const float *x, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)x[i] * x[i];
+    return s;
+}
+
+void lm_scale(float *x, size_t n, float a)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] *= a;
+}
+
+void lm_axpy(size_t n, float a, const float *x, float *y)
+{
+    cblas_saxpy((int)n, a, x, 1, y, 1);
+}
+
+/* OpenBLAS extensions, declared here to avoid depending on openblas_config.h details. */
+extern char *openblas_get_corename(void);
+extern void openblas_set_num_threads(int);
+
+const char *lm_blas_core_name(void)
+{
+    const char *s = openblas_get_corename();
+    return s ? s : "unknown";
+}
+
+void lm_blas_set_threads(int n)
+{
+    if (n > 0)
+        openblas_set_num_threads(n);
+}

@@ -1,0 +1,357 @@
+/* cmd_train.c - `lstmlm train`: build the vocabulary, train with truncated BPTT, save. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct progress_ctx {
+    bool tty, quiet;
+    double t0, last_print;
+    size_t epochs;
+} progress_ctx;
+
+static void on_progress(void *ud, const lm_progress *p)
+{
+    progress_ctx *c = ud;
+    if (c->quiet)
+        return;
+    double now = cli_now(), el = now - c->t0;
+    double tps = el > 0 ? (double)p->tokens / el : 0;
+    double eta = p->step ? el * (double)(p->steps - p->step) / (double)p->step : 0;
+    char eb[32];
+    if (c->tty) {
+        fprintf(stderr, "\r\033[Kepoch %zu/%zu %5.1f%%  %.0f tok/s  loss %.3f  ppl %.1f  lr %.4g  ETA %s",
+                p->epoch, c->epochs, 100.0 * p->step / p->steps, tps, p->loss, exp(p->loss), p->lr,
+                cli_duration(eta, eb, sizeof eb));
+        fflush(stderr);
+    } else if (now - c->last_print >= 30.0 || p->step == p->steps) {
+        fprintf(stderr, "epoch %zu/%zu %5.1f%% %.0f tok/s loss %.3f ppl %.1f lr %.4g ETA %s\n",
+                p->epoch, c->epochs, 100.0 * p->step / p->steps, tps, p->loss, exp(p->loss), p->lr,
+                cli_duration(eta, eb, sizeof eb));
+        c->last_print = now;
+    }
+}
+
+static void help(void)
+{
+    lm_config c;
+    lm_train_opts o;
+    lm_config_init(&c);
+    lm_train_opts_init(&o);
+    printf("Usage: lstmlm train [options] TRAIN.txt -o MODEL.h5\n"
+           "       lstmlm train --resume CHECKPOINT.h5 [options] TRAIN.txt -o MODEL.h5\n\n"
+           "Trains a word-level language model with truncated backpropagation through time.\n"
+           "TRAIN.txt holds one turn or sentence per line (plain or .gz); a blank line ends a\n"
+           "conversation. The best model (lowest validation perplexity) goes to MODEL.h5, a\n"
+           "checkpoint with the optimizer state to MODEL.ckpt.h5 after every epoch and on Ctrl-C.\n\n"
+           "Model:\n"
+           "  --arch NAME          architecture: lstm [%s]\n"
+           "  --layers N           layers [%zu]\n"
+           "  --hidden N           LSTM width [%zu]\n"
+           "  --embed N            embedding width [%zu]\n"
+           "  --dropout P          dropout on embeddings, between layers and before the head [%g]\n"
+           "  --tie                tie the output layer to the embedding (needs embed == hidden)\n"
+           "  --init-range R       uniform initialisation range [%g]\n"
+           "Vocabulary and text:\n"
+           "  --max-vocab N        keep the N most frequent types, specials included [no limit]\n"
+           "  --min-count N        drop types seen fewer than N times [1]\n"
+           "  --tokenize MODE      words | whitespace (pre-tokenized, e.g. PTB) | chars [words]\n"
+           "  --lowercase          lower-case ASCII letters\n"
+           "Training:\n"
+           "  --valid FILE         validation text (perplexity after each epoch)\n"
+           "  --batch N            parallel streams [%zu]\n"
+           "  --bptt N             steps per window [%zu]\n"
+           "  --epochs N           [%zu]\n"
+           "  --optimizer NAME     sgd | adam | adamw [sgd]\n"
+           "  --lr X               learning rate [%g for sgd, 0.001 for adam]\n"
+           "  --decay-start N      epochs at constant lr before decaying each epoch; 0 = off\n"
+           "                       [%zu for sgd, 0 for adam]\n"
+           "  --decay X            lr factor per epoch after --decay-start [%g]\n"
+           "  --plateau-decay X    lr factor when validation perplexity does not improve [1 = off]\n"
+           "  --patience N         stop after N epochs without improvement [0 = off]\n"
+           "  --clip X             bound on the global gradient norm, 0 = off [%g]\n"
+           "  --weight-decay X     AdamW decoupled weight decay [%g]\n"
+           "  --max-steps N        windows per epoch at most (quick runs) [0 = all]\n"
+           "  --seed N             seed for initialisation and dropout [%llu]\n"
+           "  --threads N          OpenBLAS threads [library default]\n"
+           "  --checkpoint FILE    checkpoint path [MODEL.ckpt.h5]\n"
+           "  --resume FILE        continue the run saved in a checkpoint (same corpus)\n"
+           "  -o, --output FILE    model file to write (required)\n"
+           "  -q, --quiet          no progress output\n"
+           "  -h, --help           this text\n\n"
+           "The loss is summed over the window's steps and averaged over the streams (as in\n"
+           "Zaremba et al. 2014), so '--lr 1' is that paper's SGD rate.\n"
+           "Exit status: 0 done, 1 failure (message on stderr), 2 bad usage, 130 interrupted\n"
+           "(checkpoint written).\n",
+           c.arch, c.layers, c.hidden, c.embed, (double)c.dropout, (double)c.init_range, o.batch,
+           o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
+           (unsigned long long)o.seed);
+}
+
+enum {
+    O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC, O_TOK,
+    O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
+    O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME
+};
+
+static const struct option longopts[] = {
+    {"arch", required_argument, NULL, O_ARCH},
+    {"layers", required_argument, NULL, O_LAYERS},
+    {"hidden", required_argument, NULL, O_HIDDEN},
+    {"embed", required_argument, NULL, O_EMBED},
+    {"dropout", required_argument, NULL, O_DROPOUT},
+    {"tie", no_argument, NULL, O_TIE},
+    {"init-range", required_argument, NULL, O_INIT},
+    {"max-vocab", required_argument, NULL, O_MAXV},
+    {"min-count", required_argument, NULL, O_MINC},
+    {"tokenize", required_argument, NULL, O_TOK},
+    {"lowercase", no_argument, NULL, O_LOWER},
+    {"valid", required_argument, NULL, O_VALID},
+    {"batch", required_argument, NULL, O_BATCH},
+    {"bptt", required_argument, NULL, O_BPTT},
+    {"epochs", required_argument, NULL, O_EPOCHS},
+    {"optimizer", required_argument, NULL, O_OPT},
+    {"lr", required_argument, NULL, O_LR},
+    {"decay-start", required_argument, NULL, O_DSTART},
+    {"decay", required_argument, NULL, O_DECAY},
+    {"plateau-decay", required_argument, NULL, O_PLATEAU},
+    {"patience", required_argument, NULL, O_PATIENCE},
+    {"clip", required_argument, NULL, O_CLIP},
+    {"weight-decay", required_argument, NULL, O_WD},
+    {"max-steps", required_argument, NULL, O_MAXSTEPS},
+    {"seed", required_argument, NULL, O_SEED},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"checkpoint", required_argument, NULL, O_CKPT},
+    {"resume", required_argument, NULL, O_RESUME},
+    {"output", required_argument, NULL, 'o'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_train(int argc, char **argv)
+{
+    lm_config cfg;
+    lm_train_opts o;
+    lm_text_opts topt;
+    lm_vocab_opts vopt;
+    lm_config_init(&cfg);
+    lm_train_opts_init(&o);
+    lm_text_opts_init(&topt);
+    lm_vocab_opts_init(&vopt);
+    const char *valid_path = NULL, *out = NULL, *ckpt = NULL, *resume = NULL;
+    size_t threads = 0;
+    bool quiet = false, lr_set = false, dstart_set = false;
+    double d;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+        const char *a = optarg;
+        bool ok = true;
+        switch (c) {
+        case O_ARCH: snprintf(cfg.arch, sizeof cfg.arch, "%s", a); break;
+        case O_LAYERS: ok = cli_size(a, &cfg.layers); break;
+        case O_HIDDEN: ok = cli_size(a, &cfg.hidden); break;
+        case O_EMBED: ok = cli_size(a, &cfg.embed); break;
+        case O_DROPOUT: ok = cli_double(a, &d); cfg.dropout = (float)d; break;
+        case O_TIE: cfg.tied = 1; break;
+        case O_INIT: ok = cli_double(a, &d); cfg.init_range = (float)d; break;
+        case O_MAXV: ok = cli_size(a, &vopt.max_vocab); break;
+        case O_MINC: ok = cli_size(a, &vopt.min_count); break;
+        case O_TOK:
+            if (!strcmp(a, "words")) topt.tokenize = LM_TOKENIZE_WORDS;
+            else if (!strcmp(a, "whitespace")) topt.tokenize = LM_TOKENIZE_WHITESPACE;
+            else if (!strcmp(a, "chars")) topt.tokenize = LM_TOKENIZE_CHARS;
+            else return cli_usage("train", "--tokenize takes words, whitespace or chars, not '%s'", a);
+            break;
+        case O_LOWER: topt.lowercase = 1; break;
+        case O_VALID: valid_path = a; break;
+        case O_BATCH: ok = cli_size(a, &o.batch); break;
+        case O_BPTT: ok = cli_size(a, &o.bptt); break;
+        case O_EPOCHS: ok = cli_size(a, &o.epochs); break;
+        case O_OPT:
+            if (!strcmp(a, "sgd")) o.optimizer = LM_OPT_SGD;
+            else if (!strcmp(a, "adam")) o.optimizer = LM_OPT_ADAM;
+            else if (!strcmp(a, "adamw")) o.optimizer = LM_OPT_ADAMW;
+            else return cli_usage("train", "--optimizer takes sgd, adam or adamw, not '%s'", a);
+            break;
+        case O_LR: ok = cli_double(a, &o.lr); lr_set = true; break;
+        case O_DSTART: ok = cli_size(a, &o.decay_start); dstart_set = true; break;
+        case O_DECAY: ok = cli_double(a, &o.decay); break;
+        case O_PLATEAU: ok = cli_double(a, &o.plateau_decay); break;
+        case O_PATIENCE: ok = cli_size(a, &o.patience); break;
+        case O_CLIP: ok = cli_double(a, &o.clip); break;
+        case O_WD: ok = cli_double(a, &o.weight_decay); break;
+        case O_MAXSTEPS: ok = cli_size(a, &o.max_steps); break;
+        case O_SEED: ok = cli_u64(a, &o.seed); break;
+        case O_THREADS: ok = cli_size(a, &threads); break;
+        case O_CKPT: ckpt = a; break;
+        case O_RESUME: resume = a; break;
+        case 'o': out = a; break;
+        case 'q': quiet = true; break;
+        case 'h': help(); return EXIT_OK;
+        default: return cli_usage("train", "unknown option");
+        }
+        if (!ok)
+            return cli_usage("train", "bad value '%s' for --%s", a,
+                             longopts[c >= 256 ? c - 256 : 0].name);
+    }
+    if (optind + 1 != argc)
+        return cli_usage("train", optind >= argc ? "missing TRAIN.txt" : "one training file only");
+    if (!out)
+        return cli_usage("train", "missing -o MODEL.h5");
+    if (o.optimizer != LM_OPT_SGD) {
+        if (!lr_set)
+            o.lr = 0.001;
+        if (!dstart_set)
+            o.decay_start = 0;
+    }
+    const char *train_path = argv[optind];
+    char ckbuf[4096];
+    if (!ckpt) {
+        size_t n = strlen(out);
+        if (n > 3 && !strcmp(out + n - 3, ".h5"))
+            snprintf(ckbuf, sizeof ckbuf, "%.*s.ckpt.h5", (int)(n - 3), out);
+        else
+            snprintf(ckbuf, sizeof ckbuf, "%s.ckpt.h5", out);
+        ckpt = ckbuf;
+    }
+    cli_threads(threads);
+    if (!quiet)
+        lm_set_log_fn(cli_log, NULL);
+
+    lm_error err = {0};
+    lm_vocab *vocab = NULL;
+    lm_model *m = NULL, *probe = NULL;
+    lm_trainer *t = NULL;
+    int32_t *train = NULL, *valid = NULL;
+    size_t n_train = 0, n_valid = 0;
+    lm_corpus_stats st;
+    int rc = EXIT_FAIL;
+    double t_start = cli_now();
+
+    if (resume) {
+        /* The checkpoint's vocabulary and tokenizer decide how the corpora are read. */
+        if (lm_model_load(resume, &probe, &err))
+            goto fail;
+        const lm_config *pc = lm_model_config(probe);
+        topt.tokenize = pc->tokenize;
+        topt.lowercase = pc->lowercase;
+        if (lm_corpus_read(train_path, &topt, lm_model_vocab(probe), &train, &n_train, &st, &err) ||
+            (valid_path && lm_corpus_read(valid_path, &topt, lm_model_vocab(probe), &valid,
+                                          &n_valid, NULL, &err)))
+            goto fail;
+        lm_model_free(probe);
+        probe = NULL;
+        if (lm_trainer_resume(resume, train, n_train, valid, n_valid, &m, &t, &err))
+            goto fail;
+        if (o.epochs != lm_trainer_opts(t)->epochs)
+            lm_trainer_set_epochs(t, o.epochs);
+        if (!quiet)
+            fprintf(stderr, "resuming %s at epoch %zu\n", resume, lm_trainer_epoch(t) + 1);
+    } else {
+        if (lm_vocab_build(&train_path, 1, &topt, &vopt, &vocab, &err))
+            goto fail;
+        if (lm_corpus_read(train_path, &topt, vocab, &train, &n_train, &st, &err) ||
+            (valid_path &&
+             lm_corpus_read(valid_path, &topt, vocab, &valid, &n_valid, NULL, &err)))
+            goto fail;
+        cfg.tokenize = topt.tokenize;
+        cfg.lowercase = topt.lowercase;
+        lm_rng rng;
+        lm_rng_seed(&rng, o.seed);
+        if (lm_model_create(&cfg, vocab, &rng, &m, &err)) {
+            vocab = NULL;
+            goto fail;
+        }
+        vocab = NULL;
+        if (lm_trainer_create(m, &o, train, n_train, valid, n_valid, &t, &err))
+            goto fail;
+    }
+    const lm_config *mc = lm_model_config(m);
+    const lm_train_opts *to = lm_trainer_opts(t);
+    if (!quiet) {
+        fprintf(stderr,
+                "%s: %zu tokens, %zu turns, vocabulary %zu (%zu OOV tokens)%s%s\n"
+                "model: %s %zu x %zu, embed %zu, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
+                "OpenBLAS core %s\n",
+                train_path, n_train, st.lines, mc->vocab, st.oov, valid_path ? "; valid " : "",
+                valid_path ? valid_path : "", mc->arch, mc->layers, mc->hidden, mc->embed,
+                lm_model_n_params(m), to->batch, to->bptt,
+                to->optimizer == LM_OPT_SGD ? "sgd" : to->optimizer == LM_OPT_ADAM ? "adam" : "adamw",
+                to->lr, lm_blas_core_name());
+    }
+    progress_ctx pc = {.tty = cli_stderr_tty(), .quiet = quiet, .epochs = to->epochs};
+    lm_trainer_set_progress(t, on_progress, &pc, pc.tty ? 5 : 10);
+    lm_trainer_set_clock(t, cli_now);
+    cli_catch_signals();
+    for (;;) {
+        lm_epoch_result r;
+        pc.t0 = cli_now();
+        pc.last_print = pc.t0;
+        pc.epochs = lm_trainer_opts(t)->epochs;
+        int e = lm_trainer_run_epoch(t, &cli_interrupted, &r, &err);
+        if (pc.tty && !quiet)
+            fprintf(stderr, "\r\033[K");
+        if (e == LM_EINTR) {
+            lm_error e2 = {0};
+            if (lm_trainer_save_checkpoint(t, ckpt, &e2)) {
+                cli_fail(&e2);
+                goto fail_quiet;
+            }
+            fprintf(stderr, "lstmlm: interrupted; checkpoint written to %s (resume with "
+                            "'lstmlm train --resume %s ...')\n", ckpt, ckpt);
+            rc = 130;
+            goto out;
+        }
+        if (e == LM_EDIVERGED) {
+            fprintf(stderr, "lstmlm: %s; the last good checkpoint (%s) and model (%s) are kept\n",
+                    err.msg, ckpt, out);
+            goto fail_quiet;
+        }
+        if (e)
+            goto fail;
+        char db[32];
+        if (!quiet) {
+            printf("epoch %2zu  train ppl %8.2f", r.epoch, exp(r.train_loss));
+            if (valid)
+                printf("  valid ppl %8.2f%s", r.valid_ppl, r.improved ? " *" : "  ");
+            printf("  lr %-8.4g %7.0f tok/s  %s\n", r.lr, r.seconds > 0 ? r.tokens / r.seconds : 0,
+                   cli_duration(r.seconds, db, sizeof db));
+            fflush(stdout);
+        }
+        if ((r.improved && lm_trainer_save_best(t, out, &err)) ||
+            lm_trainer_save_checkpoint(t, ckpt, &err))
+            goto fail;
+        if (r.stop)
+            break;
+    }
+    if (lm_trainer_save_best(t, out, &err))
+        goto fail;
+    if (!quiet) {
+        char db[32];
+        double best = lm_trainer_best_ppl(t);
+        if (valid && isfinite(best))
+            fprintf(stderr, "best valid ppl %.2f; model written to %s (%s)\n", best, out,
+                    cli_duration(cli_now() - t_start, db, sizeof db));
+        else
+            fprintf(stderr, "model written to %s (%s)\n", out,
+                    cli_duration(cli_now() - t_start, db, sizeof db));
+    }
+    rc = EXIT_OK;
+    goto out;
+fail:
+    cli_fail(&err);
+fail_quiet:
+    rc = EXIT_FAIL;
+out:
+    lm_trainer_free(t);
+    lm_model_free(m);
+    lm_model_free(probe);
+    lm_vocab_free(vocab);
+    free(train);
+    free(valid);
+    return rc;
+}

@@ -1,0 +1,118 @@
+/* util.c - option parsing, errors, signals and time for the CLI. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile int cli_interrupted;
+
+int cli_fail(const lm_error *err)
+{
+    fprintf(stderr, "lstmlm: %s\n", err && err->msg[0] ? err->msg : lm_strerror(err ? err->code : 0));
+    return EXIT_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lstmlm %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'lstmlm %s --help'.\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+bool cli_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_size(const char *s, size_t *out)
+{
+    uint64_t v;
+    if (!cli_u64(s, &v) || v > SIZE_MAX)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
+bool cli_double(const char *s, double *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void on_signal(int sig)
+{
+    cli_interrupted = 1;
+    signal(sig, SIG_DFL);
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool cli_stderr_tty(void)
+{
+    return isatty(STDERR_FILENO);
+}
+
+const char *cli_duration(double s, char *buf, size_t cap)
+{
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, cap, "?");
+    else if (s >= 3600)
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+    else if (s >= 60)
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(buf, cap, "%.0fs", s);
+    return buf;
+}
+
+void cli_threads(size_t n)
+{
+    if (n)
+        lm_blas_set_threads((int)n);
+}
+
+void cli_log(void *ud, const char *line)
+{
+    (void)ud;
+    fprintf(stderr, "%s\n", line);
+}

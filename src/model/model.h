@@ -1,0 +1,104 @@
+/* model.h - model = embedding -> body (an architecture) -> head; parameters, workspace, state.
+ * Internal. */
+#ifndef LM_MODEL_H
+#define LM_MODEL_H
+
+#include "base/base.h"
+#include "model/h5.h"
+#include "nn/nn.h"
+#include "text/text.h"
+
+/* One named parameter tensor in the flat block. */
+typedef struct lm_param {
+    char name[48];
+    size_t offset;     /* floats from the start of the block (64-byte aligned) */
+    size_t rows, cols; /* cols == 0: a vector of rows elements */
+} lm_param;
+
+typedef struct lm_ptable {
+    lm_param *p;
+    size_t n, cap;
+    size_t total; /* floats in the block, padding included */
+    size_t count; /* parameters, padding excluded */
+} lm_ptable;
+
+/* Appends a tensor; returns its index or a negative code. */
+int lm_ptable_add(lm_ptable *t, const char *name, size_t rows, size_t cols);
+static inline size_t lm_param_size(const lm_param *p)
+{
+    return p->rows * (p->cols ? p->cols : 1);
+}
+
+/* An architecture: the body between embedding and head. Adding one = one file in src/nn/ or
+ * src/model/ and one entry in the table of model.c. */
+typedef struct lm_arch {
+    const char *name;
+    int (*check)(const lm_config *c, lm_error *err);
+    size_t (*out_dim)(const lm_config *c);
+    /* Appends the body's tensors to the table. */
+    int (*layout)(const lm_config *c, lm_ptable *t);
+    /* Initialises the body's parameters (the table slice starting at m->body_first). */
+    void (*init)(const lm_model *m, float *params, lm_rng *rng);
+    size_t (*ws_floats)(const lm_config *c, size_t T, size_t B);
+    /* Floats of state for B streams after pos tokens (recurrent: constant). */
+    size_t (*state_floats)(const lm_config *c, size_t B, size_t pos);
+    void (*state_reset)(const lm_config *c, float *state, size_t B);
+    /* X (T*B, E) -> Y (T*B, out_dim); state in/out; pos = tokens already in the state. */
+    void (*forward)(const lm_model *m, float *ws, const float *X, float *Y, float *state,
+                    size_t pos, size_t T, size_t B, int train, lm_rng *rng);
+    /* Backward of the last forward with the same ws; grads is the flat gradient block. */
+    void (*backward)(const lm_model *m, float *ws, const float *X, const float *dY, float *dX,
+                     float *grads, size_t T, size_t B);
+} lm_arch;
+
+const lm_arch *lm_arch_find(const char *name);
+
+struct lm_model {
+    lm_config cfg;
+    const lm_arch *arch;
+    lm_vocab *vocab;
+    lm_ptable table;
+    size_t body_first;            /* table index of the body's first tensor */
+    size_t i_emb, i_head_w, i_head_b; /* i_head_w == i_emb when tied */
+    float *params;
+    lm_history_row *hist;
+    size_t n_hist, cap_hist;
+};
+
+/* Pointer to tensor i of a flat block laid out by m->table. */
+static inline float *lm_tensor(const lm_model *m, float *block, size_t i)
+{
+    return block + m->table.p[i].offset;
+}
+
+/* Workspace for windows up to (T, B): everything a forward/backward needs. */
+typedef struct lm_ws {
+    size_t T, B, chunk;
+    float *buf;
+    float *emb, *emb_mask, *out, *out_mask, *head_in, *logits, *d_head_in, *d_emb, *body;
+} lm_ws;
+
+int lm_ws_init(lm_ws *w, const lm_model *m, size_t T, size_t B, lm_error *err);
+void lm_ws_free(lm_ws *w);
+
+/* Forward over one window (x, y: T*B time-major) with the state carried, adding the loss to
+ * acc. With grads != NULL also the backward, gradients scaled by `scale` and accumulated. */
+void lm_model_window(const lm_model *m, lm_ws *w, const int32_t *x, const int32_t *y, size_t T,
+                     size_t B, float *state, size_t pos, int train, lm_rng *rng, float *grads,
+                     float scale, lm_ce_acc *acc);
+
+/* Appends a history row. */
+int lm_model_add_history(lm_model *m, const lm_history_row *row);
+
+/* File pieces shared with the checkpoint code. */
+int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err);
+int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err);
+/* Writes/reads a flat block laid out by the table under group (one dataset per tensor). */
+int lm_block_write(const lm_model *m, lm_h5 *h, const char *group, const float *block,
+                   lm_error *err);
+int lm_block_read(const lm_model *m, lm_h5 *h, const char *group, float *block, lm_error *err);
+
+/* Architectures. */
+extern const lm_arch lm_arch_lstm;
+
+#endif

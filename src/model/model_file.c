@@ -1,0 +1,290 @@
+/* model_file.c - the HDF5 model file, format version 1 (see lstmlm-model(5)). */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT_VERSION 1
+
+static const char *const hist_columns = "epoch,tokens,train_loss,valid_ppl,lr,tokens_per_s,seconds";
+
+int lm_block_write(const lm_model *m, lm_h5 *h, const char *group, const float *block,
+                   lm_error *err)
+{
+    for (size_t i = 0; i < m->table.n; i++) {
+        const lm_param *p = &m->table.p[i];
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", group, p->name);
+        size_t dims[2] = {p->rows, p->cols};
+        int rc = lm_h5_write(h, path, LM_H5_F32, block + p->offset, p->cols ? 2 : 1, dims, err);
+        if (rc)
+            return rc;
+    }
+    return LM_OK;
+}
+
+int lm_block_read(const lm_model *m, lm_h5 *h, const char *group, float *block, lm_error *err)
+{
+    for (size_t i = 0; i < m->table.n; i++) {
+        const lm_param *p = &m->table.p[i];
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s", group, p->name);
+        size_t dims[2] = {p->rows, p->cols};
+        int rc = lm_h5_read(h, path, LM_H5_F32, block + p->offset, p->cols ? 2 : 1, dims, err);
+        if (rc)
+            return rc;
+        const float *x = block + p->offset;
+        for (size_t j = 0; j < lm_param_size(p); j++)
+            if (!isfinite(x[j]))
+                return lm_fail(err, LM_EFORMAT, "%s: %s/%s holds a non-finite value",
+                               lm_h5_path(h), group, p->name);
+    }
+    return LM_OK;
+}
+
+int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err)
+{
+    const lm_config *c = &m->cfg;
+    int rc;
+    char created[64];
+    snprintf(created, sizeof created, "lstmlm %s", lm_version_string());
+    if ((rc = lm_h5_attr_set_str(h, "/", "format", "lstmlm", err)) ||
+        (rc = lm_h5_attr_set_u64(h, "/", "format_version", FORMAT_VERSION, err)) ||
+        (rc = lm_h5_attr_set_str(h, "/", "arch", c->arch, err)) ||
+        (rc = lm_h5_attr_set_str(h, "/", "created_by", created, err)))
+        return rc;
+    struct {
+        const char *name;
+        uint64_t v;
+    } u[] = {{"vocab_size", c->vocab}, {"embed", c->embed},         {"hidden", c->hidden},
+             {"layers", c->layers},    {"ffn", c->ffn},             {"heads", c->heads},
+             {"context", c->context},  {"tied", (uint64_t)c->tied}, {"lowercase", (uint64_t)c->lowercase}};
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+        if ((rc = lm_h5_attr_set_u64(h, "/config", u[i].name, u[i].v, err)))
+            return rc;
+    const char *tok = c->tokenize == LM_TOKENIZE_WHITESPACE ? "whitespace"
+                      : c->tokenize == LM_TOKENIZE_CHARS    ? "chars"
+                                                            : "words";
+    if ((rc = lm_h5_attr_set_f64(h, "/config", "dropout", c->dropout, err)) ||
+        (rc = lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, err)) ||
+        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)))
+        return rc;
+    size_t V = c->vocab;
+    const char **toks = malloc(V * sizeof *toks);
+    uint64_t *counts = malloc(V * sizeof *counts);
+    if (!toks || !counts) {
+        free(toks);
+        free(counts);
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < V; i++) {
+        toks[i] = lm_vocab_token(m->vocab, (int32_t)i);
+        counts[i] = lm_vocab_count(m->vocab, (int32_t)i);
+    }
+    size_t dv[1] = {V};
+    rc = lm_h5_write_strings(h, "/vocab/tokens", toks, V, err);
+    if (!rc)
+        rc = lm_h5_write(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err);
+    free(toks);
+    free(counts);
+    if (rc)
+        return rc;
+    if ((rc = lm_block_write(m, h, "/params", m->params, err)))
+        return rc;
+    size_t n = m->n_hist;
+    double *hist = malloc((n ? n : 1) * 7 * sizeof *hist);
+    if (!hist)
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const lm_history_row *r = &m->hist[i];
+        double row[7] = {r->epoch, (double)r->tokens, r->train_loss, r->valid_ppl,
+                         r->lr,    r->tokens_per_s,   r->seconds};
+        memcpy(hist + 7 * i, row, sizeof row);
+    }
+    size_t dh[2] = {n, 7};
+    rc = lm_h5_write(h, "/train/history", LM_H5_F64, hist, 2, dh, err);
+    free(hist);
+    if (!rc)
+        rc = lm_h5_attr_set_str(h, "/train", "history_columns", hist_columns, err);
+    return rc;
+}
+
+int lm_model_save(const lm_model *m, const char *path, lm_error *err)
+{
+    lm_h5 *h;
+    int rc = lm_h5_create(path, &h, err);
+    if (rc)
+        return rc;
+    if ((rc = lm_model_write(m, h, err))) {
+        lm_h5_close(h);
+        return rc;
+    }
+    return lm_h5_commit(h, err);
+}
+
+static int read_u64(lm_h5 *h, const char *name, uint64_t max, size_t *out, lm_error *err)
+{
+    uint64_t v;
+    int rc = lm_h5_attr_u64(h, "/config", name, &v, err);
+    if (rc)
+        return rc;
+    if (v > max)
+        return lm_fail(err, LM_EFORMAT, "%s: /config/%s = %llu is out of range", lm_h5_path(h),
+                       name, (unsigned long long)v);
+    *out = (size_t)v;
+    return LM_OK;
+}
+
+static int check_header(lm_h5 *h, char *arch, size_t cap, lm_error *err)
+{
+    char fmt[32];
+    uint64_t ver;
+    int rc;
+    if ((rc = lm_h5_attr_str(h, "/", "format", fmt, sizeof fmt, err)))
+        return lm_fail(err, LM_EFORMAT, "%s: not an lstmlm model file (no format attribute)",
+                       lm_h5_path(h));
+    if (strcmp(fmt, "lstmlm"))
+        return lm_fail(err, LM_EFORMAT, "%s: not an lstmlm model file (format '%s')",
+                       lm_h5_path(h), fmt);
+    if ((rc = lm_h5_attr_u64(h, "/", "format_version", &ver, err)))
+        return rc;
+    if (ver != FORMAT_VERSION)
+        return lm_fail(err, LM_EFORMAT, "%s: format version %llu is not supported (this is %d)",
+                       lm_h5_path(h), (unsigned long long)ver, FORMAT_VERSION);
+    return lm_h5_attr_str(h, "/", "arch", arch, cap, err);
+}
+
+int lm_file_arch(const char *path, char *buf, size_t cap, lm_error *err)
+{
+    lm_h5 *h;
+    int rc = lm_h5_open(path, &h, err);
+    if (rc)
+        return rc;
+    rc = check_header(h, buf, cap, err);
+    lm_h5_close(h);
+    return rc;
+}
+
+int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err)
+{
+    lm_config c;
+    lm_config_init(&c);
+    char arch[32];
+    int rc = check_header(h, arch, sizeof arch, err);
+    if (rc)
+        return rc;
+    if (!lm_arch_find(arch))
+        return lm_fail(err, LM_EFORMAT, "%s: architecture '%s' is not a neural model this "
+                       "program knows", lm_h5_path(h), arch);
+    snprintf(c.arch, sizeof c.arch, "%.15s", arch);
+    size_t tied = 0, lower = 0;
+    double dropout, init_range;
+    char tok[32];
+    if ((rc = read_u64(h, "vocab_size", (size_t)1 << 24, &c.vocab, err)) ||
+        (rc = read_u64(h, "embed", 65536, &c.embed, err)) ||
+        (rc = read_u64(h, "hidden", 65536, &c.hidden, err)) ||
+        (rc = read_u64(h, "layers", 64, &c.layers, err)) ||
+        (rc = read_u64(h, "ffn", (size_t)1 << 20, &c.ffn, err)) ||
+        (rc = read_u64(h, "heads", 1024, &c.heads, err)) ||
+        (rc = read_u64(h, "context", (size_t)1 << 20, &c.context, err)) ||
+        (rc = read_u64(h, "tied", 1, &tied, err)) ||
+        (rc = read_u64(h, "lowercase", 1, &lower, err)) ||
+        (rc = lm_h5_attr_f64(h, "/config", "dropout", &dropout, err)) ||
+        (rc = lm_h5_attr_f64(h, "/config", "init_range", &init_range, err)) ||
+        (rc = lm_h5_attr_str(h, "/config", "tokenize", tok, sizeof tok, err)))
+        return rc;
+    c.tied = (int)tied;
+    c.lowercase = (int)lower;
+    c.dropout = (float)dropout;
+    c.init_range = (float)init_range;
+    c.tokenize = !strcmp(tok, "whitespace") ? LM_TOKENIZE_WHITESPACE
+                 : !strcmp(tok, "chars")    ? LM_TOKENIZE_CHARS
+                                            : LM_TOKENIZE_WORDS;
+    lm_error cerr;
+    if (lm_config_check(&c, &cerr))
+        return lm_fail(err, LM_EFORMAT, "%s: bad /config: %s", lm_h5_path(h), cerr.msg);
+    char **toks = NULL;
+    size_t nt = 0;
+    if ((rc = lm_h5_read_strings(h, "/vocab/tokens", &toks, &nt, err)))
+        return rc;
+    lm_vocab *v = NULL;
+    uint64_t *counts = NULL;
+    if (nt != c.vocab) {
+        rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens holds %zu tokens but vocab_size is %zu",
+                     lm_h5_path(h), nt, c.vocab);
+        goto fail;
+    }
+    if ((rc = lm_vocab_create(&v, err)))
+        goto fail;
+    counts = malloc(nt * sizeof *counts);
+    size_t dv[1] = {nt};
+    if (!counts) {
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = lm_h5_read(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err)))
+        goto fail;
+    for (size_t i = 0; i < nt; i++) {
+        int32_t id = lm_vocab_add(v, toks[i], strlen(toks[i]), 0);
+        if (id != (int32_t)i) {
+            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens[%zu] '%s' is a duplicate or a "
+                         "misplaced special token", lm_h5_path(h), i, toks[i]);
+            goto fail;
+        }
+        lm_vocab_set_count(v, id, counts[i]);
+    }
+    lm_h5_free_strings(toks, nt);
+    toks = NULL;
+    free(counts);
+    counts = NULL;
+    lm_model *m;
+    rc = lm_model_create(&c, v, &(lm_rng){1}, &m, err);
+    v = NULL;
+    if (rc)
+        return rc;
+    if ((rc = lm_block_read(m, h, "/params", m->params, err))) {
+        lm_model_free(m);
+        return rc;
+    }
+    if (lm_h5_exists(h, "/train/history")) {
+        int r;
+        size_t d[4];
+        if ((rc = lm_h5_shape(h, "/train/history", &r, d, err)) == LM_OK &&
+            (r != 2 || d[1] != 7 || d[0] > 100000))
+            rc = lm_fail(err, LM_EFORMAT, "%s: /train/history has the wrong shape", lm_h5_path(h));
+        double *hist = rc ? NULL : malloc((d[0] ? d[0] : 1) * 7 * sizeof *hist);
+        if (!rc && !hist)
+            rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        if (!rc && (rc = lm_h5_read(h, "/train/history", LM_H5_F64, hist, 2, d, err)) == LM_OK)
+            for (size_t i = 0; i < d[0] && !rc; i++) {
+                const double *x = hist + 7 * i;
+                lm_history_row row = {(uint32_t)x[0], (uint64_t)x[1], x[2], x[3], x[4], x[5], x[6]};
+                rc = lm_model_add_history(m, &row);
+            }
+        free(hist);
+        if (rc) {
+            lm_model_free(m);
+            return rc;
+        }
+    }
+    *out = m;
+    return LM_OK;
+fail:
+    lm_h5_free_strings(toks, nt);
+    free(counts);
+    lm_vocab_free(v);
+    return rc;
+}
+
+int lm_model_load(const char *path, lm_model **out, lm_error *err)
+{
+    lm_h5 *h;
+    int rc = lm_h5_open(path, &h, err);
+    if (rc)
+        return rc;
+    rc = lm_model_read(h, out, err);
+    lm_h5_close(h);
+    return rc;
+}

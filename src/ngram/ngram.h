@@ -1,0 +1,1 @@
+/* ngram.h - n-gram models (placeholder). */

@@ -1,0 +1,61 @@
+/* nn.h - layers: LSTM stack, softmax cross-entropy head, dropout, embedding. Internal. */
+#ifndef LM_NN_H
+#define LM_NN_H
+
+#include "base/base.h"
+
+/* ---- LSTM stack --------------------------------------------------------------------------
+ * Parameters per layer l (PyTorch nn.LSTM layout, gates i|f|g|o):
+ *   W_ih (4H, I_l), W_hh (4H, H), b_ih (4H), b_hh (4H); I_0 = E, I_l = H.
+ * State for B streams: h (L, B, H) then c (L, B, H).
+ * Activations are time-major (T, B, .). */
+typedef struct lm_lstm_dims {
+    size_t L, E, H;
+    float dropout; /* between layers, training only */
+} lm_lstm_dims;
+
+typedef struct lm_lstm_params {
+    const float *w_ih[8], *w_hh[8], *b_ih[8], *b_hh[8]; /* views, up to 8 layers */
+} lm_lstm_params;
+typedef struct lm_lstm_grads {
+    float *w_ih[8], *w_hh[8], *b_ih[8], *b_hh[8];
+} lm_lstm_grads;
+
+#define LM_LSTM_MAX_LAYERS 8
+
+/* Floats of workspace for windows up to (T, B). */
+size_t lm_lstm_ws_floats(const lm_lstm_dims *d, size_t T, size_t B);
+/* Forward over T steps. X (T*B, E) input, Y (T*B, H) output (the last layer's h, no dropout).
+ * state (2*L*B*H) holds the initial h and c and receives the final ones. With train and
+ * dropout > 0 inter-layer dropout masks are drawn from rng. ws must stay untouched until the
+ * matching backward. */
+void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, const float *X,
+                     float *Y, float *state, size_t T, size_t B, int train, lm_rng *rng);
+/* Backward of the last forward: dY (T*B, H) in, dX (T*B, E) out (may be NULL), gradients
+ * accumulated into g. Gradients do not flow into the initial state (truncated BPTT). */
+void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, const float *X,
+                      const float *dY, float *dX, const lm_lstm_grads *g, size_t T, size_t B);
+
+/* ---- softmax cross-entropy head -------------------------------------------------------
+ * logits = X W^T + b, X (N, O), W (V, O), b (V). Rows processed in chunks of `chunk` rows with
+ * scratch (chunk * V floats). */
+typedef struct lm_ce_acc {
+    double nll, nll_known; /* summed -log p over all targets / targets other than <unk> */
+    size_t n, n_unk;
+} lm_ce_acc;
+
+/* Adds the loss of rows X to acc. With dX != NULL also the backward: dlogits = scale*(p - 1_y)
+ * accumulated into dW, db, and dX (N, O) overwritten. */
+void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W, const float *b,
+                   const int32_t *y, float *scratch, size_t chunk, lm_ce_acc *acc, float scale,
+                   float *dX, float *dW, float *db);
+
+/* Log-softmax of one row in place into logp (may alias logits); returns log Z. */
+double lm_log_softmax(const float *logits, size_t V, float *logp);
+
+/* Inverted dropout: mask[i] = (u >= p) / (1 - p); y = x * mask. */
+void lm_dropout_mask(float *mask, size_t n, float p, lm_rng *rng);
+/* y = x * m element-wise; y may alias x. */
+void lm_mul(float *y, const float *x, const float *m, size_t n);
+
+#endif

@@ -1,0 +1,33 @@
+/* text.h - internal declarations of the text pipeline (tokenizer, vocabulary, corpora). */
+#ifndef LM_TEXT_H
+#define LM_TEXT_H
+
+#include "base/base.h"
+
+/* Reads a whole file (plain or gzip) into a NUL-terminated malloc'd buffer. */
+int lm_read_file(const char *path, char **buf, size_t *len, lm_error *err);
+
+/* Calls fn for each line of buf (without '\n' or a trailing '\r'); line numbers from 1.
+ * Stops and returns fn's non-zero result. */
+typedef int (*lm_line_fn)(void *ud, const char *line, size_t len, size_t lineno);
+int lm_for_each_line(const char *buf, size_t len, lm_line_fn fn, void *ud);
+
+/* Byte offset of the first NUL in buf, or len when none (binary detection). */
+size_t lm_find_nul(const char *buf, size_t len);
+
+/* Vocabulary internals used by the model file code. */
+int lm_vocab_set_count(lm_vocab *v, int32_t id, uint64_t count);
+
+/* Window batcher over an id stream: B streams of n/B tokens, read T steps at a time.
+ * Window k holds inputs x[t][b] = stream_b[k*T + t] and targets y[t][b] = stream_b[k*T + t + 1]. */
+typedef struct lm_batcher {
+    const int32_t *ids;
+    size_t B, T, len; /* len: tokens per stream */
+    size_t windows;   /* windows per epoch: ceil((len - 1) / T) */
+} lm_batcher;
+
+void lm_batcher_init(lm_batcher *bt, const int32_t *ids, size_t n, size_t B, size_t T);
+/* Fills x and y (T*B time-major) for window k; returns its length (<= T, the last may be short). */
+size_t lm_batcher_window(const lm_batcher *bt, size_t k, int32_t *x, int32_t *y);
+
+#endif

@@ -1,0 +1,17 @@
+/* train.h - optimizers over flat blocks. Internal. */
+#ifndef LM_TRAIN_H
+#define LM_TRAIN_H
+
+#include "base/base.h"
+
+/* Global L2 norm of g (n floats). */
+double lm_grad_norm(const float *g, size_t n);
+/* p -= lr * g. */
+void lm_sgd_step(float *restrict p, const float *restrict g, size_t n, float lr);
+/* Adam (Kingma & Ba) with bias correction at step t (1-based); wd > 0 adds AdamW's decoupled
+ * decay p -= lr * wd * p. */
+void lm_adam_step(float *restrict p, const float *restrict g, float *restrict m,
+                  float *restrict v, size_t n, float lr, float b1, float b2, float eps, float wd,
+                  uint64_t t);
+
+#endif

@@ -1,0 +1,464 @@
+/* trainer.c - epochs of truncated BPTT, validation, schedules, checkpoints and resume. */
+#include "model/model.h"
+#include "train/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void lm_train_opts_init(lm_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->batch = 20;
+    o->bptt = 20;
+    o->epochs = 13;
+    o->optimizer = LM_OPT_SGD;
+    o->lr = 1.0;
+    o->decay_start = 4;
+    o->decay = 0.5;
+    o->plateau_decay = 1.0;
+    o->patience = 0;
+    o->clip = 5.0;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
+    o->weight_decay = 0.01;
+    o->seed = 1;
+    o->max_steps = 0;
+}
+
+struct lm_trainer {
+    lm_model *m;
+    lm_train_opts o;
+    const int32_t *train, *valid;
+    size_t n_train, n_valid;
+    lm_batcher bt;
+    lm_ws ws;
+    float *grads, *m1, *m2, *best;
+    float *state;
+    size_t state_floats;
+    int32_t *x, *y;
+    lm_rng rng;
+    /* Position: epochs completed, windows done in the current epoch. */
+    size_t epoch, step;
+    uint64_t adam_t;
+    double plateau_mult, best_ppl;
+    size_t bad_epochs;
+    int finished;
+    /* Accumulators of the current epoch. */
+    double ep_nll, ep_seconds;
+    uint64_t ep_n, ep_tokens, total_tokens;
+    uint64_t corpus_hash;
+    double (*now)(void);
+    lm_progress_fn progress;
+    void *progress_ud;
+    size_t every;
+};
+
+static uint64_t hash_ids(const int32_t *ids, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint32_t)ids[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int check_opts(const lm_train_opts *o, lm_error *err)
+{
+    if (o->batch == 0 || o->batch > 65536)
+        return lm_fail(err, LM_EINVAL, "batch %zu out of range [1, 65536]", o->batch);
+    if (o->bptt == 0 || o->bptt > 65536)
+        return lm_fail(err, LM_EINVAL, "bptt %zu out of range [1, 65536]", o->bptt);
+    if (o->optimizer < LM_OPT_SGD || o->optimizer > LM_OPT_ADAMW)
+        return lm_fail(err, LM_EINVAL, "unknown optimizer %d", o->optimizer);
+    if (!(o->lr > 0 && o->lr < 1e6))
+        return lm_fail(err, LM_EINVAL, "learning rate %g out of range", o->lr);
+    if (!(o->decay > 0 && o->decay <= 1) || !(o->plateau_decay > 0 && o->plateau_decay <= 1))
+        return lm_fail(err, LM_EINVAL, "decay factors must lie in (0, 1]");
+    if (!(o->clip >= 0))
+        return lm_fail(err, LM_EINVAL, "clip must be >= 0");
+    if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1 && o->eps > 0))
+        return lm_fail(err, LM_EINVAL, "Adam betas must lie in [0, 1) and eps be positive");
+    return LM_OK;
+}
+
+int lm_trainer_create(lm_model *m, const lm_train_opts *o, const int32_t *train, size_t n_train,
+                      const int32_t *valid, size_t n_valid, lm_trainer **out, lm_error *err)
+{
+    int rc = check_opts(o, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n_train; i++)
+        if (train[i] < 0 || (size_t)train[i] >= m->cfg.vocab)
+            return lm_fail(err, LM_EMISMATCH, "training token id %d outside the vocabulary",
+                           (int)train[i]);
+    if (n_train / o->batch < 2)
+        return lm_fail(err, LM_EINVAL,
+                       "the training corpus (%zu tokens) is too small for %zu streams", n_train,
+                       o->batch);
+    lm_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    t->m = m;
+    t->o = *o;
+    t->train = train;
+    t->n_train = n_train;
+    t->valid = valid;
+    t->n_valid = valid ? n_valid : 0;
+    lm_batcher_init(&t->bt, train, n_train, o->batch, o->bptt);
+    size_t P = m->table.total;
+    t->state_floats = m->arch->state_floats(&m->cfg, o->batch, 0);
+    rc = lm_ws_init(&t->ws, m, o->bptt, o->batch, err);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    t->grads = lm_alloc_floats(P);
+    t->best = lm_alloc_floats(P);
+    t->state = lm_alloc_floats(t->state_floats);
+    t->x = malloc(o->bptt * o->batch * sizeof *t->x);
+    t->y = malloc(o->bptt * o->batch * sizeof *t->y);
+    if (o->optimizer != LM_OPT_SGD) {
+        t->m1 = lm_alloc_floats(P);
+        t->m2 = lm_alloc_floats(P);
+    }
+    if (!t->grads || !t->best || !t->state || !t->x || !t->y ||
+        (o->optimizer != LM_OPT_SGD && (!t->m1 || !t->m2))) {
+        lm_trainer_free(t);
+        return lm_fail(err, LM_ENOMEM, "out of memory for training buffers");
+    }
+    memcpy(t->best, m->params, P * sizeof(float));
+    lm_rng_seed(&t->rng, o->seed);
+    m->arch->state_reset(&m->cfg, t->state, o->batch);
+    t->plateau_mult = 1.0;
+    t->best_ppl = INFINITY;
+    t->corpus_hash = hash_ids(train, n_train);
+    t->every = 50;
+    *out = t;
+    return LM_OK;
+}
+
+void lm_trainer_free(lm_trainer *t)
+{
+    if (!t)
+        return;
+    lm_ws_free(&t->ws);
+    lm_free(t->grads);
+    lm_free(t->m1);
+    lm_free(t->m2);
+    lm_free(t->best);
+    lm_free(t->state);
+    free(t->x);
+    free(t->y);
+    free(t);
+}
+
+void lm_trainer_set_progress(lm_trainer *t, lm_progress_fn fn, void *ud, size_t every)
+{
+    t->progress = fn;
+    t->progress_ud = ud;
+    t->every = every ? every : 1;
+}
+
+void lm_trainer_set_clock(lm_trainer *t, double (*now)(void))
+{
+    t->now = now;
+}
+
+size_t lm_trainer_epoch(const lm_trainer *t)
+{
+    return t->epoch;
+}
+
+double lm_trainer_best_ppl(const lm_trainer *t)
+{
+    return t->best_ppl;
+}
+
+void lm_trainer_set_epochs(lm_trainer *t, size_t epochs)
+{
+    t->o.epochs = epochs;
+    if (t->epoch < epochs)
+        t->finished = 0;
+}
+
+const lm_train_opts *lm_trainer_opts(const lm_trainer *t)
+{
+    return &t->o;
+}
+
+/* Learning rate of epoch e (1-based): the step schedule times the plateau factor. */
+static double epoch_lr(const lm_trainer *t, size_t e)
+{
+    double lr = t->o.lr * t->plateau_mult;
+    if (t->o.decay_start && e > t->o.decay_start)
+        lr *= pow(t->o.decay, (double)(e - t->o.decay_start));
+    return lr;
+}
+
+static double clock_now(const lm_trainer *t)
+{
+    return t->now ? t->now() : 0.0;
+}
+
+int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res, lm_error *err)
+{
+    if (t->finished || t->epoch >= t->o.epochs)
+        return lm_fail(err, LM_EINVAL, "training already finished after %zu epochs", t->epoch);
+    lm_model *m = t->m;
+    size_t e = t->epoch + 1, B = t->o.batch, P = m->table.total;
+    size_t windows = t->bt.windows;
+    if (t->o.max_steps && t->o.max_steps < windows)
+        windows = t->o.max_steps;
+    float lr = (float)epoch_lr(t, e);
+    float scale = 1.0f / (float)B;
+    if (t->step == 0) {
+        m->arch->state_reset(&m->cfg, t->state, B);
+        t->ep_nll = 0;
+        t->ep_n = 0;
+        t->ep_tokens = 0;
+        t->ep_seconds = 0;
+    }
+    double t0 = clock_now(t);
+    while (t->step < windows) {
+        if (stop && *stop) {
+            t->ep_seconds += clock_now(t) - t0;
+            return lm_fail(err, LM_EINTR, "interrupted at epoch %zu, window %zu of %zu", e,
+                           t->step, windows);
+        }
+        size_t T = lm_batcher_window(&t->bt, t->step, t->x, t->y);
+        memset(t->grads, 0, P * sizeof(float));
+        lm_ce_acc acc = {0};
+        lm_model_window(m, &t->ws, t->x, t->y, T, B, t->state, t->step * t->o.bptt, 1, &t->rng,
+                        t->grads, scale, &acc);
+        double norm = lm_grad_norm(t->grads, P);
+        if (!isfinite(acc.nll) || !isfinite(norm)) {
+            t->ep_seconds += clock_now(t) - t0;
+            return lm_fail(err, LM_EDIVERGED,
+                           "the loss diverged (%s) at epoch %zu, window %zu; lower the learning "
+                           "rate (now %g) or the clip bound",
+                           isfinite(acc.nll) ? "infinite gradient" : "NaN or infinite loss", e,
+                           t->step, (double)lr);
+        }
+        if (t->o.clip > 0 && norm > t->o.clip)
+            lm_scale(t->grads, P, (float)(t->o.clip / norm));
+        if (t->o.optimizer == LM_OPT_SGD)
+            lm_sgd_step(m->params, t->grads, P, lr);
+        else
+            lm_adam_step(m->params, t->grads, t->m1, t->m2, P, lr, (float)t->o.beta1,
+                         (float)t->o.beta2, (float)t->o.eps,
+                         t->o.optimizer == LM_OPT_ADAMW ? (float)t->o.weight_decay : 0.0f,
+                         ++t->adam_t);
+        t->ep_nll += acc.nll;
+        t->ep_n += acc.n;
+        t->ep_tokens += acc.n;
+        t->step++;
+        if (t->progress && (t->step % t->every == 0 || t->step == windows)) {
+            lm_progress p = {e, t->step, windows, t->ep_tokens, t->ep_nll / (double)t->ep_n, lr};
+            t->progress(t->progress_ud, &p);
+        }
+    }
+    t->ep_seconds += clock_now(t) - t0;
+    t->total_tokens += t->ep_tokens;
+    lm_epoch_result r = {0};
+    r.epoch = e;
+    r.train_loss = t->ep_n ? t->ep_nll / (double)t->ep_n : 0;
+    r.lr = lr;
+    r.tokens = t->ep_tokens;
+    r.seconds = t->ep_seconds;
+    if (t->n_valid) {
+        lm_eval_result ev;
+        int rc = lm_model_eval(m, t->valid, t->n_valid, B, t->o.bptt, &ev, err);
+        if (rc)
+            return rc;
+        r.valid_ppl = ev.ppl;
+        if (!isfinite(ev.ppl))
+            return lm_fail(err, LM_EDIVERGED, "validation perplexity is not finite after epoch %zu",
+                           e);
+    }
+    int improved = !t->n_valid || r.valid_ppl < t->best_ppl;
+    if (improved) {
+        if (t->n_valid)
+            t->best_ppl = r.valid_ppl;
+        t->bad_epochs = 0;
+        memcpy(t->best, m->params, P * sizeof(float));
+    } else {
+        t->bad_epochs++;
+        t->plateau_mult *= t->o.plateau_decay;
+    }
+    r.improved = improved;
+    lm_history_row row = {(uint32_t)e, t->total_tokens, r.train_loss, r.valid_ppl, lr,
+                          r.seconds > 0 ? (double)r.tokens / r.seconds : 0, r.seconds};
+    if (lm_model_add_history(m, &row))
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    t->epoch = e;
+    t->step = 0;
+    if (t->epoch >= t->o.epochs || (t->o.patience && t->bad_epochs >= t->o.patience))
+        t->finished = 1;
+    r.stop = t->finished;
+    *res = r;
+    return LM_OK;
+}
+
+int lm_trainer_save_best(const lm_trainer *t, const char *path, lm_error *err)
+{
+    lm_model *m = t->m;
+    size_t P = m->table.total;
+    float *cur = lm_alloc_floats(P);
+    if (!cur)
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    memcpy(cur, m->params, P * sizeof(float));
+    memcpy(m->params, t->best, P * sizeof(float));
+    int rc = lm_model_save(m, path, err);
+    memcpy(m->params, cur, P * sizeof(float));
+    lm_free(cur);
+    return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------- */
+
+int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *err)
+{
+    lm_h5 *h;
+    int rc = lm_h5_create(path, &h, err);
+    if (rc)
+        return rc;
+    const lm_train_opts *o = &t->o;
+    const lm_model *m = t->m;
+    size_t ds[1] = {t->state_floats};
+    struct {
+        const char *name;
+        uint64_t v;
+    } u[] = {{"epoch", t->epoch},           {"step", t->step},
+             {"adam_t", t->adam_t},         {"bad_epochs", t->bad_epochs},
+             {"finished", (uint64_t)t->finished}, {"rng_state", t->rng.s},
+             {"ep_n", t->ep_n},             {"ep_tokens", t->ep_tokens},
+             {"total_tokens", t->total_tokens}, {"corpus_checksum", t->corpus_hash},
+             {"train_tokens", t->n_train},  {"valid_tokens", t->n_valid},
+             {"batch", o->batch},           {"bptt", o->bptt},
+             {"epochs", o->epochs},         {"optimizer", (uint64_t)o->optimizer},
+             {"decay_start", o->decay_start}, {"patience", o->patience},
+             {"seed", o->seed},             {"max_steps", o->max_steps}};
+    struct {
+        const char *name;
+        double v;
+    } f[] = {{"ep_nll", t->ep_nll},       {"ep_seconds", t->ep_seconds},
+             {"plateau_mult", t->plateau_mult}, {"best_ppl", t->best_ppl},
+             {"lr", o->lr},               {"decay", o->decay},
+             {"plateau_decay", o->plateau_decay}, {"clip", o->clip},
+             {"beta1", o->beta1},         {"beta2", o->beta2},
+             {"eps", o->eps},             {"weight_decay", o->weight_decay}};
+    if ((rc = lm_model_write(m, h, err)))
+        goto fail;
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+        if ((rc = lm_h5_attr_set_u64(h, "/train", u[i].name, u[i].v, err)))
+            goto fail;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if ((rc = lm_h5_attr_set_f64(h, "/train", f[i].name, f[i].v, err)))
+            goto fail;
+    if ((rc = lm_h5_write(h, "/train/carry", LM_H5_F32, t->state, 1, ds, err)) ||
+        (rc = lm_block_write(m, h, "/train/best", t->best, err)))
+        goto fail;
+    if (t->m1 && ((rc = lm_block_write(m, h, "/optim/m", t->m1, err)) ||
+                  (rc = lm_block_write(m, h, "/optim/v", t->m2, err))))
+        goto fail;
+    return lm_h5_commit(h, err);
+fail:
+    lm_h5_close(h);
+    return rc;
+}
+
+int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
+                      const int32_t *valid, size_t n_valid, lm_model **model, lm_trainer **out,
+                      lm_error *err)
+{
+    lm_h5 *h;
+    lm_model *m = NULL;
+    lm_trainer *t = NULL;
+    int rc = lm_h5_open(path, &h, err);
+    if (rc)
+        return rc;
+    if (!lm_h5_has_attr(h, "/train", "step")) {
+        rc = lm_fail(err, LM_EFORMAT, "%s: a model file, not a checkpoint (no trainer state)",
+                     path);
+        goto fail;
+    }
+    if ((rc = lm_model_read(h, &m, err)))
+        goto fail;
+    lm_train_opts o;
+    lm_train_opts_init(&o);
+    uint64_t v[20];
+    const char *un[] = {"epoch", "step", "adam_t", "bad_epochs", "finished", "rng_state", "ep_n",
+                        "ep_tokens", "total_tokens", "corpus_checksum", "train_tokens",
+                        "valid_tokens", "batch", "bptt", "epochs", "optimizer", "decay_start",
+                        "patience", "seed", "max_steps"};
+    double d[12];
+    const char *fn[] = {"ep_nll", "ep_seconds", "plateau_mult", "best_ppl", "lr", "decay",
+                        "plateau_decay", "clip", "beta1", "beta2", "eps", "weight_decay"};
+    for (size_t i = 0; i < 20; i++)
+        if ((rc = lm_h5_attr_u64(h, "/train", un[i], &v[i], err)))
+            goto fail;
+    for (size_t i = 0; i < 12; i++)
+        if ((rc = lm_h5_attr_f64(h, "/train", fn[i], &d[i], err)))
+            goto fail;
+    o.batch = v[12];
+    o.bptt = v[13];
+    o.epochs = v[14];
+    o.optimizer = (int)v[15];
+    o.decay_start = v[16];
+    o.patience = v[17];
+    o.seed = v[18];
+    o.max_steps = v[19];
+    o.lr = d[4];
+    o.decay = d[5];
+    o.plateau_decay = d[6];
+    o.clip = d[7];
+    o.beta1 = d[8];
+    o.beta2 = d[9];
+    o.eps = d[10];
+    o.weight_decay = d[11];
+    if (v[9] != hash_ids(train, n_train) || v[10] != n_train || v[11] != (valid ? n_valid : 0)) {
+        rc = lm_fail(err, LM_EMISMATCH,
+                     "%s: the checkpoint was made on a different training or validation corpus "
+                     "(or vocabulary)", path);
+        goto fail;
+    }
+    if ((rc = lm_trainer_create(m, &o, train, n_train, valid, n_valid, &t, err)))
+        goto fail;
+    t->epoch = v[0];
+    t->step = v[1];
+    t->adam_t = v[2];
+    t->bad_epochs = v[3];
+    t->finished = (int)v[4];
+    t->rng.s = v[5];
+    t->ep_n = v[6];
+    t->ep_tokens = v[7];
+    t->total_tokens = v[8];
+    t->ep_nll = d[0];
+    t->ep_seconds = d[1];
+    t->plateau_mult = d[2];
+    t->best_ppl = d[3];
+    if (t->step > t->bt.windows) {
+        rc = lm_fail(err, LM_EFORMAT, "%s: step %zu beyond the epoch's %zu windows", path, t->step,
+                     t->bt.windows);
+        goto fail;
+    }
+    size_t ds[1] = {t->state_floats};
+    if ((rc = lm_h5_read(h, "/train/carry", LM_H5_F32, t->state, 1, ds, err)) ||
+        (rc = lm_block_read(m, h, "/train/best", t->best, err)))
+        goto fail;
+    if (t->m1 && ((rc = lm_block_read(m, h, "/optim/m", t->m1, err)) ||
+                  (rc = lm_block_read(m, h, "/optim/v", t->m2, err))))
+        goto fail;
+    lm_h5_close(h);
+    *model = m;
+    *out = t;
+    return LM_OK;
+fail:
+    lm_h5_close(h);
+    lm_trainer_free(t);
+    lm_model_free(m);
+    return rc;
+}
