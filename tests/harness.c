@@ -60,7 +60,7 @@ const char *th_shared(const char *rel)
     static int slot;
     char *s = buf[slot++ & 7];
     const char *src = getenv("srcdir");
-    char base[4096];
+    char base[3000];
     snprintf(base, sizeof base, "%s/../shared", src && *src ? src : ".");
     struct stat st;
     if (stat(base, &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -10,6 +10,7 @@
 static double row_softmax(float *restrict z, size_t V)
 {
     float mx = z[0];
+#pragma omp simd reduction(max : mx)
     for (size_t j = 1; j < V; j++)
         mx = z[j] > mx ? z[j] : mx;
     float sum = 0.0f;

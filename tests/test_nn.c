@@ -1,0 +1,329 @@
+/* test_nn.c - finite-difference gradient checks for every layer and the whole model. */
+#include "harness.h"
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Central differences in float need a step large enough to beat rounding. */
+#define FD_EPS 1e-2
+#define FD_RTOL 2e-2
+#define FD_ATOL 2e-4
+
+static lm_rng rng;
+
+static void fill(float *x, size_t n, float r)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)((2 * lm_rng_uniform(&rng) - 1) * r);
+}
+
+/* Checks analytic gradient g[i] of f at x[i] for every i; prints the worst relative error. */
+typedef double (*loss_fn)(void *ud);
+static int fd_check(const char *name, float *x, const float *g, size_t n, loss_fn f, void *ud)
+{
+    int ok = 1;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + (float)FD_EPS;
+        double lp = f(ud);
+        x[i] = keep - (float)FD_EPS;
+        double lm = f(ud);
+        x[i] = keep;
+        double num = (lp - lm) / (2 * FD_EPS);
+        double d = fabs(num - g[i]);
+        double rel = d / (fabs(num) + fabs(g[i]) + 1e-8);
+        if (d > FD_ATOL + FD_RTOL * fabs(num)) {
+            if (ok)
+                printf("\n  %s[%zu]: analytic %.6g numeric %.6g", name, i, (double)g[i], num);
+            ok = 0;
+        }
+        if (rel > worst && d > FD_ATOL)
+            worst = rel;
+    }
+    if (!ok)
+        printf("\n  %s: worst relative error %.3g\n", name, worst);
+    return ok;
+}
+
+/* ---- LSTM stack over several steps with a carried state -------------------------------- */
+
+enum { LT = 4, LB = 2, LE = 3, LH = 4, LL = 2 };
+typedef struct lstm_case {
+    lm_lstm_dims d;
+    float *w[LL][4], *gw[LL][4];
+    float *ws, *X, *Y, *R, *dX, *state0, *state;
+} lstm_case;
+
+static void lstm_bind(lstm_case *c, lm_lstm_params *p, lm_lstm_grads *g)
+{
+    for (int l = 0; l < LL; l++) {
+        p->w_ih[l] = c->w[l][0];
+        p->w_hh[l] = c->w[l][1];
+        p->b_ih[l] = c->w[l][2];
+        p->b_hh[l] = c->w[l][3];
+        g->w_ih[l] = c->gw[l][0];
+        g->w_hh[l] = c->gw[l][1];
+        g->b_ih[l] = c->gw[l][2];
+        g->b_hh[l] = c->gw[l][3];
+    }
+}
+
+/* loss = sum(Y * R), starting from the carried state0. */
+static double lstm_loss(void *ud)
+{
+    lstm_case *c = ud;
+    lm_lstm_params p;
+    lm_lstm_grads g;
+    lstm_bind(c, &p, &g);
+    memcpy(c->state, c->state0, 2 * LL * LB * LH * sizeof(float));
+    lm_lstm_forward(&c->d, &p, c->ws, c->X, c->Y, c->state, LT, LB, 0, NULL);
+    double s = 0;
+    for (size_t i = 0; i < LT * LB * LH; i++)
+        s += (double)c->Y[i] * c->R[i];
+    return s;
+}
+
+static void test_lstm_gradcheck(void)
+{
+    lstm_case c = {.d = {.L = LL, .E = LE, .H = LH, .dropout = 0}};
+    size_t sizes[4][2] = {{4 * LH, LE}, {4 * LH, LH}, {4 * LH, 1}, {4 * LH, 1}};
+    for (int l = 0; l < LL; l++)
+        for (int k = 0; k < 4; k++) {
+            size_t n = sizes[k][0] * (k == 0 && l > 0 ? LH : sizes[k][1]);
+            c.w[l][k] = lm_alloc_floats(n);
+            c.gw[l][k] = lm_alloc_floats(n);
+            fill(c.w[l][k], n, 0.5f);
+        }
+    c.ws = lm_alloc_floats(lm_lstm_ws_floats(&c.d, LT, LB));
+    c.X = lm_alloc_floats(LT * LB * LE);
+    c.Y = lm_alloc_floats(LT * LB * LH);
+    c.R = lm_alloc_floats(LT * LB * LH);
+    c.dX = lm_alloc_floats(LT * LB * LE);
+    c.state0 = lm_alloc_floats(2 * LL * LB * LH);
+    c.state = lm_alloc_floats(2 * LL * LB * LH);
+    /* A first window makes a non-trivial carried state. */
+    fill(c.X, LT * LB * LE, 1.0f);
+    lm_lstm_params p;
+    lm_lstm_grads g;
+    lstm_bind(&c, &p, &g);
+    lm_lstm_forward(&c.d, &p, c.ws, c.X, c.Y, c.state0, LT, LB, 0, NULL);
+    CU_ASSERT(lm_sumsq(c.state0, 2 * LL * LB * LH) > 0.01);
+    fill(c.X, LT * LB * LE, 1.0f);
+    fill(c.R, LT * LB * LH, 1.0f);
+    lstm_loss(&c);
+    lm_lstm_backward(&c.d, &p, c.ws, c.X, c.R, c.dX, &g, LT, LB);
+    const char *names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    for (int l = 0; l < LL; l++)
+        for (int k = 0; k < 4; k++) {
+            size_t n = sizes[k][0] * (k == 0 && l > 0 ? LH : sizes[k][1]);
+            char nm[64];
+            snprintf(nm, sizeof nm, "lstm.%s_l%d", names[k], l);
+            float *ga = malloc(n * sizeof *ga);
+            memcpy(ga, c.gw[l][k], n * sizeof *ga);
+            CU_ASSERT(fd_check(nm, c.w[l][k], ga, n, lstm_loss, &c));
+            free(ga);
+        }
+    float *gx = malloc(LT * LB * LE * sizeof *gx);
+    memcpy(gx, c.dX, LT * LB * LE * sizeof *gx);
+    CU_ASSERT(fd_check("lstm dX", c.X, gx, LT * LB * LE, lstm_loss, &c));
+    free(gx);
+    for (int l = 0; l < LL; l++)
+        for (int k = 0; k < 4; k++) {
+            lm_free(c.w[l][k]);
+            lm_free(c.gw[l][k]);
+        }
+    lm_free(c.ws);
+    lm_free(c.X);
+    lm_free(c.Y);
+    lm_free(c.R);
+    lm_free(c.dX);
+    lm_free(c.state0);
+    lm_free(c.state);
+}
+
+/* ---- softmax cross-entropy ------------------------------------------------------------- */
+
+enum { SN = 5, SO = 4, SV = 7 };
+typedef struct ce_case {
+    float X[SN * SO], W[SV * SO], b[SV], scratch[SN * SV];
+    int32_t y[SN];
+} ce_case;
+
+static double ce_loss(void *ud)
+{
+    ce_case *c = ud;
+    lm_ce_acc acc = {0};
+    lm_softmax_ce(SN, SO, SV, c->X, c->W, c->b, c->y, c->scratch, 2, &acc, 1.0f, NULL, NULL, NULL);
+    return acc.nll;
+}
+
+static void test_softmax_ce_gradcheck(void)
+{
+    ce_case c;
+    fill(c.X, SN * SO, 1.0f);
+    fill(c.W, SV * SO, 1.0f);
+    fill(c.b, SV, 1.0f);
+    for (int i = 0; i < SN; i++)
+        c.y[i] = (int32_t)(lm_rng_next(&rng) % SV);
+    float dX[SN * SO], dW[SV * SO] = {0}, db[SV] = {0};
+    lm_ce_acc acc = {0};
+    /* Chunks of 2 rows exercise the chunk boundaries. */
+    lm_softmax_ce(SN, SO, SV, c.X, c.W, c.b, c.y, c.scratch, 2, &acc, 1.0f, dX, dW, db);
+    CU_ASSERT_EQUAL(acc.n, SN);
+    LM_ASSERT_CLOSE(acc.nll, ce_loss(&c), 1e-9, 1e-9);
+    CU_ASSERT(fd_check("softmax dX", c.X, dX, SN * SO, ce_loss, &c));
+    CU_ASSERT(fd_check("head.weight", c.W, dW, SV * SO, ce_loss, &c));
+    CU_ASSERT(fd_check("head.bias", c.b, db, SV, ce_loss, &c));
+}
+
+/* The loss equals -log softmax computed in double. */
+static void test_softmax_ce_value(void)
+{
+    ce_case c;
+    fill(c.X, SN * SO, 3.0f);
+    fill(c.W, SV * SO, 3.0f);
+    fill(c.b, SV, 3.0f);
+    for (int i = 0; i < SN; i++)
+        c.y[i] = i % SV;
+    double want = 0;
+    for (int r = 0; r < SN; r++) {
+        double z[SV], mx = -1e300, s = 0;
+        for (int j = 0; j < SV; j++) {
+            z[j] = c.b[j];
+            for (int k = 0; k < SO; k++)
+                z[j] += (double)c.X[r * SO + k] * c.W[j * SO + k];
+            mx = z[j] > mx ? z[j] : mx;
+        }
+        for (int j = 0; j < SV; j++)
+            s += exp(z[j] - mx);
+        want += mx + log(s) - z[c.y[r]];
+    }
+    LM_ASSERT_CLOSE(ce_loss(&c), want, 1e-5, 1e-6);
+}
+
+/* ---- the whole model: embedding, LSTM stack, head ------------------------------------- */
+
+typedef struct model_case {
+    lm_model *m;
+    lm_ws w;
+    int32_t x[3 * 2], y[3 * 2];
+    float *state0, *state;
+    size_t sf;
+} model_case;
+
+static double model_loss(void *ud)
+{
+    model_case *c = ud;
+    memcpy(c->state, c->state0, c->sf * sizeof(float));
+    lm_ce_acc acc = {0};
+    lm_model_window(c->m, &c->w, c->x, c->y, 3, 2, c->state, 0, 0, NULL, NULL, 0, &acc);
+    return acc.nll / 2;
+}
+
+static void model_gradcheck(int tied)
+{
+    lm_vocab *v;
+    CU_ASSERT_FATAL(lm_vocab_create(&v, NULL) == LM_OK);
+    for (int i = 0; i < 8; i++) {
+        char t[8];
+        snprintf(t, sizeof t, "w%d", i);
+        lm_vocab_add(v, t, strlen(t), 1);
+    }
+    lm_config cfg;
+    lm_config_init(&cfg);
+    cfg.embed = 4;
+    cfg.hidden = 4;
+    cfg.layers = 2;
+    cfg.tied = tied;
+    cfg.init_range = 0.5f;
+    model_case c;
+    lm_error err;
+    CU_ASSERT_FATAL(lm_model_create(&cfg, v, &rng, &c.m, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_ws_init(&c.w, c.m, 3, 2, &err) == LM_OK);
+    c.sf = c.m->arch->state_floats(&c.m->cfg, 2, 0);
+    c.state0 = lm_alloc_floats(c.sf);
+    c.state = lm_alloc_floats(c.sf);
+    fill(c.state0, c.sf, 0.5f);
+    for (int i = 0; i < 6; i++) {
+        c.x[i] = (int32_t)(lm_rng_next(&rng) % 11);
+        c.y[i] = (int32_t)(lm_rng_next(&rng) % 11);
+    }
+    float *g = lm_alloc_floats(c.m->table.total);
+    memcpy(c.state, c.state0, c.sf * sizeof(float));
+    lm_ce_acc acc = {0};
+    lm_model_window(c.m, &c.w, c.x, c.y, 3, 2, c.state, 0, 0, NULL, g, 0.5f, &acc);
+    for (size_t i = 0; i < c.m->table.n; i++) {
+        const lm_param *p = &c.m->table.p[i];
+        CU_ASSERT(fd_check(p->name, c.m->params + p->offset, g + p->offset, lm_param_size(p),
+                           model_loss, &c));
+    }
+    /* One random direction over the whole flat block (kann's check). */
+    size_t P = c.m->table.total;
+    float *dir = lm_alloc_floats(P), *keep = lm_alloc_floats(P);
+    fill(dir, P, 1.0f);
+    memcpy(keep, c.m->params, P * sizeof(float));
+    double an = 0;
+    for (size_t i = 0; i < P; i++)
+        an += (double)dir[i] * g[i];
+    double h = 1e-3;
+    for (size_t i = 0; i < P; i++)
+        c.m->params[i] = keep[i] + (float)h * dir[i];
+    double lp = model_loss(&c);
+    for (size_t i = 0; i < P; i++)
+        c.m->params[i] = keep[i] - (float)h * dir[i];
+    double lm = model_loss(&c);
+    memcpy(c.m->params, keep, P * sizeof(float));
+    LM_ASSERT_CLOSE(an, (lp - lm) / (2 * h), 1e-3, 2e-2);
+    lm_free(dir);
+    lm_free(keep);
+    lm_free(g);
+    lm_free(c.state0);
+    lm_free(c.state);
+    lm_ws_free(&c.w);
+    lm_model_free(c.m);
+}
+
+static void test_model_gradcheck(void)
+{
+    model_gradcheck(0);
+}
+
+static void test_model_gradcheck_tied(void)
+{
+    model_gradcheck(1);
+}
+
+/* Dropout keeps the expected value and zeroes about p of the units. */
+static void test_dropout_mask(void)
+{
+    enum { N = 100000 };
+    float *m = lm_alloc_floats(N);
+    lm_dropout_mask(m, N, 0.25f, &rng);
+    double s = 0;
+    size_t zeros = 0;
+    for (size_t i = 0; i < N; i++) {
+        s += m[i];
+        zeros += m[i] == 0.0f;
+    }
+    LM_ASSERT_CLOSE(s / N, 1.0, 0.01, 0);
+    LM_ASSERT_CLOSE((double)zeros / N, 0.25, 0.01, 0);
+    lm_free(m);
+}
+
+int main(void)
+{
+    lm_rng_seed(&rng, 42);
+    static const th_test tests[] = {
+        {"lstm stack gradients, carried state", test_lstm_gradcheck},
+        {"softmax cross-entropy gradients", test_softmax_ce_gradcheck},
+        {"softmax cross-entropy value", test_softmax_ce_value},
+        {"whole model gradients", test_model_gradcheck},
+        {"whole model gradients, tied head", test_model_gradcheck_tied},
+        {"dropout mask", test_dropout_mask},
+        {NULL, NULL},
+    };
+    return th_run("nn", tests);
+}
