@@ -13,9 +13,11 @@ static const command commands[] = {
     {"train", cmd_train, "train a language model (LSTM) on a text corpus"},
     {"eval", cmd_eval, "perplexity of a model on a text file"},
     {"generate", cmd_generate, "sample text from a model"},
+    {"chat", cmd_chat, "talk with a model; the state carries across turns"},
     {"info", cmd_info, "show a model file's configuration, vocabulary and history"},
     {"corpus", cmd_corpus, "import, split and describe dialogue corpora"},
     {"ngram", cmd_ngram, "train and evaluate Kneser-Ney n-gram baselines"},
+    {"memory", cmd_memory, "compare how models use memory and context"},
     {NULL, NULL, NULL},
 };
 

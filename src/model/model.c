@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const lm_arch *const arches[] = {&lm_arch_lstm, NULL};
+static const lm_arch *const arches[] = {&lm_arch_lstm, &lm_arch_rwkv, &lm_arch_transformer, NULL};
 
 const lm_arch *lm_arch_find(const char *name)
 {

@@ -100,5 +100,7 @@ int lm_block_read(const lm_model *m, lm_h5 *h, const char *group, float *block, 
 
 /* Architectures. */
 extern const lm_arch lm_arch_lstm;
+extern const lm_arch lm_arch_rwkv;
+extern const lm_arch lm_arch_transformer;
 
 #endif

@@ -1,0 +1,2 @@
+/* src/gen/chat.c - placeholder, being written. */
+typedef int lm_placeholder_chat;

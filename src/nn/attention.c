@@ -1,0 +1,2 @@
+/* src/nn/attention.c - placeholder, being written. */
+typedef int lm_placeholder_attention;

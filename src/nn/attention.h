@@ -1,0 +1,1 @@
+/* src/nn/attention.h - placeholder, being written. */

@@ -1,0 +1,1 @@
+/* src/nn/rwkv.h - placeholder, being written. */

@@ -1,0 +1,2 @@
+/* src/probe/memory.c - placeholder, being written. */
+typedef int lm_placeholder_memory;

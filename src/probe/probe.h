@@ -1,0 +1,1 @@
+/* src/probe/probe.h - placeholder, being written. */

@@ -1,0 +1,2 @@
+/* src/probe/svg.c - placeholder, being written. */
+typedef int lm_placeholder_svg;
