@@ -275,7 +275,7 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
             return rc;
         r.valid_ppl = ev.ppl;
         if (!isfinite(ev.ppl))
-            return lm_fail(err, LM_EDIVERGED, "validation perplexity is not finite after epoch %zu",
+            return lm_fail(err, LM_EDIVERGED, "training diverged: validation perplexity is not finite after epoch %zu",
                            e);
     }
     int improved = !t->n_valid || r.valid_ppl < t->best_ppl;
