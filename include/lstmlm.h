@@ -323,6 +323,88 @@ LM_API int lm_state_load(lm_state *s, const char *path, lm_error *err);
  * only the state matters). */
 LM_API int lm_step(const lm_model *m, lm_state *s, int32_t token, float *logits, lm_error *err);
 
+/* ---- memory probes (src/probe/) ------------------------------------------------------------- */
+
+/* How much of its history a model uses, after Khandelwal et al. 2018, "Sharp Nearby, Fuzzy Far
+ * Away: How Neural Language Models Use Context". Target positions t are sampled from a test
+ * text at t >= the largest context asked for, so every setting scores the same targets:
+ *   - context curve: for each k the state is reset, the k tokens before t are fed and
+ *     -log p(ids[t]) is scored (mean over the targets, nats);
+ *   - shuffle curve: the shuffle_context tokens before t are fed, those farther than m from t
+ *     permuted among themselves (their identity kept, their order lost).
+ * A model with a fixed window (the transformer) sees at most its context: a longer k gives it
+ * the last `context` tokens, which lm_context_result.seen records. */
+#include <stdio.h>
+
+#define LM_PROBE_MAX_POINTS 32
+
+typedef struct lm_context_opts {
+    size_t ks[LM_PROBE_MAX_POINTS]; /* context lengths, increasing [1 2 5 10 20 50 100 200 500] */
+    size_t n_ks;
+    size_t ms[LM_PROBE_MAX_POINTS]; /* shuffle distances, increasing [1 2 5 10 20 50 100 200] */
+    size_t n_ms;                    /* 0: no shuffle curve */
+    size_t shuffle_context;         /* tokens fed in the shuffle curve; 0 = the largest k [0] */
+    size_t targets;                 /* target positions sampled [500] */
+    size_t batch;                   /* targets fed at once (parallel streams) [64] */
+    uint64_t seed;                  /* target sampling and shuffles [1] */
+    double tolerance;               /* relative loss change counted as no improvement [0.01] */
+    /* Called after every batch with the work done and the total (NULL: none). */
+    void (*progress)(void *ud, size_t done, size_t total);
+    void *progress_ud;
+} lm_context_opts;
+
+typedef struct lm_context_result {
+    size_t targets;                   /* targets scored */
+    size_t window;                    /* tokens the model can see at most; 0 = unlimited */
+    size_t n_ks;
+    size_t ks[LM_PROBE_MAX_POINTS];   /* as asked */
+    size_t seen[LM_PROBE_MAX_POINTS]; /* tokens actually fed: min(k, window) */
+    double loss[LM_PROBE_MAX_POINTS]; /* mean -log p (nats) with the last k tokens */
+    size_t n_ms;
+    size_t ms[LM_PROBE_MAX_POINTS];
+    double shuffled[LM_PROBE_MAX_POINTS]; /* mean -log p, context beyond the last m shuffled */
+    size_t shuffle_context;
+    double loss_full;  /* the same shuffle_context tokens, nothing shuffled */
+    size_t effective;  /* lm_context_effective of the context curve */
+} lm_context_result;
+
+LM_API void lm_context_opts_init(lm_context_opts *o);
+/* Runs both curves of model m (borrowed, read-only) on ids[0..n) (borrowed). Returns LM_EINVAL
+ * for bad options (lists not increasing, zero values, more than LM_PROBE_MAX_POINTS points)
+ * or a text with no token after the largest context, LM_EMISMATCH for ids outside the
+ * vocabulary, LM_ENOMEM. Deterministic for a seed. Thread-safe for distinct models. */
+LM_API int lm_context_probe(const lm_model *m, const int32_t *ids, size_t n,
+                            const lm_context_opts *o, lm_context_result *res, lm_error *err);
+/* The context length beyond which the loss stops improving: the smallest ks[i] whose loss is
+ * within a relative tol of the lowest loss at any ks[j], j >= i. ks[n-1] when none is. */
+LM_API size_t lm_context_effective(const size_t *ks, const double *loss, size_t n, double tol);
+
+/* Line plots as a standalone SVG file (no scripts, no external resources), drawn by hand:
+ * panels in a grid of two columns, each with a title, labelled axes (linear or log10 with
+ * ticks at 1-2-5 or powers of ten), and a legend. */
+typedef struct lm_plot_series {
+    const char *label;    /* legend text (borrowed) */
+    const double *x, *y;  /* n points (borrowed); non-finite points and points <= 0 on a log
+                             axis are left out */
+    size_t n;
+    int color;            /* palette index: series of one model share a colour */
+    int dashed;           /* non-zero: dashed line */
+} lm_plot_series;
+
+typedef struct lm_plot_panel {
+    const char *title, *xlabel, *ylabel; /* borrowed */
+    int logx, logy;
+    const lm_plot_series *series;
+    size_t n_series;
+} lm_plot_panel;
+
+/* Writes the plot to f (borrowed; the caller opens and closes it). Text is XML-escaped.
+ * Returns LM_EINVAL without panels, LM_EIO when writing fails. Thread-safe. */
+LM_API int lm_svg_write(FILE *f, const char *title, const lm_plot_panel *panels,
+                        size_t n_panels, lm_error *err);
+
+/* ---- end of memory probes ------------------------------------------------------------------- */
+
 /* ---- corpus import (src/text/import.c) ----------------------------------------------- */
 
 /* Importers turn raw dialogue corpora into the toolkit's text format: one turn per line, and a
@@ -392,8 +474,8 @@ typedef struct lm_import_stats {
  * Returns LM_OK (stats, when not NULL, filled in), LM_EINVAL for bad options or inputs,
  * LM_EIO when a file cannot be read or out cannot be written, LM_EFORMAT for an empty file,
  * binary data (a NUL byte, reported with its line), or when no turn at all was found,
- * LM_ENOMEM. On failure part of the output may have been written. Thread-safe for distinct
- * outputs. */
+ * LM_ENOMEM. On failure part of the output may have been written. Thread-safe: calls with
+ * distinct outputs may run at once. */
 LM_API int lm_corpus_import(const lm_import_opts *o, const char *const *inputs, size_t n,
                             FILE *out, lm_import_stats *stats, lm_error *err);
 
@@ -411,7 +493,7 @@ typedef struct lm_split_stats {
  * skips that part), a blank line after every conversation. The same seed gives the same split.
  * Returns LM_EINVAL when the fractions are outside [0, 1) or sum to 1 or more, or when the
  * corpus has too few conversations to leave one for training; LM_EIO, LM_EFORMAT (empty or
- * binary file) or LM_ENOMEM otherwise. */
+ * binary file) or LM_ENOMEM otherwise. Thread-safe for distinct rng and outputs. */
 LM_API int lm_corpus_split(const char *path, double valid, double test, lm_rng *rng,
                            FILE *const out[3], lm_split_stats *stats, lm_error *err);
 
@@ -437,7 +519,9 @@ typedef struct lm_corpus_desc {
 
 /* Describes the corpus at path tokenized with t (NULL = defaults): counts, vocabulary size and
  * OOV rate at max_vocab (specials included; 0 = no limit), and the turn-length histogram.
- * Returns LM_EINVAL when 0 < max_vocab <= LM_N_SPECIAL, or the errors of lm_corpus_read. */
+ * Reads the file twice (lm_vocab_build, then lm_corpus_read). Returns LM_EINVAL when
+ * 0 < max_vocab <= LM_N_SPECIAL, or the errors of those two. Not thread-safe, as
+ * lm_vocab_build is not. */
 LM_API int lm_corpus_describe(const char *path, const lm_text_opts *t, size_t max_vocab,
                               lm_corpus_desc *d, lm_error *err);
 
@@ -445,7 +529,8 @@ LM_API int lm_corpus_describe(const char *path, const lm_text_opts *t, size_t ma
 
 /* ---- sampler (src/gen/sampler.c) -------------------------------------------------------- */
 
-/* Next-token sampling settings, shared by every model kind. */
+/* Next-token sampling settings, shared by every model kind. The order of the steps is fixed:
+ * penalties on the logits, bans, temperature softmax, top-k, top-p, then one draw. */
 typedef struct lm_sampler_opts {
     double temperature;        /* 0 = greedy (argmax) [1.0] */
     size_t top_k;              /* keep the k most probable tokens; 0 = off [0] */
@@ -460,17 +545,268 @@ typedef struct lm_sampler_opts {
 } lm_sampler_opts;
 
 LM_API void lm_sampler_opts_init(lm_sampler_opts *o);
+/* LM_OK, or LM_EINVAL naming the first bad value (temperature < 0, top_p outside (0, 1],
+ * repetition_penalty <= 0, a value that is not finite, banned NULL with n_banned > 0). */
+LM_API int lm_sampler_check(const lm_sampler_opts *o, lm_error *err);
+/* Sets one setting from text, by the name of its command-line option: "temperature",
+ * "top-k", "top-p", "repetition-penalty", "presence-penalty", "penalty-window", "allow-unk"
+ * (on/off/1/0). LM_EINVAL for an unknown name or a bad value (o is then unchanged). */
+LM_API int lm_sampler_set(lm_sampler_opts *o, const char *name, const char *value,
+                          lm_error *err);
+/* Writes "temperature=0.8 top-k=0 ..." (every setting set by lm_sampler_set) to buf, at most
+ * cap-1 bytes and a NUL; returns the length it needed. */
+LM_API size_t lm_sampler_describe(const lm_sampler_opts *o, char *buf, size_t cap);
+
+/* Turns logits (V floats, modified in place) into the sampling distribution without drawing:
+ * every step of lm_sample but the draw. On return logits[i] is the probability of token i
+ * (exactly 0 for banned, <unk> unless allowed, and tokens cut by top-k/top-p; with
+ * temperature 0 a one-hot vector). Ties are broken towards the lower id. top-p keeps tokens
+ * in decreasing probability until their sum reaches p (within a relative 1e-6). scratch:
+ * 2*V ints or NULL (then the call allocates). Returns the most probable token (the greedy
+ * choice), LM_EINVAL when every token is banned, or LM_ENOMEM. Thread-safe. */
+LM_API int32_t lm_sampler_probs(const lm_sampler_opts *o, float *logits, size_t V,
+                                const int32_t *history, size_t n_history, int32_t *scratch);
+/* Draws one id from probabilities p (V floats summing to 1, as lm_sampler_probs leaves them)
+ * with one lm_rng_uniform draw; never returns a token of probability 0. */
+LM_API int32_t lm_sampler_draw(const float *p, size_t V, lm_rng *rng);
 
 /* Picks the next token from logits (V floats, modified in place: they end as the sampling
  * distribution's probabilities). history: the tokens so far (may be NULL). scratch: 2*V ints
  * or NULL (then the call allocates). Returns the id, or a negative code when every token is
- * banned. */
+ * banned (LM_EINVAL) or memory ran out. Uses exactly one draw of rng per call (none with
+ * temperature 0), so the same seed gives the same tokens. Thread-safe for distinct rng. */
 LM_API int32_t lm_sample(const lm_sampler_opts *o, float *logits, size_t V,
                          const int32_t *history, size_t n_history, lm_rng *rng, int32_t *scratch);
+
+/* Display text of token tok following prev (NULL at the start of a line) in a stream: for
+ * word and whitespace tokenizers a leading space when lm_detok_space_before says so; for
+ * character models (LM_TOKENIZE_CHARS) no added space, and the space token U+2581 becomes a
+ * space. Writes at most cap-1 bytes and a NUL to buf and returns buf. */
+LM_API const char *lm_detok_piece(int tokenize, const char *prev, const char *tok, char *buf,
+                                  size_t cap);
+
+/* Beam search (deterministic: no temperature, penalties or draws). */
+typedef struct lm_beam_opts {
+    size_t beam;           /* hypotheses kept per step [4] */
+    size_t max_tokens;     /* length limit of a reply, its <eot> included [60] */
+    size_t min_tokens;     /* words before <eot> may end a reply [1] */
+    double length_alpha;   /* score = log-prob / length^alpha (length counts the <eot>);
+                              0 = raw log-prob [1.0] */
+    int allow_unk;         /* non-zero: <unk> may appear [0] */
+    const int32_t *banned; /* ids never produced (borrowed), n_banned of them */
+    size_t n_banned;
+} lm_beam_opts;
+
+LM_API void lm_beam_opts_init(lm_beam_opts *o);
+
+/* Searches the reply that follows state start, whose next-token logits are `logits` (V floats,
+ * read only): hypotheses are extended with lm_step on copies of start; one that picks <eot>
+ * (or <eoc>) is finished, scored by its length-normalised log-probability. The search stops
+ * when `beam` hypotheses are finished or max_tokens is reached; the best finished hypothesis
+ * wins (the best unfinished one when none finished). *out (malloc'd, caller frees) receives
+ * its tokens without the final <eot>, *n_out their count, *ended whether it ended with <eot>
+ * or <eoc> (ended may be NULL), *score its score (may be NULL). start is not changed. stop
+ * (may be NULL) is polled between steps: LM_EINTR when it becomes non-zero. Other errors:
+ * LM_EINVAL (beam or max_tokens 0, every token banned), LM_ENOMEM, those of lm_step.
+ * Thread-safe for distinct start states. */
+LM_API int lm_beam_search(const lm_model *m, const lm_state *start, const float *logits,
+                          const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
+                          double *score, volatile int *stop, lm_error *err);
+
+/* ---- chat sessions (src/gen/chat.c) */
+
+/* A conversation with a model: the recurrent state carried across turns, the sampler, the
+ * recent tokens (for penalties) and what /retry needs. Turns are fed as the corpus format has
+ * them: a fresh conversation starts after <eoc>, every turn (the user's, the model's, each
+ * line of priming text) ends with <eot>. */
+typedef struct lm_chat lm_chat;
+
+typedef struct lm_chat_opts {
+    lm_sampler_opts sampler; /* the banned list is copied at lm_chat_create */
+    size_t max_tokens;       /* reply length limit in tokens [60] */
+    size_t beam;             /* > 1: replies by beam search of this width; 0 or 1: sampled
+                                [0] */
+    double length_alpha;     /* beam search length normalisation [1.0] */
+    uint64_t seed;           /* sampling stream [1] */
+    size_t keep_history;     /* recent words kept for the penalties (at least the penalty
+                                window is kept) [256] */
+} lm_chat_opts;
+
+LM_API void lm_chat_opts_init(lm_chat_opts *o);
+
+/* Makes a chat with model m (borrowed: it must outlive the chat). Caller frees with
+ * lm_chat_free. LM_EINVAL for bad options (lm_sampler_check), LM_ENOMEM. */
+LM_API int lm_chat_create(const lm_model *m, const lm_chat_opts *o, lm_chat **out,
+                          lm_error *err);
+LM_API void lm_chat_free(lm_chat *c);
+/* The current settings (borrowed; the banned list points into the chat). */
+LM_API const lm_chat_opts *lm_chat_opts_get(const lm_chat *c);
+/* Changes a setting by name: the lm_sampler_set names, "tokens" (max_tokens), "beam",
+ * "length-alpha", "seed" (restarts the sampling stream), "ban WORD" and "unban WORD" (a token
+ * of the vocabulary, "<eot>" included; "unban all" clears the list). LM_EINVAL with a message
+ * for an unknown name, a bad value or a word outside the vocabulary; the chat is then
+ * unchanged. */
+LM_API int lm_chat_set(lm_chat *c, const char *name, const char *value, lm_error *err);
+/* Writes the settings as "name=value ..." (banned words by text). Returns the length needed. */
+LM_API size_t lm_chat_describe(const lm_chat *c, char *buf, size_t cap);
+
+/* Feeds opening text (a system line, a few example turns): each non-blank line is a turn
+ * ending with <eot>. The state after it becomes where lm_chat_reset returns. */
+LM_API int lm_chat_prime(lm_chat *c, const char *text, lm_error *err);
+/* Feeds one user turn: the line's tokens then <eot> (a line without tokens is fed as an empty
+ * turn, only <eot>). */
+LM_API int lm_chat_user(lm_chat *c, const char *line, lm_error *err);
+
+/* Receives the reply as it is produced: text is one token's display text with its leading
+ * space (lm_detok_piece), borrowed for the call. */
+typedef void (*lm_chat_emit_fn)(void *ud, const char *text);
+
+/* Produces the model's turn: tokens sampled (or beam-searched) until <eot> or max_tokens,
+ * each passed to emit (may be NULL) as it is chosen; the turn is then closed with <eot>.
+ * <eoc> is never produced, nor <eot> as the first token. stop (may be NULL) is polled before
+ * each token: when non-zero the reply ends there, the turn is closed, and LM_EINTR is
+ * returned (the chat stays usable; the partial reply counts). */
+LM_API int lm_chat_reply(lm_chat *c, lm_chat_emit_fn emit, void *ud, volatile int *stop,
+                         lm_error *err);
+/* Replaces the last reply by a new one: back to the state (and history) before it, then
+ * lm_chat_reply. The sampling stream moves on, so a sampled reply differs; a beam-search reply
+ * is the same. LM_EINVAL when there is no reply to retry. */
+LM_API int lm_chat_retry(lm_chat *c, lm_chat_emit_fn emit, void *ud, volatile int *stop,
+                         lm_error *err);
+/* The last reply, detokenized (borrowed until the next call on c; "" before any). */
+LM_API const char *lm_chat_last_reply(const lm_chat *c);
+/* Back to the start: the state after lm_chat_prime (a fresh state without priming). */
+LM_API int lm_chat_reset(lm_chat *c, lm_error *err);
+
+/* Saves the conversation atomically to an HDF5 file: the state (readable by lm_state_load),
+ * the pending token, the recent words, the sampling stream and what lm_chat_retry needs. The
+ * settings and the priming point are not saved. */
+LM_API int lm_chat_save(const lm_chat *c, const char *path, lm_error *err);
+/* Restores a conversation saved by lm_chat_save (or a bare lm_state_save file, taken as a
+ * state at a turn boundary); continuing it gives the replies the saved chat would have given.
+ * LM_EFORMAT for a damaged or foreign file, LM_EMISMATCH for another model's state; on
+ * failure the chat is unchanged. */
+LM_API int lm_chat_load(lm_chat *c, const char *path, lm_error *err);
+
+typedef struct lm_chat_stats {
+    size_t turns;       /* replies produced since creation, reset or load */
+    size_t position;    /* tokens fed to the state since the last reset */
+    size_t state_bytes; /* memory of the state (lm_state_bytes) */
+    size_t history;     /* recent words held for the penalties */
+} lm_chat_stats;
+
+LM_API void lm_chat_get_stats(const lm_chat *c, lm_chat_stats *st);
+/* The current state (borrowed). */
+LM_API const lm_state *lm_chat_state(const lm_chat *c);
 
 /* ---- end of sampler --------------------------------------------------------------------- */
 
 /* ---- n-gram models (src/ngram/) --------------------------------------------------------- */
+
+/* Interpolated modified Kneser-Ney n-gram models (Chen & Goodman 1998), the baseline the neural
+ * models are measured against. They read the same id streams as the neural models
+ * (lm_corpus_read: <eot> after each line, <eoc> after a conversation) and see them the same
+ * way, as one continuous stream per file: the history of a token is the previous order-1 ids,
+ * crossing <eot> and <eoc>; no n-gram spans two files. Probabilities interpolate down to a
+ * uniform distribution over the whole vocabulary, so every token, <unk> included, has a
+ * non-zero probability. See lstmlm-ngram(1) for the smoothing and the file layout. */
+
+#define LM_NGRAM_MAX_ORDER 7
+
+typedef struct lm_ngram lm_ngram;
+
+typedef struct lm_ngram_opts {
+    size_t order;            /* N, 1..LM_NGRAM_MAX_ORDER [5] */
+    size_t prune_singletons; /* drop n-grams seen once in the training text whose order is >= this
+                                (2..order); 0 = keep everything [0] */
+    int tokenize;            /* LM_TOKENIZE_* of the training text, recorded in the model [WORDS] */
+    int lowercase;           /* lower-casing of the training text, recorded [0] */
+} lm_ngram_opts;
+
+LM_API void lm_ngram_opts_init(lm_ngram_opts *o);
+
+/* Counts the n-grams of the id streams streams[0..n_streams) (lengths lens; ids below the
+ * vocabulary size; borrowed) and smooths them. Takes ownership of vocab (also on failure).
+ * LM_EINVAL for a bad order or prune setting, an id outside the vocabulary or no tokens at all;
+ * LM_ENOMEM. Thread-safe for distinct inputs. */
+LM_API int lm_ngram_train(const lm_ngram_opts *o, lm_vocab *vocab, const int32_t *const *streams,
+                          const size_t *lens, size_t n_streams, lm_ngram **out, lm_error *err);
+LM_API void lm_ngram_free(lm_ngram *m);
+/* Borrowed while m lives. */
+LM_API const lm_ngram_opts *lm_ngram_options(const lm_ngram *m);
+LM_API const lm_vocab *lm_ngram_vocab(const lm_ngram *m);
+
+/* What a model holds, order by order (index n-1 for order n). */
+typedef struct lm_ngram_info {
+    size_t order, vocab;
+    uint64_t tokens;                              /* training tokens counted */
+    size_t count[LM_NGRAM_MAX_ORDER];             /* n-grams stored (unigrams: the vocabulary) */
+    uint64_t count_of_counts[LM_NGRAM_MAX_ORDER][4]; /* n1..n4 of the counts smoothed at the
+                                                     order (continuation counts below N) */
+    double discount[LM_NGRAM_MAX_ORDER][3];       /* D1, D2, D3+ */
+    int fallback[LM_NGRAM_MAX_ORDER];             /* non-zero: the count-of-counts could not give
+                                                     valid discounts; 0.5, 1, 1.5 were used */
+} lm_ngram_info;
+
+LM_API void lm_ngram_get_info(const lm_ngram *m, lm_ngram_info *info);
+
+/* Natural log of p(w | hist): only the last order-1 ids of hist[0..n_hist) matter (fewer at the
+ * start of a text). Ids must be below the vocabulary size. Thread-safe (read-only). */
+LM_API double lm_ngram_logprob(const lm_ngram *m, const int32_t *hist, size_t n_hist, int32_t w);
+/* The whole next-token distribution: p[0..vocab) (caller-owned) sums to 1. Thread-safe. */
+LM_API void lm_ngram_dist(const lm_ngram *m, const int32_t *hist, size_t n_hist, double *p);
+
+/* Beam search for the reply that follows hist[0..n_hist): the search of lm_beam_search (same
+ * options, scores, tie-breaking and results: *out malloc'd without the final <eot>, *ended,
+ * *score; ended and score may be NULL) with the n-gram history as the state. LM_EINVAL (beam or
+ * max_tokens 0, every token banned, an id outside the vocabulary), LM_ENOMEM. Thread-safe. */
+LM_API int lm_ngram_beam_search(const lm_ngram *m, const int32_t *hist, size_t n_hist,
+                                const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
+                                double *score, lm_error *err);
+
+/* Perplexity of ids[0..n) read as one stream: the first token is context only, <eot> counts as
+ * a token, targets that are <unk> are counted in res->oov (the conventions of lm_model_eval).
+ * LM_EINVAL with fewer than two tokens, LM_EMISMATCH for an id outside the vocabulary. */
+LM_API int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_result *res,
+                         lm_error *err);
+
+/* Saves the model to an HDF5 model file (arch "ngram"), atomically (temporary file renamed over
+ * path). */
+LM_API int lm_ngram_save(const lm_ngram *m, const char *path, lm_error *err);
+/* Loads a model written by lm_ngram_save. Damaged files, wrong shapes, unsorted tables and
+ * out-of-range ids or values give LM_EFORMAT with one line naming the file and the problem. */
+LM_API int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err);
+
+/* Writes the model in the ARPA back-off text format, atomically. The file uses the toolkit's
+ * token names: there are no <s> and </s>, <eot> (which ends every line) stands for itself.
+ * Probabilities of listed n-grams already include the interpolated lower orders, and each
+ * n-gram that is the context of a higher-order one carries its interpolation weight as its
+ * back-off weight, so standard back-off scoring gives exactly the model's probabilities. A
+ * comment before \data\ records the tokenizer settings. */
+LM_API int lm_ngram_write_arpa(const lm_ngram *m, const char *path, lm_error *err);
+
+/* An ARPA back-off model read from text (any writer's), scored with the standard back-off rule:
+ * p(w | h) = p(h w) when h w is listed, else bow(h) p(w | h minus its first word). */
+typedef struct lm_arpa lm_arpa;
+
+/* Reads an ARPA file (plain or gzip). Its vocabulary is <unk>, <eot>, <eoc>, then the unigrams in
+ * file order. LM_EFORMAT (with the line number) when the header counts do not match the
+ * sections, a line is malformed, or an n-gram's prefix or suffix is missing; LM_EIO; LM_ENOMEM. */
+LM_API int lm_arpa_load(const char *path, lm_arpa **out, lm_error *err);
+LM_API void lm_arpa_free(lm_arpa *a);
+LM_API size_t lm_arpa_order(const lm_arpa *a);
+/* Entries of order n (1..order) in the file. */
+LM_API size_t lm_arpa_count(const lm_arpa *a, size_t n);
+LM_API const lm_vocab *lm_arpa_vocab(const lm_arpa *a);
+/* Fills t from the file's "# lstmlm" comment; returns 1 when there was one, 0 otherwise (then t
+ * is left as it was). */
+LM_API int lm_arpa_text_opts(const lm_arpa *a, lm_text_opts *t);
+/* Natural log of p(w | hist) by back-off; ids below lm_vocab_size(lm_arpa_vocab(a)). A token
+ * without a unigram entry (a special the file does not list) gets -INFINITY. */
+LM_API double lm_arpa_logprob(const lm_arpa *a, const int32_t *hist, size_t n_hist, int32_t w);
+/* Perplexity with the conventions of lm_ngram_eval. LM_EFORMAT when a target has no unigram. */
+LM_API int lm_arpa_eval(const lm_arpa *a, const int32_t *ids, size_t n, lm_eval_result *res,
+                        lm_error *err);
 
 /* ---- end of n-gram models --------------------------------------------------------------- */
 

@@ -1,4 +1,94 @@
 #!/bin/sh
-# ngram.sh - placeholder: being written.
-echo "ngram.sh: not written yet"
-exit 77
+# ngram.sh - `lstmlm ngram` on the shipped corpus: train -> eval -> info -> generate, the
+# dispatch from `lstmlm eval/info/generate` for n-gram files, ARPA export and re-scoring to the
+# same perplexity, character n-grams, pruning, exit codes and one-line errors.
+set -u
+: "${srcdir:=.}"
+: "${LSTMLM:=./src/lstmlm}"
+corpus="$srcdir/data/dialogues.txt"
+[ -f "$corpus" ] || { echo "ngram.sh: no $corpus"; exit 77; }
+tmp=$(mktemp -d /tmp/lstmlm-ngram-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+passes=0
+ok() { passes=$((passes + 1)); echo "ok: $1"; }
+bad() { fails=$((fails + 1)); echo "FAILED: $1"; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+status() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
+field() { awk -v k="$1" 'index($0, k) == 1 { print $NF; exit }' "$2"; }
+
+head -n 800 "$corpus" > "$tmp/train.txt"
+tail -n +801 "$corpus" > "$tmp/test.txt"
+
+# Usage.
+check "no sub-command: exit 2" '[ "$(status "$LSTMLM" ngram)" = 2 ]'
+check "unknown sub-command: exit 2" '[ "$(status "$LSTMLM" ngram frob)" = 2 ]'
+check "ngram --help lists the sub-commands" \
+    '[ "$(status "$LSTMLM" ngram --help)" = 0 ] && grep -q "ngram train" "$tmp/out" && grep -q "ngram export" "$tmp/out"'
+for sub in train eval generate info export; do
+    check "ngram $sub --help: exit 0" '[ "$(status "$LSTMLM" ngram $sub --help)" = 0 ] && grep -q "Usage: lstmlm ngram $sub" "$tmp/out"'
+done
+check "order 8: exit 2" '[ "$(status "$LSTMLM" ngram train --order 8 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ]'
+check "--prune-singletons 1: exit 2" \
+    '[ "$(status "$LSTMLM" ngram train --prune-singletons 1 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ]'
+check "no output: exit 2" '[ "$(status "$LSTMLM" ngram train "$tmp/train.txt")" = 2 ]'
+check "missing corpus: exit 1, one line naming it" \
+    '[ "$(status "$LSTMLM" ngram train "$tmp/nope.txt" -o "$tmp/x.h5")" = 1 ] && grep -q nope.txt "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+
+# Train, evaluate, inspect, sample.
+check "train a trigram model with an ARPA copy" \
+    '"$LSTMLM" ngram train --order 3 "$tmp/train.txt" -o "$tmp/m.h5" --arpa "$tmp/m.arpa" 2> "$tmp/train.err" && [ -f "$tmp/m.h5" ] && [ -f "$tmp/m.arpa" ] && [ ! -e "$tmp/m.h5.tmp" ]'
+check "training reports counts and discounts per order" \
+    '[ "$(grep -c "^ *[123]  " "$tmp/train.err")" = 3 ]'
+check "ngram eval prints the eval report" \
+    '"$LSTMLM" ngram eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e1" && grep -q "^perplexity" "$tmp/e1" && grep -q "^ppl without oov" "$tmp/e1" && grep -q "^bits per token" "$tmp/e1" && grep -q "^oov" "$tmp/e1" && grep -q "^tokens " "$tmp/e1"'
+ppl=$(field perplexity "$tmp/e1")
+vocab=$("$LSTMLM" info "$tmp/m.h5" | awk '/^vocabulary/ {print $2}')
+check "perplexity ($ppl) is between 1 and the vocabulary size ($vocab)" \
+    'awk -v p="$ppl" -v v="$vocab" "BEGIN { exit !(p > 1 && p < v) }"'
+check "lstmlm eval dispatches n-gram files to the same report" \
+    '"$LSTMLM" eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e2" && grep -v "^tokens/s" "$tmp/e1" > "$tmp/e1b" && grep -v "^tokens/s" "$tmp/e2" > "$tmp/e2b" && cmp -s "$tmp/e1b" "$tmp/e2b"'
+check "lstmlm info shows order, counts and discounts" \
+    '"$LSTMLM" info "$tmp/m.h5" > "$tmp/info" && grep -q "^arch *ngram" "$tmp/info" && grep -q "^order *3" "$tmp/info" && [ "$(grep -c "^ *[123]  " "$tmp/info")" = 3 ]'
+check "generate is repeatable with a seed and non-empty" \
+    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g1" && "$LSTMLM" ngram generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g2" && cmp -s "$tmp/g1" "$tmp/g2" && [ -s "$tmp/g1" ]'
+check "another seed, another sample" \
+    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 5 > "$tmp/g3" && ! cmp -s "$tmp/g1" "$tmp/g3"'
+check "greedy generation with --stop-at-eot stops after one line" \
+    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 50 -t 0 --stop-at-eot > "$tmp/g4" && [ "$(wc -l < "$tmp/g4")" = 1 ]'
+check "sampler options are accepted" \
+    '"$LSTMLM" generate "$tmp/m.h5" -n 10 --top-k 5 --top-p 0.9 --repetition-penalty 1.2 --presence-penalty 0.5 --penalty-window 8 --allow-unk --threads 1 --seed 2 --bench > /dev/null 2> "$tmp/bench" && grep -q "tokens/s" "$tmp/bench"'
+check "beam search gives one deterministic turn" \
+    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 30 --beam 4 --length-alpha 0.5 --seed 1 > "$tmp/b1" && "$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 30 --beam 4 --length-alpha 0.5 --seed 9 > "$tmp/b2" && cmp -s "$tmp/b1" "$tmp/b2" && [ "$(wc -l < "$tmp/b1")" = 1 ]'
+check "--ban keeps a word out of greedy output" \
+    '"$LSTMLM" generate "$tmp/m.h5" -n 60 -t 0 > "$tmp/n1" && w=$(tr " " "\n" < "$tmp/n1" | grep -x "[a-z][a-z]*" | head -n 1) && [ -n "$w" ] && "$LSTMLM" generate "$tmp/m.h5" -n 60 -t 0 --ban "$w" > "$tmp/n2" && ! tr " " "\n" < "$tmp/n2" | grep -qx "$w"'
+check "--ban of an unknown word: exit 1" \
+    '[ "$(status "$LSTMLM" generate "$tmp/m.h5" --ban zzzqqq)" = 1 ] && grep -q zzzqqq "$tmp/err"'
+
+# ARPA: re-scoring gives the same perplexity; export from the HDF5 file gives the same file.
+check "ngram eval --arpa: same perplexity and log10 prob as the HDF5 model" \
+    '"$LSTMLM" ngram eval --arpa "$tmp/m.arpa" "$tmp/test.txt" > "$tmp/e3" && [ "$(field perplexity "$tmp/e3")" = "$ppl" ] && [ "$(field "log10 prob" "$tmp/e3")" = "$(field "log10 prob" "$tmp/e1")" ]'
+check "ngram export writes the same ARPA file" \
+    '"$LSTMLM" ngram export "$tmp/m.h5" --arpa "$tmp/m2.arpa" && cmp -s "$tmp/m.arpa" "$tmp/m2.arpa"'
+check "ARPA header counts match the sections" \
+    'awk "/^ngram /{split(\$2,a,\"=\"); h[a[1]]=a[2]} /^\\\\[0-9]-grams:/{s=substr(\$0,2,1); next} /^\\\\end/{s=0} s && NF {c[s]++} END {for (k in h) if (h[k] != c[k]) exit 1; exit !(length(h) == 3)}" "$tmp/m.arpa"'
+
+# Pruning shrinks the model; character n-grams.
+check "--prune-singletons 2 keeps fewer n-grams" \
+    '"$LSTMLM" ngram train -q --order 3 --prune-singletons 2 "$tmp/train.txt" -o "$tmp/p.h5" && [ "$("$LSTMLM" info "$tmp/p.h5" | awk "/^n-grams/ {print \$2}")" -lt "$(awk "/^n-grams/ {print \$2}" "$tmp/info")" ]'
+check "character 7-grams (--chars) train, evaluate and generate" \
+    '"$LSTMLM" ngram train -q --chars --order 7 "$tmp/train.txt" -o "$tmp/c.h5" && "$LSTMLM" eval "$tmp/c.h5" "$tmp/test.txt" > "$tmp/ce" && awk "/^perplexity/ {exit !(\$2 > 1 && \$2 < 20)}" "$tmp/ce" && "$LSTMLM" info "$tmp/c.h5" | grep -q "^tokenize *chars" && "$LSTMLM" generate "$tmp/c.h5" -n 40 --seed 1 > /dev/null'
+
+# Bad files: one line naming the file, exit 1.
+printf 'not a model\n' > "$tmp/text.h5"
+check "a text file is refused" \
+    '[ "$(status "$LSTMLM" ngram eval "$tmp/text.h5" "$tmp/test.txt")" = 1 ] && grep -q text.h5 "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+head -c 3000 "$tmp/m.h5" > "$tmp/trunc.h5"
+check "a truncated model is refused" \
+    '[ "$(status "$LSTMLM" ngram info "$tmp/trunc.h5")" = 1 ] && [ "$(wc -l < "$tmp/err")" = 1 ]'
+head -n 20 "$tmp/m.arpa" > "$tmp/trunc.arpa"
+check "a truncated ARPA file is refused" \
+    '[ "$(status "$LSTMLM" ngram eval --arpa "$tmp/trunc.arpa" "$tmp/test.txt")" = 1 ] && grep -q trunc.arpa "$tmp/err"'
+
+echo "ngram.sh: $passes passed, $fails failed"
+[ "$fails" = 0 ]

@@ -9,11 +9,14 @@ static void help(void)
 {
     lm_sampler_opts s;
     lm_sampler_opts_init(&s);
+    lm_beam_opts b;
+    lm_beam_opts_init(&b);
     printf("Usage: lstmlm generate [options] MODEL.h5\n\n"
            "Samples text from a model and streams it to standard output, detokenized: each\n"
            "<eot> (end of turn) starts a new line, <eoc> (end of conversation) a blank line.\n"
-           "The prompt is fed first (after an <eot>, so the model starts at a turn boundary);\n"
-           "it is not printed.\n\n"
+           "The model starts at a turn boundary; the prompt is fed next (not printed). Each\n"
+           "prompt line that ends with a newline is a whole turn; a last line without one is\n"
+           "continued.\n\n"
            "  -p, --prompt TEXT          text to continue\n"
            "  --prompt-file FILE         read the prompt from a file\n"
            "  -n, --tokens N             tokens to generate [50]\n"
@@ -21,17 +24,27 @@ static void help(void)
            "  -t, --temperature X        0 = greedy [%g]\n"
            "  --top-k N                  sample among the N most probable tokens [0 = off]\n"
            "  --top-p X                  nucleus sampling [%g = off]\n"
-           "  --repetition-penalty X     penalise tokens of the last 64 [%g = off]\n"
+           "  --repetition-penalty X     penalise tokens seen in the penalty window [%g = off]\n"
            "  --presence-penalty X       subtract X from the logits of recent tokens [0 = off]\n"
+           "  --penalty-window N         recent tokens the penalties look at [%zu]\n"
            "  --allow-unk                let <unk> be sampled\n"
+           "  --ban WORD                 never produce WORD (repeatable)\n"
+           "  --beam N                   beam search of width N for one turn (up to -n tokens,\n"
+           "                             ends at <eot>; no sampling) [0 = off]\n"
+           "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
            "  --seed N                   [1]\n"
            "  --threads N                OpenBLAS threads [library default]\n"
+           "  --bench                    print generation speed (tokens/s, load and prompt\n"
+           "                             excluded) to standard error\n"
            "  -h, --help                 this text\n\n"
            "Exit status: 0 done, 1 failure, 2 bad usage.\n",
-           s.temperature, s.top_p, s.repetition_penalty);
+           s.temperature, s.top_p, s.repetition_penalty, s.penalty_window, b.length_alpha);
 }
 
-enum { O_PFILE = 256, O_STOP, O_TOPK, O_TOPP, O_REP, O_PRES, O_UNK, O_SEED, O_THREADS };
+enum {
+    O_PFILE = 256, O_STOP, O_TOPK, O_TOPP, O_REP, O_PRES, O_WIN, O_UNK, O_BAN, O_BEAM, O_ALPHA,
+    O_SEED, O_THREADS, O_BENCH
+};
 static const struct option longopts[] = {
     {"prompt", required_argument, NULL, 'p'},
     {"prompt-file", required_argument, NULL, O_PFILE},
@@ -42,9 +55,14 @@ static const struct option longopts[] = {
     {"top-p", required_argument, NULL, O_TOPP},
     {"repetition-penalty", required_argument, NULL, O_REP},
     {"presence-penalty", required_argument, NULL, O_PRES},
+    {"penalty-window", required_argument, NULL, O_WIN},
     {"allow-unk", no_argument, NULL, O_UNK},
+    {"ban", required_argument, NULL, O_BAN},
+    {"beam", required_argument, NULL, O_BEAM},
+    {"length-alpha", required_argument, NULL, O_ALPHA},
     {"seed", required_argument, NULL, O_SEED},
     {"threads", required_argument, NULL, O_THREADS},
+    {"bench", no_argument, NULL, O_BENCH},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -76,15 +94,36 @@ static char *read_all(const char *path)
     return b;
 }
 
+/* Writes one token to stdout: <eot> a newline, <eoc> a blank line, a word with its spacing.
+ * *prev is the previous word on the line (NULL at a line start). */
+static void put_token(const lm_vocab *v, int tokenize, int32_t tok, const char **prev)
+{
+    if (tok == LM_TOK_EOT || tok == LM_TOK_EOC) {
+        fputs(tok == LM_TOK_EOC ? "\n\n" : "\n", stdout);
+        *prev = NULL;
+    } else {
+        const char *w = lm_vocab_token(v, tok);
+        char piece[1100];
+        fputs(lm_detok_piece(tokenize, *prev, w, piece, sizeof piece), stdout);
+        *prev = w;
+    }
+    fflush(stdout);
+}
+
 int cmd_generate(int argc, char **argv)
 {
     lm_sampler_opts so;
     lm_sampler_opts_init(&so);
+    lm_beam_opts bo;
+    lm_beam_opts_init(&bo);
     const char *prompt = NULL, *pfile = NULL;
-    size_t n = 50, threads = 0;
+    const char **ban = calloc((size_t)argc + 1, sizeof *ban);
+    size_t n = 50, threads = 0, beam = 0, n_ban = 0;
     uint64_t seed = 1;
-    bool stop = false;
+    bool stop = false, bench = false;
     int c;
+    if (!ban)
+        return EXIT_FAIL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:n:t:h", longopts, NULL)) != -1) {
         bool ok = true;
@@ -96,27 +135,45 @@ int cmd_generate(int argc, char **argv)
         case 't': ok = cli_double(optarg, &so.temperature) && so.temperature >= 0; break;
         case O_TOPK: ok = cli_size(optarg, &so.top_k); break;
         case O_TOPP: ok = cli_double(optarg, &so.top_p) && so.top_p > 0 && so.top_p <= 1; break;
-        case O_REP: ok = cli_double(optarg, &so.repetition_penalty) && so.repetition_penalty > 0; break;
+        case O_REP:
+            ok = cli_double(optarg, &so.repetition_penalty) && so.repetition_penalty > 0;
+            break;
         case O_PRES: ok = cli_double(optarg, &so.presence_penalty); break;
+        case O_WIN: ok = cli_size(optarg, &so.penalty_window); break;
         case O_UNK: so.allow_unk = 1; break;
+        case O_BAN: ban[n_ban++] = optarg; break;
+        case O_BEAM: ok = cli_size(optarg, &beam) && beam <= 1024; break;
+        case O_ALPHA: ok = cli_double(optarg, &bo.length_alpha) && bo.length_alpha >= 0; break;
         case O_SEED: ok = cli_u64(optarg, &seed); break;
         case O_THREADS: ok = cli_size(optarg, &threads); break;
-        case 'h': help(); return EXIT_OK;
-        default: return cli_usage("generate", "unknown option");
+        case O_BENCH: bench = true; break;
+        case 'h': help(); free(ban); return EXIT_OK;
+        default: free(ban); return cli_usage("generate", "unknown option");
         }
-        if (!ok)
+        if (!ok) {
+            free(ban);
             return cli_usage("generate", "bad value '%s'", optarg);
+        }
     }
-    if (argc - optind != 1)
+    if (argc - optind != 1) {
+        free(ban);
         return cli_usage("generate", "need one MODEL.h5");
+    }
+    if (prompt && pfile) {
+        free(ban);
+        return cli_usage("generate", "--prompt and --prompt-file exclude each other");
+    }
     cli_threads(threads);
     lm_error err = {0};
     const char *path = argv[optind];
     char arch[32];
-    if (lm_file_arch(path, arch, sizeof arch, &err))
+    if (lm_file_arch(path, arch, sizeof arch, &err)) {
+        free(ban);
         return cli_fail(&err);
+    }
     if (!strcmp(arch, "ngram")) {
         /* The n-gram command takes the same options. */
+        free(ban);
         argv[0] = "generate";
         char **args = calloc((size_t)argc + 2, sizeof *args);
         if (!args)
@@ -131,30 +188,47 @@ int cmd_generate(int argc, char **argv)
     char *pbuf = NULL;
     if (pfile && !(pbuf = read_all(pfile))) {
         fprintf(stderr, "lstmlm: %s: cannot read the prompt file\n", pfile);
+        free(ban);
         return EXIT_FAIL;
     }
     lm_model *m = NULL;
     lm_state *s = NULL;
     float *logits = NULL;
-    int32_t *ids = NULL, *hist = NULL, *scratch = NULL;
+    int32_t *ids = NULL, *hist = NULL, *scratch = NULL, *banned = NULL, *out = NULL;
     size_t n_ids = 0, n_hist = 0;
     int rc = EXIT_FAIL;
     if (lm_model_load(path, &m, &err) || lm_state_create(m, &s, &err))
         goto fail;
     const lm_config *cf = lm_model_config(m);
     const lm_vocab *v = lm_model_vocab(m);
+    size_t V = cf->vocab;
+    if (n_ban && !(banned = malloc(n_ban * sizeof *banned)))
+        goto oom;
+    for (size_t i = 0; i < n_ban; i++) {
+        banned[i] = lm_vocab_lookup(v, ban[i], strlen(ban[i]));
+        if (banned[i] == LM_TOK_UNK && strcmp(ban[i], lm_vocab_token(v, LM_TOK_UNK))) {
+            snprintf(err.msg, sizeof err.msg, "--ban %s: not in the model's vocabulary", ban[i]);
+            goto fail;
+        }
+    }
+    so.banned = banned;
+    so.n_banned = n_ban;
+    bo.banned = banned;
+    bo.n_banned = n_ban;
+    bo.allow_unk = so.allow_unk;
     lm_text_opts t = {cf->tokenize, cf->lowercase};
     const char *text = pbuf ? pbuf : prompt ? prompt : "";
-    if (lm_text_to_ids(text, &t, v, 0, &ids, &n_ids, &err))
+    if (lm_text_to_ids(text, &t, v, 1, &ids, &n_ids, &err))
         goto fail;
-    size_t V = cf->vocab;
+    /* A last line without its newline is continued: drop the <eot> the reader added. */
+    size_t tl = strlen(text);
+    if (n_ids && ids[n_ids - 1] == LM_TOK_EOT && tl && text[tl - 1] != '\n')
+        n_ids--;
     logits = malloc(V * sizeof *logits);
     hist = malloc((n_ids + n + 1) * sizeof *hist);
     scratch = malloc(2 * V * sizeof *scratch);
-    if (!logits || !hist || !scratch) {
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-        goto fail;
-    }
+    if (!logits || !hist || !scratch)
+        goto oom;
     if (lm_step(m, s, LM_TOK_EOT, logits, &err))
         goto fail;
     for (size_t i = 0; i < n_ids; i++) {
@@ -164,34 +238,48 @@ int cmd_generate(int argc, char **argv)
     }
     lm_rng rng;
     lm_rng_seed(&rng, seed);
-    const char *prev = n_ids ? lm_vocab_token(v, ids[n_ids - 1]) : NULL;
-    for (size_t i = 0; i < n; i++) {
+    const char *prev = NULL;
+    double t0 = cli_now();
+    size_t produced = 0;
+    if (beam > 0 && n > 0) {
+        size_t n_out = 0;
+        int ended = 0;
+        bo.beam = beam;
+        bo.max_tokens = n;
+        if (lm_beam_search(m, s, logits, &bo, &out, &n_out, &ended, NULL, NULL, &err))
+            goto fail;
+        for (size_t i = 0; i < n_out; i++)
+            put_token(v, cf->tokenize, out[i], &prev);
+        produced = n_out + (size_t)ended;
+        if (ended)
+            put_token(v, cf->tokenize, LM_TOK_EOT, &prev);
+    }
+    for (size_t i = 0; beam == 0 && i < n; i++) {
         int32_t tok = lm_sample(&so, logits, V, hist, n_hist, &rng, scratch);
         if (tok < 0) {
             snprintf(err.msg, sizeof err.msg, "every token is banned");
             goto fail;
         }
         hist[n_hist++] = tok;
-        if (tok == LM_TOK_EOT || tok == LM_TOK_EOC) {
-            fputs(tok == LM_TOK_EOC ? "\n\n" : "\n", stdout);
-            prev = NULL;
-            if (stop)
-                break;
-        } else {
-            const char *w = lm_vocab_token(v, tok);
-            if (lm_detok_space_before(prev, w))
-                fputc(' ', stdout);
-            fputs(w, stdout);
-            prev = w;
-        }
-        fflush(stdout);
-        if (lm_step(m, s, tok, logits, &err))
+        produced++;
+        put_token(v, cf->tokenize, tok, &prev);
+        if ((tok == LM_TOK_EOT || tok == LM_TOK_EOC) && stop)
+            break;
+        if (i + 1 < n && lm_step(m, s, tok, logits, &err))
             goto fail;
     }
+    double dt = cli_now() - t0;
     if (prev)
         fputc('\n', stdout);
+    fflush(stdout);
+    if (bench)
+        fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (batch 1, %s, %zu params)\n",
+                produced, dt, dt > 0 ? produced / dt : 0.0, lm_blas_core_name(),
+                lm_model_n_params(m));
     rc = EXIT_OK;
     goto out;
+oom:
+    snprintf(err.msg, sizeof err.msg, "out of memory");
 fail:
     cli_fail(&err);
 out:
@@ -201,6 +289,9 @@ out:
     free(ids);
     free(hist);
     free(scratch);
+    free(banned);
+    free(out);
     free(pbuf);
+    free(ban);
     return rc;
 }

@@ -1,10 +1,727 @@
-/* cmd_ngram.c - placeholder until the n-gram baseline lands. */
+/* cmd_ngram.c - `lstmlm ngram train|eval|generate|info|export`: the Kneser-Ney n-gram baseline. */
 #include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help_train(void)
+{
+    lm_ngram_opts o;
+    lm_ngram_opts_init(&o);
+    printf("Usage: lstmlm ngram train [options] FILE... -o MODEL.h5 [--arpa FILE]\n\n"
+           "Counts the word (or character) n-grams of the files and smooths them with\n"
+           "interpolated modified Kneser-Ney (three discounts per order estimated from the\n"
+           "count-of-counts, continuation counts below the top order, interpolation down to a\n"
+           "uniform distribution over the vocabulary). The files are read as 'lstmlm train'\n"
+           "reads them (<eot> after each line, <eoc> after a conversation) and each is one\n"
+           "continuous stream: the history of a token is the previous N-1 tokens, across\n"
+           "<eot>.\n\n"
+           "  --order N               n-gram order, 1..7 [%zu]\n"
+           "  --prune-singletons K    drop n-grams seen once whose order is >= K (K >= 2)\n"
+           "                          [0 = keep all]\n"
+           "  --max-vocab N           keep the N most frequent types, specials included\n"
+           "                          [no limit]\n"
+           "  --min-count N           drop types seen fewer than N times [1]\n"
+           "  --tokenize MODE         words | whitespace (pre-tokenized, e.g. PTB) | chars\n"
+           "                          [words]\n"
+           "  --chars                 character n-grams (the same as --tokenize chars)\n"
+           "  --lowercase             lower-case ASCII letters\n"
+           "  --arpa FILE             also write the model in ARPA format\n"
+           "  -o, --output FILE       model file to write (HDF5)\n"
+           "  -q, --quiet             no summary on standard error\n"
+           "  -h, --help              this text\n",
+           o.order);
+}
+
+static void help_eval(void)
+{
+    printf("Usage: lstmlm ngram eval [options] MODEL.h5 TEXT...\n"
+           "       lstmlm ngram eval --arpa FILE [--tokenize MODE] [--lowercase] TEXT...\n\n"
+           "Perplexity of an n-gram model on each text, reported as 'lstmlm eval' does\n"
+           "(<eot> counts as a token, the first token of the text is context only), plus the\n"
+           "total log10 probability. With --arpa the text is re-scored from an ARPA file by\n"
+           "standard back-off; the tokenizer settings come from the file's '# lstmlm' comment\n"
+           "unless given.\n\n"
+           "  --arpa FILE             score with an ARPA back-off model instead of MODEL.h5\n"
+           "  --tokenize MODE         with --arpa: words | whitespace | chars\n"
+           "  --lowercase             with --arpa: lower-case ASCII letters\n"
+           "  -h, --help              this text\n");
+}
+
+static void help_generate(void)
+{
+    lm_sampler_opts s;
+    lm_sampler_opts_init(&s);
+    lm_beam_opts b;
+    lm_beam_opts_init(&b);
+    printf("Usage: lstmlm ngram generate [options] MODEL.h5\n\n"
+           "Samples text from an n-gram model (each next token from the distribution given the\n"
+           "last N-1 tokens), streamed as 'lstmlm generate' does, with the same options. The\n"
+           "model starts at a turn boundary (after an <eot>); the prompt is fed next. Each\n"
+           "prompt line that ends with a newline is a whole turn; a last line without one is\n"
+           "continued.\n\n"
+           "  -p, --prompt TEXT          text to continue\n"
+           "  --prompt-file FILE         read the prompt from a file\n"
+           "  -n, --tokens N             tokens to generate [50]\n"
+           "  --stop-at-eot              stop at the first end of turn\n"
+           "  -t, --temperature X        0 = greedy [%g]\n"
+           "  --top-k N                  sample among the N most probable tokens [0 = off]\n"
+           "  --top-p X                  nucleus sampling [%g = off]\n"
+           "  --repetition-penalty X     penalise tokens seen in the penalty window [%g = off]\n"
+           "  --presence-penalty X       subtract X from the logits of recent tokens [0 = off]\n"
+           "  --penalty-window N         recent tokens the penalties look at [%zu]\n"
+           "  --allow-unk                let <unk> be sampled\n"
+           "  --ban WORD                 never produce WORD (repeatable)\n"
+           "  --beam N                   beam search of width N for one turn (up to -n tokens,\n"
+           "                             ends at <eot>; no sampling) [0 = off]\n"
+           "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
+           "  --seed N                   [1]\n"
+           "  --threads N                accepted for compatibility; n-grams use no BLAS\n"
+           "  --bench                    print generation speed (tokens/s, load and prompt\n"
+           "                             excluded) to standard error\n"
+           "  -h, --help                 this text\n",
+           s.temperature, s.top_p, s.repetition_penalty, s.penalty_window, b.length_alpha);
+}
+
+static void help_info(void)
+{
+    printf("Usage: lstmlm ngram info [options] MODEL.h5\n\n"
+           "Shows an n-gram model's order, tokenizer, vocabulary, and per order the number of\n"
+           "n-grams, the count-of-counts n1..n4 and the discounts D1, D2, D3+.\n\n"
+           "  --tokens N              how many of the most frequent tokens to list [10]\n"
+           "  -h, --help              this text\n");
+}
+
+static void help_export(void)
+{
+    printf("Usage: lstmlm ngram export MODEL.h5 --arpa FILE\n\n"
+           "Writes the model in the ARPA back-off format (log10 probabilities that include the\n"
+           "interpolated lower orders, log10 back-off weights for every n-gram that is a\n"
+           "context). The file uses the toolkit's token names: <eot> ends each line and there\n"
+           "is no <s> or </s>.\n\n"
+           "  --arpa FILE             ARPA file to write\n"
+           "  -h, --help              this text\n");
+}
+
+static void help(void)
+{
+    printf("Usage: lstmlm ngram train|eval|generate|info|export [options] ...\n\n"
+           "Modified Kneser-Ney n-gram baselines on the same corpora, vocabulary and\n"
+           "conventions as the neural models. 'lstmlm eval', 'generate' and 'info' also accept\n"
+           "n-gram model files.\n\n");
+    help_train();
+    printf("\n");
+    help_eval();
+    printf("\n");
+    help_generate();
+    printf("\n");
+    help_info();
+    printf("\n");
+    help_export();
+    printf("\nExit status: 0 done, 1 failure, 2 bad usage.\n");
+}
+
+static const char *tok_name(int t)
+{
+    return t == LM_TOKENIZE_WHITESPACE ? "whitespace" : t == LM_TOKENIZE_CHARS ? "chars" : "words";
+}
+
+static int parse_tokenize(const char *cmd, const char *a, int *out)
+{
+    if (!strcmp(a, "words"))
+        *out = LM_TOKENIZE_WORDS;
+    else if (!strcmp(a, "whitespace"))
+        *out = LM_TOKENIZE_WHITESPACE;
+    else if (!strcmp(a, "chars"))
+        *out = LM_TOKENIZE_CHARS;
+    else
+        return cli_usage(cmd, "--tokenize takes words, whitespace or chars, not '%s'", a);
+    return 0;
+}
+
+/* ---- train ------------------------------------------------------------------------------- */
+
+enum { O_ORDER = 256, O_PRUNE, O_MAXV, O_MINC, O_TOK, O_CHARS, O_LOWER, O_ARPA };
+
+static int ngram_train(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"order", required_argument, NULL, O_ORDER},
+        {"prune-singletons", required_argument, NULL, O_PRUNE},
+        {"max-vocab", required_argument, NULL, O_MAXV},
+        {"min-count", required_argument, NULL, O_MINC},
+        {"tokenize", required_argument, NULL, O_TOK},
+        {"chars", no_argument, NULL, O_CHARS},
+        {"lowercase", no_argument, NULL, O_LOWER},
+        {"arpa", required_argument, NULL, O_ARPA},
+        {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    lm_ngram_opts o;
+    lm_text_opts t;
+    lm_vocab_opts vo;
+    lm_ngram_opts_init(&o);
+    lm_text_opts_init(&t);
+    lm_vocab_opts_init(&vo);
+    const char *out = NULL, *arpa = NULL;
+    bool quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case O_ORDER: ok = cli_size(optarg, &o.order) && o.order >= 1 &&
+                           o.order <= LM_NGRAM_MAX_ORDER; break;
+        case O_PRUNE: ok = cli_size(optarg, &o.prune_singletons) && o.prune_singletons != 1; break;
+        case O_MAXV: ok = cli_size(optarg, &vo.max_vocab); break;
+        case O_MINC: ok = cli_size(optarg, &vo.min_count); break;
+        case O_TOK:
+            if (parse_tokenize("ngram train", optarg, &t.tokenize))
+                return EXIT_USAGE;
+            break;
+        case O_CHARS: t.tokenize = LM_TOKENIZE_CHARS; break;
+        case O_LOWER: t.lowercase = 1; break;
+        case O_ARPA: arpa = optarg; break;
+        case 'o': out = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h': help_train(); return EXIT_OK;
+        default: return cli_usage("ngram train", "unknown option");
+        }
+        if (!ok)
+            return cli_usage("ngram train", "bad value '%s'", optarg);
+    }
+    if (optind >= argc)
+        return cli_usage("ngram train", "missing training FILE");
+    if (!out && !arpa)
+        return cli_usage("ngram train", "missing -o MODEL.h5 (or --arpa FILE)");
+    if (vo.max_vocab && vo.max_vocab <= LM_N_SPECIAL)
+        return cli_usage("ngram train", "--max-vocab must leave room beyond the %d specials",
+                         LM_N_SPECIAL);
+    o.tokenize = t.tokenize;
+    o.lowercase = t.lowercase;
+    size_t nf = (size_t)(argc - optind);
+    const char *const *files = (const char *const *)argv + optind;
+    lm_error err = {0};
+    lm_vocab *vocab = NULL;
+    lm_ngram *m = NULL;
+    int32_t **ids = calloc(nf, sizeof *ids);
+    size_t *lens = calloc(nf, sizeof *lens);
+    int rc = EXIT_FAIL;
+    double t0 = cli_now();
+    size_t lines = 0, oov = 0, tokens = 0;
+    if (!ids || !lens) {
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+        goto fail;
+    }
+    if (lm_vocab_build(files, nf, &t, &vo, &vocab, &err))
+        goto fail;
+    for (size_t i = 0; i < nf; i++) {
+        lm_corpus_stats st;
+        if (lm_corpus_read(files[i], &t, vocab, &ids[i], &lens[i], &st, &err))
+            goto fail;
+        lines += st.lines;
+        oov += st.oov;
+        tokens += lens[i];
+    }
+    double t_read = cli_now();
+    if (lm_ngram_train(&o, vocab, (const int32_t *const *)ids, lens, nf, &m, &err)) {
+        vocab = NULL;
+        goto fail;
+    }
+    vocab = NULL;
+    double t_count = cli_now();
+    if (out && lm_ngram_save(m, out, &err))
+        goto fail;
+    if (arpa && lm_ngram_write_arpa(m, arpa, &err))
+        goto fail;
+    if (!quiet) {
+        lm_ngram_info in;
+        lm_ngram_get_info(m, &in);
+        fprintf(stderr, "%zu file%s: %zu tokens, %zu lines, vocabulary %zu (%zu OOV tokens), "
+                "%s%s\n", nf, nf == 1 ? "" : "s", tokens, lines, in.vocab, oov,
+                tok_name(t.tokenize), t.lowercase ? ", lower-cased" : "");
+        fprintf(stderr, "order  n-grams      n1        n2        n3        n4         D1      D2"
+                        "      D3+\n");
+        for (size_t k = 0; k < in.order; k++)
+            fprintf(stderr, "%5zu  %-11zu  %-8llu  %-8llu  %-8llu  %-8llu  %6.4f  %6.4f  %6.4f%s\n",
+                    k + 1, in.count[k], (unsigned long long)in.count_of_counts[k][0],
+                    (unsigned long long)in.count_of_counts[k][1],
+                    (unsigned long long)in.count_of_counts[k][2],
+                    (unsigned long long)in.count_of_counts[k][3], in.discount[k][0],
+                    in.discount[k][1], in.discount[k][2], in.fallback[k] ? "  (fallback)" : "");
+        fprintf(stderr, "read %.2fs, counted and smoothed %.2fs, written %.2fs%s%s%s%s\n",
+                t_read - t0, t_count - t_read, cli_now() - t_count, out ? "; model " : "",
+                out ? out : "", arpa ? "; ARPA " : "", arpa ? arpa : "");
+    }
+    rc = EXIT_OK;
+    goto out;
+fail:
+    cli_fail(&err);
+out:
+    lm_ngram_free(m);
+    lm_vocab_free(vocab);
+    if (ids)
+        for (size_t i = 0; i < nf; i++)
+            free(ids[i]);
+    free(ids);
+    free(lens);
+    return rc;
+}
+
+/* ---- eval -------------------------------------------------------------------------------- */
+
+static void report(const char *file, const lm_eval_result *r, size_t n, const lm_corpus_stats *st,
+                   double secs, size_t order)
+{
+    printf("file            %s\n", file);
+    printf("tokens          %zu predicted (%zu in the file, %zu lines)\n", r->tokens, n,
+           st->lines);
+    printf("oov             %zu targets are <unk> (%.2f%%; %zu words were outside the "
+           "vocabulary)\n", r->oov, r->tokens ? 100.0 * r->oov / r->tokens : 0.0, st->oov);
+    printf("perplexity      %.2f\n", r->ppl);
+    printf("ppl without oov %.2f\n", r->ppl_no_oov);
+    printf("bits per token  %.4f\n", r->bits_per_token);
+    printf("tokens/s        %.0f (%zu-gram)\n", secs > 0 ? r->tokens / secs : 0.0, order);
+    printf("log10 prob      %.6f\n", -r->nll / log(10.0));
+}
+
+static int ngram_eval(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"arpa", required_argument, NULL, O_ARPA},
+        {"tokenize", required_argument, NULL, O_TOK},
+        {"lowercase", no_argument, NULL, O_LOWER},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *arpa = NULL;
+    int tok = -1, lower = -1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case O_ARPA: arpa = optarg; break;
+        case O_TOK:
+            if (parse_tokenize("ngram eval", optarg, &tok))
+                return EXIT_USAGE;
+            break;
+        case O_LOWER: lower = 1; break;
+        case 'h': help_eval(); return EXIT_OK;
+        default: return cli_usage("ngram eval", "unknown option");
+        }
+    }
+    if (!arpa && (tok >= 0 || lower >= 0))
+        return cli_usage("ngram eval", "--tokenize and --lowercase go with --arpa (a model file "
+                         "records its own)");
+    if (argc - optind < (arpa ? 1 : 2))
+        return cli_usage("ngram eval", arpa ? "need at least one TEXT file"
+                                            : "need MODEL.h5 and at least one TEXT file");
+    lm_error err = {0};
+    lm_ngram *m = NULL;
+    lm_arpa *a = NULL;
+    const lm_vocab *v;
+    lm_text_opts t;
+    lm_text_opts_init(&t);
+    size_t order;
+    int first = optind;
+    if (arpa) {
+        if (lm_arpa_load(arpa, &a, &err))
+            return cli_fail(&err);
+        lm_arpa_text_opts(a, &t);
+        v = lm_arpa_vocab(a);
+        order = lm_arpa_order(a);
+    } else {
+        if (lm_ngram_load(argv[first], &m, &err))
+            return cli_fail(&err);
+        const lm_ngram_opts *o = lm_ngram_options(m);
+        t.tokenize = o->tokenize;
+        t.lowercase = o->lowercase;
+        v = lm_ngram_vocab(m);
+        order = o->order;
+        first++;
+    }
+    if (tok >= 0)
+        t.tokenize = tok;
+    if (lower >= 0)
+        t.lowercase = lower;
+    int rc = EXIT_OK;
+    for (int i = first; i < argc; i++) {
+        int32_t *ids;
+        size_t n;
+        lm_corpus_stats st;
+        lm_eval_result r;
+        if (lm_corpus_read(argv[i], &t, v, &ids, &n, &st, &err)) {
+            rc = cli_fail(&err);
+            break;
+        }
+        double t0 = cli_now();
+        int e = a ? lm_arpa_eval(a, ids, n, &r, &err) : lm_ngram_eval(m, ids, n, &r, &err);
+        double el = cli_now() - t0;
+        free(ids);
+        if (e) {
+            fprintf(stderr, "lstmlm: %s: %s\n", argv[i], err.msg);
+            rc = EXIT_FAIL;
+            break;
+        }
+        report(argv[i], &r, n, &st, el, order);
+        if (i + 1 < argc)
+            printf("\n");
+    }
+    lm_ngram_free(m);
+    lm_arpa_free(a);
+    return rc;
+}
+
+/* ---- generate ---------------------------------------------------------------------------- */
+
+enum {
+    G_PFILE = 300, G_STOP, G_TOPK, G_TOPP, G_REP, G_PRES, G_WIN, G_UNK, G_BAN, G_BEAM, G_ALPHA,
+    G_SEED, G_THREADS, G_BENCH
+};
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0, r;
+    char *b = malloc(cap);
+    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n < 2) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (b)
+        b[n] = '\0';
+    return b;
+}
+
+/* One token to stdout as 'lstmlm generate' writes it: <eot> a newline, <eoc> a blank line, a
+ * word with its spacing. *prev is the previous word on the line (NULL at a line start). */
+static void put_token(const lm_vocab *v, int tokenize, int32_t tok, const char **prev)
+{
+    if (tok == LM_TOK_EOT || tok == LM_TOK_EOC) {
+        fputs(tok == LM_TOK_EOC ? "\n\n" : "\n", stdout);
+        *prev = NULL;
+    } else {
+        const char *w = lm_vocab_token(v, tok);
+        char piece[1100];
+        fputs(lm_detok_piece(tokenize, *prev, w, piece, sizeof piece), stdout);
+        *prev = w;
+    }
+    fflush(stdout);
+}
+
+static int ngram_generate(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"prompt", required_argument, NULL, 'p'},
+        {"prompt-file", required_argument, NULL, G_PFILE},
+        {"tokens", required_argument, NULL, 'n'},
+        {"stop-at-eot", no_argument, NULL, G_STOP},
+        {"temperature", required_argument, NULL, 't'},
+        {"top-k", required_argument, NULL, G_TOPK},
+        {"top-p", required_argument, NULL, G_TOPP},
+        {"repetition-penalty", required_argument, NULL, G_REP},
+        {"presence-penalty", required_argument, NULL, G_PRES},
+        {"penalty-window", required_argument, NULL, G_WIN},
+        {"allow-unk", no_argument, NULL, G_UNK},
+        {"ban", required_argument, NULL, G_BAN},
+        {"beam", required_argument, NULL, G_BEAM},
+        {"length-alpha", required_argument, NULL, G_ALPHA},
+        {"seed", required_argument, NULL, G_SEED},
+        {"threads", required_argument, NULL, G_THREADS},
+        {"bench", no_argument, NULL, G_BENCH},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    lm_sampler_opts so;
+    lm_sampler_opts_init(&so);
+    lm_beam_opts bo;
+    lm_beam_opts_init(&bo);
+    const char *prompt = NULL, *pfile = NULL;
+    const char **ban = calloc((size_t)argc + 1, sizeof *ban);
+    size_t n = 50, threads = 0, beam = 0, n_ban = 0;
+    uint64_t seed = 1;
+    bool stop = false, bench = false;
+    int c;
+    if (!ban)
+        return EXIT_FAIL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:n:t:h", lo, NULL)) != -1) {
+        bool ok = true;
+        switch (c) {
+        case 'p': prompt = optarg; break;
+        case G_PFILE: pfile = optarg; break;
+        case 'n': ok = cli_size(optarg, &n); break;
+        case G_STOP: stop = true; break;
+        case 't': ok = cli_double(optarg, &so.temperature) && so.temperature >= 0; break;
+        case G_TOPK: ok = cli_size(optarg, &so.top_k); break;
+        case G_TOPP: ok = cli_double(optarg, &so.top_p) && so.top_p > 0 && so.top_p <= 1; break;
+        case G_REP:
+            ok = cli_double(optarg, &so.repetition_penalty) && so.repetition_penalty > 0;
+            break;
+        case G_PRES: ok = cli_double(optarg, &so.presence_penalty); break;
+        case G_WIN: ok = cli_size(optarg, &so.penalty_window); break;
+        case G_UNK: so.allow_unk = 1; break;
+        case G_BAN: ban[n_ban++] = optarg; break;
+        case G_BEAM: ok = cli_size(optarg, &beam) && beam <= 1024; break;
+        case G_ALPHA: ok = cli_double(optarg, &bo.length_alpha) && bo.length_alpha >= 0; break;
+        case G_SEED: ok = cli_u64(optarg, &seed); break;
+        case G_THREADS: ok = cli_size(optarg, &threads); break;
+        case G_BENCH: bench = true; break;
+        case 'h': help_generate(); free(ban); return EXIT_OK;
+        default: free(ban); return cli_usage("ngram generate", "unknown option");
+        }
+        if (!ok) {
+            free(ban);
+            return cli_usage("ngram generate", "bad value '%s'", optarg);
+        }
+    }
+    if (argc - optind != 1) {
+        free(ban);
+        return cli_usage("ngram generate", "need one MODEL.h5");
+    }
+    if (prompt && pfile) {
+        free(ban);
+        return cli_usage("ngram generate", "--prompt and --prompt-file exclude each other");
+    }
+    lm_error err = {0};
+    char *pbuf = NULL;
+    if (pfile && !(pbuf = read_all(pfile))) {
+        fprintf(stderr, "lstmlm: %s: cannot read the prompt file\n", pfile);
+        free(ban);
+        return EXIT_FAIL;
+    }
+    lm_ngram *m = NULL;
+    int32_t *ids = NULL, *hist = NULL, *scratch = NULL, *banned = NULL, *out = NULL;
+    double *p = NULL;
+    float *logits = NULL;
+    size_t n_ids = 0, n_hist = 0;
+    int rc = EXIT_FAIL;
+    if (lm_ngram_load(argv[optind], &m, &err))
+        goto fail;
+    const lm_ngram_opts *o = lm_ngram_options(m);
+    const lm_vocab *v = lm_ngram_vocab(m);
+    size_t V = lm_vocab_size(v);
+    if (n_ban && !(banned = malloc(n_ban * sizeof *banned)))
+        goto oom;
+    for (size_t i = 0; i < n_ban; i++) {
+        banned[i] = lm_vocab_lookup(v, ban[i], strlen(ban[i]));
+        if (banned[i] == LM_TOK_UNK && strcmp(ban[i], lm_vocab_token(v, LM_TOK_UNK))) {
+            snprintf(err.msg, sizeof err.msg, "--ban %s: not in the model's vocabulary", ban[i]);
+            goto fail;
+        }
+    }
+    so.banned = banned;
+    so.n_banned = n_ban;
+    bo.banned = banned;
+    bo.n_banned = n_ban;
+    bo.allow_unk = so.allow_unk;
+    lm_text_opts t = {o->tokenize, o->lowercase};
+    const char *text = pbuf ? pbuf : prompt ? prompt : "";
+    if (lm_text_to_ids(text, &t, v, 1, &ids, &n_ids, &err))
+        goto fail;
+    /* A last line without its newline is continued: drop the <eot> the reader added. */
+    size_t tl = strlen(text);
+    if (n_ids && ids[n_ids - 1] == LM_TOK_EOT && tl && text[tl - 1] != '\n')
+        n_ids--;
+    /* hist[0] is the <eot> the model starts after; the penalties see hist + 1 (prompt and
+     * output), as 'lstmlm generate' passes them. */
+    hist = malloc((n_ids + n + 2) * sizeof *hist);
+    scratch = malloc(2 * V * sizeof *scratch);
+    p = malloc(V * sizeof *p);
+    logits = malloc(V * sizeof *logits);
+    if (!hist || !scratch || !p || !logits)
+        goto oom;
+    hist[n_hist++] = LM_TOK_EOT;
+    for (size_t i = 0; i < n_ids; i++)
+        hist[n_hist++] = ids[i];
+    lm_rng rng;
+    lm_rng_seed(&rng, seed);
+    const char *prev = NULL;
+    double t0 = cli_now();
+    size_t produced = 0;
+    if (beam > 0 && n > 0) {
+        size_t n_out = 0;
+        int ended = 0;
+        bo.beam = beam;
+        bo.max_tokens = n;
+        if (lm_ngram_beam_search(m, hist, n_hist, &bo, &out, &n_out, &ended, NULL, &err))
+            goto fail;
+        for (size_t i = 0; i < n_out; i++)
+            put_token(v, o->tokenize, out[i], &prev);
+        produced = n_out + (size_t)ended;
+        if (ended)
+            put_token(v, o->tokenize, LM_TOK_EOT, &prev);
+    }
+    for (size_t i = 0; beam == 0 && i < n; i++) {
+        lm_ngram_dist(m, hist, n_hist, p);
+        for (size_t w = 0; w < V; w++)
+            logits[w] = p[w] > 0 ? (float)log(p[w]) : -INFINITY;
+        int32_t tok = lm_sample(&so, logits, V, hist + 1, n_hist - 1, &rng, scratch);
+        if (tok < 0) {
+            snprintf(err.msg, sizeof err.msg, "every token is banned");
+            goto fail;
+        }
+        hist[n_hist++] = tok;
+        produced++;
+        put_token(v, o->tokenize, tok, &prev);
+        if ((tok == LM_TOK_EOT || tok == LM_TOK_EOC) && stop)
+            break;
+    }
+    double dt = cli_now() - t0;
+    if (prev)
+        fputc('\n', stdout);
+    fflush(stdout);
+    if (bench)
+        fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (%zu-gram)\n", produced,
+                dt, dt > 0 ? produced / dt : 0.0, o->order);
+    rc = EXIT_OK;
+    goto out;
+oom:
+    snprintf(err.msg, sizeof err.msg, "out of memory");
+fail:
+    cli_fail(&err);
+out:
+    lm_ngram_free(m);
+    free(ids);
+    free(hist);
+    free(scratch);
+    free(banned);
+    free(out);
+    free(p);
+    free(logits);
+    free(pbuf);
+    free(ban);
+    return rc;
+}
+
+/* ---- info and export --------------------------------------------------------------------- */
+
+static int ngram_info(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"tokens", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    size_t show = 10;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (!cli_size(optarg, &show))
+                return cli_usage("ngram info", "bad --tokens '%s'", optarg);
+            break;
+        case 'h': help_info(); return EXIT_OK;
+        default: return cli_usage("ngram info", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("ngram info", "need one MODEL.h5");
+    lm_error err = {0};
+    lm_ngram *m;
+    if (lm_ngram_load(argv[optind], &m, &err))
+        return cli_fail(&err);
+    const lm_ngram_opts *o = lm_ngram_options(m);
+    const lm_vocab *v = lm_ngram_vocab(m);
+    lm_ngram_info in;
+    lm_ngram_get_info(m, &in);
+    size_t total = 0;
+    for (size_t k = 0; k < in.order; k++)
+        total += in.count[k];
+    printf("file          %s\n", argv[optind]);
+    printf("arch          ngram\n");
+    printf("order         %zu\n", in.order);
+    printf("smoothing     interpolated modified Kneser-Ney\n");
+    printf("pruning       %s", o->prune_singletons ? "" : "none\n");
+    if (o->prune_singletons)
+        printf("singletons of order >= %zu dropped\n", o->prune_singletons);
+    printf("tokenize      %s%s\n", tok_name(o->tokenize), o->lowercase ? ", lower-cased" : "");
+    printf("trained on    %llu tokens\n", (unsigned long long)in.tokens);
+    printf("n-grams       %zu\n", total);
+    printf("vocabulary    %zu types\n", lm_vocab_size(v));
+    printf("top tokens   ");
+    for (size_t i = 0; i < show && i < lm_vocab_size(v); i++)
+        printf(" %s(%llu)", lm_vocab_token(v, (int32_t)i),
+               (unsigned long long)lm_vocab_count(v, (int32_t)i));
+    printf("\n\norder  n-grams      n1        n2        n3        n4         D1      D2"
+           "      D3+\n");
+    for (size_t k = 0; k < in.order; k++)
+        printf("%5zu  %-11zu  %-8llu  %-8llu  %-8llu  %-8llu  %6.4f  %6.4f  %6.4f%s\n", k + 1,
+               in.count[k], (unsigned long long)in.count_of_counts[k][0],
+               (unsigned long long)in.count_of_counts[k][1],
+               (unsigned long long)in.count_of_counts[k][2],
+               (unsigned long long)in.count_of_counts[k][3], in.discount[k][0], in.discount[k][1],
+               in.discount[k][2], in.fallback[k] ? "  (fallback)" : "");
+    lm_ngram_free(m);
+    return EXIT_OK;
+}
+
+static int ngram_export(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"arpa", required_argument, NULL, O_ARPA},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *arpa = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case O_ARPA: arpa = optarg; break;
+        case 'h': help_export(); return EXIT_OK;
+        default: return cli_usage("ngram export", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("ngram export", "need one MODEL.h5");
+    if (!arpa)
+        return cli_usage("ngram export", "missing --arpa FILE");
+    lm_error err = {0};
+    lm_ngram *m;
+    if (lm_ngram_load(argv[optind], &m, &err))
+        return cli_fail(&err);
+    int rc = lm_ngram_write_arpa(m, arpa, &err) ? cli_fail(&err) : EXIT_OK;
+    lm_ngram_free(m);
+    return rc;
+}
 
 int cmd_ngram(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lstmlm ngram: not built yet\n");
-    return EXIT_FAIL;
+    if (argc < 2)
+        return cli_usage("ngram", "need a sub-command: train, eval, generate, info or export");
+    const char *sub = argv[1];
+    if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+        help();
+        return EXIT_OK;
+    }
+    if (!strcmp(sub, "train"))
+        return ngram_train(argc - 1, argv + 1);
+    if (!strcmp(sub, "eval"))
+        return ngram_eval(argc - 1, argv + 1);
+    if (!strcmp(sub, "generate"))
+        return ngram_generate(argc - 1, argv + 1);
+    if (!strcmp(sub, "info"))
+        return ngram_info(argc - 1, argv + 1);
+    if (!strcmp(sub, "export"))
+        return ngram_export(argc - 1, argv + 1);
+    return cli_usage("ngram", "unknown sub-command '%s' (train, eval, generate, info, export)",
+                     sub);
 }

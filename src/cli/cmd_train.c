@@ -47,10 +47,13 @@ static void help(void)
            "conversation. The best model (lowest validation perplexity) goes to MODEL.h5, a\n"
            "checkpoint with the optimizer state to MODEL.ckpt.h5 after every epoch and on Ctrl-C.\n\n"
            "Model:\n"
-           "  --arch NAME          architecture: lstm [%s]\n"
+           "  --arch NAME          architecture: lstm | rwkv | transformer [%s]\n"
            "  --layers N           layers [%zu]\n"
            "  --hidden N           LSTM width [%zu]\n"
-           "  --embed N            embedding width [%zu]\n"
+           "  --embed N            embedding width (the RWKV width) [%zu]\n"
+           "  --ffn N              RWKV channel-mix / transformer MLP width [4 x embed]\n"
+           "  --heads N            transformer attention heads (must divide embed) [%zu]\n"
+           "  --context N          transformer window: positions and cache (see below) [%zu]\n"
            "  --dropout P          dropout on embeddings, between layers and before the head [%g]\n"
            "  --tie                tie the output layer to the embedding (needs embed == hidden)\n"
            "  --init-range R       uniform initialisation range [%g]\n"
@@ -83,16 +86,19 @@ static void help(void)
            "  -h, --help           this text\n\n"
            "The loss is summed over the window's steps and averaged over the streams (as in\n"
            "Zaremba et al. 2014), so '--lr 1' is that paper's SGD rate.\n"
+           "Transformer: each --bptt window is attended within itself, positions from 0 (use\n"
+           "--bptt <= --context; longer windows are cut into chunks of --context). Generating, the\n"
+           "key/value cache grows to --context tokens; then the last context/2 are re-encoded.\n"
            "Exit status: 0 done, 1 failure (message on stderr), 2 bad usage, 130 interrupted\n"
            "(checkpoint written).\n",
-           c.arch, c.layers, c.hidden, c.embed, (double)c.dropout, (double)c.init_range, o.batch,
-           o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
+           c.arch, c.layers, c.hidden, c.embed, c.heads, c.context, (double)c.dropout,
+           (double)c.init_range, o.batch, o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
            (unsigned long long)o.seed);
 }
 
 enum {
-    O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC, O_TOK,
-    O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
+    O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_FFN, O_HEADS, O_CONTEXT, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC,
+    O_TOK, O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
     O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME
 };
 
@@ -101,6 +107,9 @@ static const struct option longopts[] = {
     {"layers", required_argument, NULL, O_LAYERS},
     {"hidden", required_argument, NULL, O_HIDDEN},
     {"embed", required_argument, NULL, O_EMBED},
+    {"ffn", required_argument, NULL, O_FFN},
+    {"heads", required_argument, NULL, O_HEADS},
+    {"context", required_argument, NULL, O_CONTEXT},
     {"dropout", required_argument, NULL, O_DROPOUT},
     {"tie", no_argument, NULL, O_TIE},
     {"init-range", required_argument, NULL, O_INIT},
@@ -155,6 +164,9 @@ int cmd_train(int argc, char **argv)
         case O_LAYERS: ok = cli_size(a, &cfg.layers); break;
         case O_HIDDEN: ok = cli_size(a, &cfg.hidden); break;
         case O_EMBED: ok = cli_size(a, &cfg.embed); break;
+        case O_FFN: ok = cli_size(a, &cfg.ffn); break;
+        case O_HEADS: ok = cli_size(a, &cfg.heads); break;
+        case O_CONTEXT: ok = cli_size(a, &cfg.context); break;
         case O_DROPOUT: ok = cli_double(a, &d); cfg.dropout = (float)d; break;
         case O_TIE: cfg.tied = 1; break;
         case O_INIT: ok = cli_double(a, &d); cfg.init_range = (float)d; break;

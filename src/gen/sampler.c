@@ -1,9 +1,12 @@
-/* sampler.c - next-token sampling: penalties, temperature, top-k, top-p. */
+/* sampler.c - next-token sampling (penalties, bans, temperature, top-k, top-p, one draw),
+ * streaming detokenization and beam search over lm_state copies. */
 #include "gen/gen.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void lm_sampler_opts_init(lm_sampler_opts *o)
 {
@@ -17,37 +20,201 @@ void lm_sampler_opts_init(lm_sampler_opts *o)
     o->allow_unk = 0;
 }
 
-static const float *sort_p;
-
-static int by_prob(const void *a, const void *b)
+int lm_sampler_check(const lm_sampler_opts *o, lm_error *err)
 {
-    float pa = sort_p[*(const int32_t *)a], pb = sort_p[*(const int32_t *)b];
-    if (pa != pb)
-        return pa > pb ? -1 : 1;
-    return *(const int32_t *)a - *(const int32_t *)b;
+    if (!(o->temperature >= 0) || !isfinite(o->temperature))
+        return lm_fail(err, LM_EINVAL, "temperature %g must be a finite value >= 0",
+                       o->temperature);
+    if (!(o->top_p > 0 && o->top_p <= 1))
+        return lm_fail(err, LM_EINVAL, "top-p %g must be in (0, 1]", o->top_p);
+    if (!(o->repetition_penalty > 0) || !isfinite(o->repetition_penalty))
+        return lm_fail(err, LM_EINVAL, "repetition penalty %g must be a finite value > 0",
+                       o->repetition_penalty);
+    if (!isfinite(o->presence_penalty))
+        return lm_fail(err, LM_EINVAL, "presence penalty must be finite");
+    if (o->n_banned && !o->banned)
+        return lm_fail(err, LM_EINVAL, "banned list is NULL with %zu entries", o->n_banned);
+    return LM_OK;
 }
 
-int32_t lm_sample(const lm_sampler_opts *o, float *z, size_t V, const int32_t *hist,
-                  size_t n_hist, lm_rng *rng, int32_t *scratch)
+static int parse_double(const char *s, double *out)
 {
-    /* Penalties over the recent history, each token once. */
-    if (hist && (o->repetition_penalty != 1.0 || o->presence_penalty != 0.0)) {
-        size_t from = n_hist > o->penalty_window ? n_hist - o->penalty_window : 0;
-        for (size_t i = from; i < n_hist; i++) {
-            int32_t t = hist[i];
-            if (t < 0 || (size_t)t >= V)
-                continue;
-            int seen = 0;
-            for (size_t j = from; j < i && !seen; j++)
-                seen = hist[j] == t;
-            if (seen)
-                continue;
-            if (o->repetition_penalty != 1.0)
-                z[t] = z[t] > 0 ? z[t] / (float)o->repetition_penalty
-                                : z[t] * (float)o->repetition_penalty;
-            z[t] -= (float)o->presence_penalty;
-        }
+    if (!s || !*s)
+        return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v))
+        return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > SIZE_MAX)
+        return 0;
+    *out = (size_t)v;
+    return 1;
+}
+
+int lm_gen_parse_bool(const char *s, int *out)
+{
+    if (!s)
+        return 0;
+    if (!strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcmp(s, "1") ||
+        !strcasecmp(s, "true"))
+        *out = 1;
+    else if (!strcasecmp(s, "off") || !strcasecmp(s, "no") || !strcmp(s, "0") ||
+             !strcasecmp(s, "false"))
+        *out = 0;
+    else
+        return 0;
+    return 1;
+}
+
+int lm_sampler_set(lm_sampler_opts *o, const char *name, const char *value, lm_error *err)
+{
+    lm_sampler_opts t = *o;
+    int ok;
+    if (!name)
+        return lm_fail(err, LM_EINVAL, "no setting named");
+    if (!strcmp(name, "temperature"))
+        ok = parse_double(value, &t.temperature);
+    else if (!strcmp(name, "top-k"))
+        ok = parse_size(value, &t.top_k);
+    else if (!strcmp(name, "top-p"))
+        ok = parse_double(value, &t.top_p);
+    else if (!strcmp(name, "repetition-penalty"))
+        ok = parse_double(value, &t.repetition_penalty);
+    else if (!strcmp(name, "presence-penalty"))
+        ok = parse_double(value, &t.presence_penalty);
+    else if (!strcmp(name, "penalty-window"))
+        ok = parse_size(value, &t.penalty_window);
+    else if (!strcmp(name, "allow-unk"))
+        ok = lm_gen_parse_bool(value, &t.allow_unk);
+    else
+        return lm_fail(err, LM_EINVAL, "no setting '%.64s'", name);
+    if (!ok)
+        return lm_fail(err, LM_EINVAL, "bad value '%.64s' for %s", value ? value : "", name);
+    int rc = lm_sampler_check(&t, err);
+    if (rc)
+        return rc;
+    *o = t;
+    return LM_OK;
+}
+
+size_t lm_sampler_describe(const lm_sampler_opts *o, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "temperature=%g top-k=%zu top-p=%g repetition-penalty=%g "
+                     "presence-penalty=%g penalty-window=%zu allow-unk=%s",
+                     o->temperature, o->top_k, o->top_p, o->repetition_penalty,
+                     o->presence_penalty, o->penalty_window, o->allow_unk ? "on" : "off");
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* ---- the distribution -------------------------------------------------------------------- */
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Applies the penalties once to each distinct token of the last `window` history entries.
+ * work: room for min(n_hist, window) ints. */
+static void penalise(const lm_sampler_opts *o, float *z, size_t V, const int32_t *hist,
+                     size_t n_hist, int32_t *work)
+{
+    size_t from = n_hist > o->penalty_window ? n_hist - o->penalty_window : 0, n = n_hist - from;
+    memcpy(work, hist + from, n * sizeof *work);
+    qsort(work, n, sizeof *work, cmp_i32);
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = work[i];
+        if ((i > 0 && work[i - 1] == t) || t < 0 || (size_t)t >= V)
+            continue;
+        if (o->repetition_penalty != 1.0)
+            z[t] = z[t] > 0 ? (float)(z[t] / o->repetition_penalty)
+                            : (float)(z[t] * o->repetition_penalty);
+        z[t] -= (float)o->presence_penalty;
     }
+}
+
+/* Heap of token ids ordered by (probability desc, id asc): a comes before b. */
+static inline int before(const float *p, int32_t a, int32_t b)
+{
+    return p[a] > p[b] || (p[a] == p[b] && a < b);
+}
+
+static void sift_down(const float *p, int32_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && before(p, h[l], h[m]))
+            m = l;
+        if (r < n && before(p, h[r], h[m]))
+            m = r;
+        if (m == i)
+            return;
+        int32_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Keeps the top-k / top-p set of probabilities p (those > 0), zeroes the rest, renormalises.
+ * idx: room for V ints. */
+static void truncate_set(const lm_sampler_opts *o, float *p, size_t V, int32_t *idx)
+{
+    size_t n = 0;
+    for (size_t j = 0; j < V; j++)
+        if (p[j] > 0)
+            idx[n++] = (int32_t)j;
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(p, idx, n, i);
+    /* Pop in order: the popped ids collect at the end of idx, most probable last-but-k. */
+    size_t keep = 0, heap = n;
+    double c = 0, target = o->top_p < 1.0 ? o->top_p * (1.0 - 1e-6) : 2.0;
+    size_t k = o->top_k ? o->top_k : n;
+    while (heap > 0 && keep < k && c < target) {
+        int32_t t = idx[0];
+        idx[0] = idx[heap - 1];
+        idx[heap - 1] = t;
+        heap--;
+        sift_down(p, idx, heap, 0);
+        c += p[t];
+        keep++;
+    }
+    for (size_t i = 0; i < heap; i++)
+        p[idx[i]] = 0.0f;
+    double kept = 0;
+    for (size_t i = heap; i < n; i++)
+        kept += p[idx[i]];
+    for (size_t i = heap; i < n; i++)
+        p[idx[i]] = (float)(p[idx[i]] / kept);
+}
+
+int32_t lm_sampler_probs(const lm_sampler_opts *o, float *z, size_t V, const int32_t *hist,
+                         size_t n_hist, int32_t *scratch)
+{
+    int32_t *own = NULL, *work = scratch;
+    size_t n_pen = hist && (o->repetition_penalty != 1.0 || o->presence_penalty != 0.0)
+                       ? (n_hist < o->penalty_window ? n_hist : o->penalty_window)
+                       : 0;
+    int need_set = o->temperature > 0 && (o->top_k || o->top_p < 1.0);
+    if ((!scratch && (n_pen || need_set)) || (scratch && n_pen > 2 * V)) {
+        size_t cap = n_pen > V ? n_pen : V;
+        if (!(own = malloc(cap * sizeof *own)))
+            return LM_ENOMEM;
+        work = own;
+    }
+    if (n_pen)
+        penalise(o, z, V, hist, n_hist, work);
     if (!o->allow_unk && V > LM_TOK_UNK)
         z[LM_TOK_UNK] = -INFINITY;
     for (size_t i = 0; i < o->n_banned; i++)
@@ -57,64 +224,298 @@ int32_t lm_sample(const lm_sampler_opts *o, float *z, size_t V, const int32_t *h
     for (size_t j = 0; j < V; j++)
         if (z[j] > -INFINITY && (best < 0 || z[j] > z[best]))
             best = (int32_t)j;
-    if (best < 0)
+    if (best < 0) {
+        free(own);
         return LM_EINVAL;
+    }
     if (o->temperature <= 0) {
         for (size_t j = 0; j < V; j++)
             z[j] = (int32_t)j == best ? 1.0f : 0.0f;
+        free(own);
         return best;
     }
-    /* Softmax at the temperature, in double for the sum. */
-    double mx = z[best], sum = 0;
+    /* Softmax at the temperature, exp and sum in double. */
+    double mx = z[best], sum = 0, inv_t = 1.0 / o->temperature;
     for (size_t j = 0; j < V; j++) {
-        double e = z[j] > -INFINITY ? exp((z[j] - mx) / o->temperature) : 0.0;
+        double e = z[j] > -INFINITY ? exp((z[j] - mx) * inv_t) : 0.0;
         z[j] = (float)e;
-        sum += e;
+        sum += z[j];
     }
     for (size_t j = 0; j < V; j++)
         z[j] = (float)(z[j] / sum);
-    if (o->top_k || o->top_p < 1.0) {
-        int32_t *idx = scratch ? scratch : malloc(V * sizeof *idx);
-        if (!idx)
-            return LM_ENOMEM;
-        size_t n = 0;
-        for (size_t j = 0; j < V; j++)
-            if (z[j] > 0)
-                idx[n++] = (int32_t)j;
-        sort_p = z;
-        qsort(idx, n, sizeof *idx, by_prob);
-        size_t keep = n;
-        if (o->top_k && o->top_k < keep)
-            keep = o->top_k;
-        if (o->top_p < 1.0) {
-            double c = 0;
-            for (size_t i = 0; i < keep; i++) {
-                c += z[idx[i]];
-                if (c >= o->top_p) {
-                    keep = i + 1;
-                    break;
-                }
-            }
+    if (need_set)
+        truncate_set(o, z, V, work);
+    free(own);
+    return best;
+}
+
+int32_t lm_sampler_draw(const float *p, size_t V, lm_rng *rng)
+{
+    /* The total is recomputed so that float rounding cannot push the draw past the end. */
+    double total = 0;
+    int32_t last = -1;
+    for (size_t j = 0; j < V; j++)
+        if (p[j] > 0) {
+            total += p[j];
+            last = (int32_t)j;
         }
-        double kept = 0;
-        for (size_t i = 0; i < keep; i++)
-            kept += z[idx[i]];
-        for (size_t i = keep; i < n; i++)
-            z[idx[i]] = 0.0f;
-        for (size_t i = 0; i < keep; i++)
-            z[idx[i]] = (float)(z[idx[i]] / kept);
-        if (!scratch)
-            free(idx);
-    }
-    double u = lm_rng_uniform(rng), c = 0;
-    int32_t last = best;
+    if (last < 0)
+        return LM_EINVAL;
+    double u = lm_rng_uniform(rng) * total, c = 0;
     for (size_t j = 0; j < V; j++) {
-        if (z[j] <= 0)
+        if (p[j] <= 0)
             continue;
-        c += z[j];
-        last = (int32_t)j;
+        c += p[j];
         if (u < c)
             return (int32_t)j;
     }
     return last;
+}
+
+int32_t lm_sample(const lm_sampler_opts *o, float *z, size_t V, const int32_t *hist,
+                  size_t n_hist, lm_rng *rng, int32_t *scratch)
+{
+    int32_t best = lm_sampler_probs(o, z, V, hist, n_hist, scratch);
+    if (best < 0 || o->temperature <= 0)
+        return best;
+    return lm_sampler_draw(z, V, rng);
+}
+
+/* ---- streaming detokenization ------------------------------------------------------------ */
+
+const char *lm_detok_piece(int tokenize, const char *prev, const char *tok, char *buf, size_t cap)
+{
+    if (!cap)
+        return buf;
+    if (tokenize == LM_TOKENIZE_CHARS) {
+        snprintf(buf, cap, "%s", strcmp(tok, "\xE2\x96\x81") ? tok : " ");
+        return buf;
+    }
+    snprintf(buf, cap, "%s%s", lm_detok_space_before(prev, tok) ? " " : "", tok);
+    return buf;
+}
+
+/* ---- beam search ------------------------------------------------------------------------- */
+
+void lm_beam_opts_init(lm_beam_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->beam = 4;
+    o->max_tokens = 60;
+    o->min_tokens = 1;
+    o->length_alpha = 1.0;
+}
+
+typedef struct hyp {
+    lm_state *s;
+    float *logp;    /* (V) next-token log-probabilities */
+    int32_t *toks;  /* (max_tokens) */
+    size_t len;
+    double sum;     /* log-probability so far */
+} hyp;
+
+typedef struct cand {
+    double sum;
+    size_t parent;
+    int32_t tok;
+} cand;
+
+static double norm_score(double sum, size_t len, double alpha)
+{
+    return alpha == 0 ? sum : sum / pow((double)len, alpha);
+}
+
+/* Candidate order: higher sum first, then lower parent, then lower token. */
+static int cand_cmp(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    if (x->sum != y->sum)
+        return x->sum > y->sum ? -1 : 1;
+    if (x->parent != y->parent)
+        return x->parent < y->parent ? -1 : 1;
+    return (x->tok > y->tok) - (x->tok < y->tok);
+}
+
+/* Masks banned tokens of a log-probability row for a hypothesis of `len` tokens. */
+static void mask_row(const lm_beam_opts *o, float *lp, size_t V, size_t len)
+{
+    if (!o->allow_unk)
+        lp[LM_TOK_UNK] = -INFINITY;
+    for (size_t i = 0; i < o->n_banned; i++)
+        if (o->banned[i] >= 0 && (size_t)o->banned[i] < V)
+            lp[o->banned[i]] = -INFINITY;
+    if (len < o->min_tokens) {
+        lp[LM_TOK_EOT] = -INFINITY;
+        lp[LM_TOK_EOC] = -INFINITY;
+    }
+}
+
+static void log_softmax(const float *z, size_t V, float *lp)
+{
+    float mx = -INFINITY;
+    for (size_t j = 0; j < V; j++)
+        mx = z[j] > mx ? z[j] : mx;
+    double sum = 0;
+    for (size_t j = 0; j < V; j++)
+        sum += exp((double)z[j] - mx);
+    double lz = mx + log(sum);
+    for (size_t j = 0; j < V; j++)
+        lp[j] = (float)(z[j] - lz);
+}
+
+/* Inserts a candidate into the sorted top list c[0..*n) of at most cap entries. */
+static void top_insert(cand *c, size_t *n, size_t cap, cand x)
+{
+    if (*n == cap && cand_cmp(&x, &c[*n - 1]) >= 0)
+        return;
+    size_t i = *n < cap ? (*n)++ : cap - 1;
+    while (i > 0 && cand_cmp(&x, &c[i - 1]) < 0) {
+        c[i] = c[i - 1];
+        i--;
+    }
+    c[i] = x;
+}
+
+int lm_beam_search(const lm_model *m, const lm_state *start, const float *logits,
+                   const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
+                   double *score, volatile int *stop, lm_error *err)
+{
+    if (o->beam == 0 || o->max_tokens == 0)
+        return lm_fail(err, LM_EINVAL, "beam width and length limit must be positive");
+    if (o->n_banned && !o->banned)
+        return lm_fail(err, LM_EINVAL, "banned list is NULL with %zu entries", o->n_banned);
+    const lm_config *cf = lm_model_config(m);
+    size_t V = cf->vocab, K = o->beam, L = o->max_tokens;
+    hyp *cur = calloc(K, sizeof *cur), *nxt = calloc(K, sizeof *nxt);
+    cand *top = malloc(2 * K * sizeof *top);
+    int32_t *best_toks = malloc(L * sizeof *best_toks);
+    size_t n_live = 0, n_fin = 0, best_len = 0;
+    double best_score = -INFINITY;
+    int best_ended = 0, have_best = 0, rc = LM_OK;
+    if (!cur || !nxt || !top || !best_toks) {
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < K; i++) {
+        hyp *hs[2] = {&cur[i], &nxt[i]};
+        for (int k = 0; k < 2; k++) {
+            if ((rc = lm_state_create(m, &hs[k]->s, err)))
+                goto out;
+            hs[k]->logp = malloc(V * sizeof(float));
+            hs[k]->toks = malloc(L * sizeof(int32_t));
+            if (!hs[k]->logp || !hs[k]->toks) {
+                rc = lm_fail(err, LM_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
+    }
+    if ((rc = lm_state_copy(cur[0].s, start, err)))
+        goto out;
+    log_softmax(logits, V, cur[0].logp);
+    cur[0].len = 0;
+    cur[0].sum = 0;
+    n_live = 1;
+    while (n_live > 0) {
+        if (stop && *stop) {
+            rc = lm_fail(err, LM_EINTR, "interrupted");
+            goto out;
+        }
+        /* The 2K best extensions overall: up to K of them finish, K stay live. */
+        size_t n_top = 0;
+        for (size_t i = 0; i < n_live; i++) {
+            hyp *h = &cur[i];
+            mask_row(o, h->logp, V, h->len);
+            for (size_t j = 0; j < V; j++) {
+                if (h->logp[j] == -INFINITY)
+                    continue;
+                cand x = {h->sum + h->logp[j], i, (int32_t)j};
+                top_insert(top, &n_top, 2 * K, x);
+            }
+        }
+        if (n_top == 0) {
+            if (!have_best)
+                rc = lm_fail(err, LM_EINVAL, "every token is banned");
+            break;
+        }
+        size_t n_next = 0;
+        for (size_t r = 0; r < n_top && n_next < K; r++) {
+            const cand *x = &top[r];
+            const hyp *p = &cur[x->parent];
+            size_t len = p->len + 1;
+            if (x->tok == LM_TOK_EOT || x->tok == LM_TOK_EOC) {
+                /* A finished hypothesis counts when it ranks among the K best. */
+                if (r >= K)
+                    continue;
+                n_fin++;
+                double sc = norm_score(x->sum, len, o->length_alpha);
+                if (!best_ended || sc > best_score) {
+                    best_ended = 1;
+                    best_score = sc;
+                    best_len = p->len;
+                    memcpy(best_toks, p->toks, p->len * sizeof *best_toks);
+                    have_best = 1;
+                }
+                continue;
+            }
+            if (len >= L) {
+                /* At the length limit: only used when no hypothesis finishes. */
+                double sc = norm_score(x->sum, len, o->length_alpha);
+                if (!best_ended && (!have_best || sc > best_score)) {
+                    best_score = sc;
+                    memcpy(best_toks, p->toks, p->len * sizeof *best_toks);
+                    best_toks[p->len] = x->tok;
+                    best_len = len;
+                    have_best = 1;
+                }
+                continue;
+            }
+            hyp *h = &nxt[n_next++];
+            if ((rc = lm_state_copy(h->s, p->s, err)))
+                goto out;
+            memcpy(h->toks, p->toks, p->len * sizeof *h->toks);
+            h->toks[p->len] = x->tok;
+            h->len = len;
+            h->sum = x->sum;
+            if ((rc = lm_step(m, h->s, x->tok, h->logp, err)))
+                goto out;
+            log_softmax(h->logp, V, h->logp);
+        }
+        hyp *t = cur;
+        cur = nxt;
+        nxt = t;
+        n_live = n_next;
+        if (n_fin >= K)
+            break;
+    }
+    if (!have_best) {
+        rc = lm_fail(err, LM_EINVAL, "every token is banned");
+        goto out;
+    }
+    int32_t *res = malloc((best_len ? best_len : 1) * sizeof *res);
+    if (!res) {
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(res, best_toks, best_len * sizeof *res);
+    *out = res;
+    *n_out = best_len;
+    if (ended)
+        *ended = best_ended;
+    if (score)
+        *score = best_score;
+out:
+    for (size_t i = 0; i < K; i++) {
+        hyp *hs[2] = {cur ? &cur[i] : NULL, nxt ? &nxt[i] : NULL};
+        for (int k = 0; k < 2; k++)
+            if (hs[k]) {
+                lm_state_free(hs[k]->s);
+                free(hs[k]->logp);
+                free(hs[k]->toks);
+            }
+    }
+    free(cur);
+    free(nxt);
+    free(top);
+    free(best_toks);
+    return rc;
 }

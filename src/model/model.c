@@ -384,6 +384,9 @@ static int state_reserve(lm_state *s, size_t pos, lm_error *err)
     if (need <= s->cap)
         return LM_OK;
     size_t cap = need > 2 * s->cap ? need : 2 * s->cap;
+    /* Never beyond the largest state the architecture can need (a full cache). */
+    size_t most = s->m->arch->state_floats(&s->m->cfg, 1, SIZE_MAX);
+    cap = cap > most && most >= need ? most : cap;
     float *b = lm_alloc_floats(cap);
     if (!b)
         return lm_fail(err, LM_ENOMEM, "out of memory for a state of %zu floats", cap);
@@ -428,7 +431,10 @@ int lm_step(const lm_model *m, lm_state *s, int32_t token, float *logits, lm_err
         return rc;
     size_t E = m->cfg.embed, V = m->cfg.vocab, O = m->arch->out_dim(&m->cfg);
     memcpy(s->ws.emb, lm_tensor(m, m->params, m->i_emb) + (size_t)token * E, E * sizeof(float));
-    m->arch->forward(m, s->ws.body, s->ws.emb, s->ws.out, s->buf, s->pos, 1, 1, 0, NULL);
+    if (m->arch->step)
+        m->arch->step(m, s->ws.body, token, s->ws.emb, s->ws.out, s->buf, s->pos);
+    else
+        m->arch->forward(m, s->ws.body, s->ws.emb, s->ws.out, s->buf, s->pos, 1, 1, 0, NULL);
     s->pos++;
     if (logits) {
         memcpy(logits, lm_tensor(m, m->params, m->i_head_b), V * sizeof(float));
@@ -438,24 +444,84 @@ int lm_step(const lm_model *m, lm_state *s, int32_t token, float *logits, lm_err
     return LM_OK;
 }
 
+/* Path "group/name" without doubling the slash of the root group. */
+static void group_path(char *buf, size_t cap, const char *group, const char *name)
+{
+    size_t gl = strlen(group);
+    snprintf(buf, cap, "%s%s%s", group, gl && group[gl - 1] == '/' ? "" : "/", name);
+}
+
+int lm_state_write(const lm_state *s, lm_h5 *h, const char *group, lm_error *err)
+{
+    size_t n = s->m->arch->state_floats(&s->m->cfg, 1, s->pos);
+    size_t dims[1] = {n};
+    char path[256];
+    group_path(path, sizeof path, group, "state");
+    int rc;
+    if ((rc = lm_h5_attr_set_str(h, group, "format", "lstmlm-state", err)) ||
+        (rc = lm_h5_attr_set_u64(h, group, "format_version", 1, err)) ||
+        (rc = lm_h5_attr_set_str(h, group, "arch", s->m->cfg.arch, err)) ||
+        (rc = lm_h5_attr_set_u64(h, group, "vocab_size", s->m->cfg.vocab, err)) ||
+        (rc = lm_h5_attr_set_u64(h, group, "position", s->pos, err)) ||
+        (rc = lm_h5_write(h, path, LM_H5_F32, s->buf, 1, dims, err)))
+        return rc;
+    return LM_OK;
+}
+
 int lm_state_save(const lm_state *s, const char *path, lm_error *err)
 {
     lm_h5 *h;
     int rc = lm_h5_create(path, &h, err);
     if (rc)
         return rc;
-    size_t n = s->m->arch->state_floats(&s->m->cfg, 1, s->pos);
-    size_t dims[1] = {n};
-    if ((rc = lm_h5_attr_set_str(h, "/", "format", "lstmlm-state", err)) ||
-        (rc = lm_h5_attr_set_u64(h, "/", "format_version", 1, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/", "arch", s->m->cfg.arch, err)) ||
-        (rc = lm_h5_attr_set_u64(h, "/", "vocab_size", s->m->cfg.vocab, err)) ||
-        (rc = lm_h5_attr_set_u64(h, "/", "position", s->pos, err)) ||
-        (rc = lm_h5_write(h, "/state", LM_H5_F32, s->buf, 1, dims, err))) {
+    if ((rc = lm_state_write(s, h, "/", err))) {
         lm_h5_close(h);
         return rc;
     }
     return lm_h5_commit(h, err);
+}
+
+int lm_state_read(lm_state *s, lm_h5 *h, const char *group, lm_error *err)
+{
+    const char *path = lm_h5_path(h);
+    char fmt[32], arch[32], dset[256];
+    uint64_t pos, vocab, version;
+    float *tmp = NULL;
+    int rc;
+    if (!lm_h5_has_attr(h, group, "format"))
+        return lm_fail(err, LM_EFORMAT, "%s: not a saved conversation state", path);
+    if ((rc = lm_h5_attr_str(h, group, "format", fmt, sizeof fmt, err)))
+        return rc;
+    if (strcmp(fmt, "lstmlm-state"))
+        return lm_fail(err, LM_EFORMAT, "%s: not a saved conversation state", path);
+    if ((rc = lm_h5_attr_u64(h, group, "format_version", &version, err)) ||
+        (rc = lm_h5_attr_str(h, group, "arch", arch, sizeof arch, err)) ||
+        (rc = lm_h5_attr_u64(h, group, "position", &pos, err)) ||
+        (rc = lm_h5_attr_u64(h, group, "vocab_size", &vocab, err)))
+        return rc;
+    if (version != 1)
+        return lm_fail(err, LM_EFORMAT, "%s: state format version %llu is not supported", path,
+                       (unsigned long long)version);
+    if (strcmp(arch, s->m->cfg.arch) || vocab != s->m->cfg.vocab)
+        return lm_fail(err, LM_EMISMATCH,
+                       "%s: state of a %s model with %llu tokens, not this model", path, arch,
+                       (unsigned long long)vocab);
+    if (pos > ((uint64_t)1 << 40))
+        return lm_fail(err, LM_EFORMAT, "%s: absurd state position %llu", path,
+                       (unsigned long long)pos);
+    /* Read into a temporary block so that a failed load leaves the state as it was. */
+    size_t dims[1] = {s->m->arch->state_floats(&s->m->cfg, 1, (size_t)pos)};
+    group_path(dset, sizeof dset, group, "state");
+    if (!(tmp = lm_alloc_floats(dims[0] ? dims[0] : 1)))
+        return lm_fail(err, LM_ENOMEM, "out of memory for a state of %zu floats", dims[0]);
+    if ((rc = lm_h5_read(h, dset, LM_H5_F32, tmp, 1, dims, err)) ||
+        (rc = state_reserve(s, (size_t)pos, err)))
+        goto out;
+    memcpy(s->buf, tmp, dims[0] * sizeof(float));
+    s->pos = (size_t)pos;
+out:
+    lm_free(tmp);
+    return rc;
 }
 
 int lm_state_load(lm_state *s, const char *path, lm_error *err)
@@ -464,30 +530,7 @@ int lm_state_load(lm_state *s, const char *path, lm_error *err)
     int rc = lm_h5_open(path, &h, err);
     if (rc)
         return rc;
-    char fmt[32], arch[32];
-    uint64_t pos, vocab;
-    if ((rc = lm_h5_attr_str(h, "/", "format", fmt, sizeof fmt, err)))
-        goto out;
-    if (strcmp(fmt, "lstmlm-state")) {
-        rc = lm_fail(err, LM_EFORMAT, "%s: not a saved conversation state", path);
-        goto out;
-    }
-    if ((rc = lm_h5_attr_str(h, "/", "arch", arch, sizeof arch, err)) ||
-        (rc = lm_h5_attr_u64(h, "/", "position", &pos, err)) ||
-        (rc = lm_h5_attr_u64(h, "/", "vocab_size", &vocab, err)))
-        goto out;
-    if (strcmp(arch, s->m->cfg.arch) || vocab != s->m->cfg.vocab) {
-        rc = lm_fail(err, LM_EMISMATCH, "%s: state of a %s model with %llu tokens, not this model",
-                     path, arch, (unsigned long long)vocab);
-        goto out;
-    }
-    if ((rc = state_reserve(s, (size_t)pos, err)))
-        goto out;
-    size_t dims[1] = {s->m->arch->state_floats(&s->m->cfg, 1, (size_t)pos)};
-    if ((rc = lm_h5_read(h, "/state", LM_H5_F32, s->buf, 1, dims, err)))
-        goto out;
-    s->pos = (size_t)pos;
-out:
+    rc = lm_state_read(s, h, "/", err);
     lm_h5_close(h);
     return rc;
 }

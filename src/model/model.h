@@ -49,6 +49,11 @@ typedef struct lm_arch {
     /* Backward of the last forward with the same ws; grads is the flat gradient block. */
     void (*backward)(const lm_model *m, float *ws, const float *X, const float *dY, float *dX,
                      float *grads, size_t T, size_t B);
+    /* Optional: one token (id, embedding x (E)) -> y (out_dim) of one stream whose state
+     * grows with pos (a key/value cache); lm_step reserves state_floats(c, 1, pos + 1) floats
+     * first and ws is sized by ws_floats(c, 1, 1). NULL: lm_step calls forward, T = B = 1. */
+    void (*step)(const lm_model *m, float *ws, int32_t token, const float *x, float *y,
+                 float *state, size_t pos);
 } lm_arch;
 
 const lm_arch *lm_arch_find(const char *name);
@@ -97,6 +102,11 @@ int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err);
 int lm_block_write(const lm_model *m, lm_h5 *h, const char *group, const float *block,
                    lm_error *err);
 int lm_block_read(const lm_model *m, lm_h5 *h, const char *group, float *block, lm_error *err);
+/* Writes/reads a generation state under group ("/" for a bare state file): attributes format,
+ * format_version, arch, vocab_size, position and the dataset <group>/state. A failed read
+ * leaves the state unchanged. */
+int lm_state_write(const lm_state *s, lm_h5 *h, const char *group, lm_error *err);
+int lm_state_read(lm_state *s, lm_h5 *h, const char *group, lm_error *err);
 
 /* Architectures. */
 extern const lm_arch lm_arch_lstm;

@@ -1,1 +1,16 @@
-/* src/probe/probe.h - placeholder, being written. */
+/* probe.h - memory and context-usage probes, SVG plots. Internal; the API is in lstmlm.h
+ * (section "memory probes"). */
+#ifndef LM_PROBE_H
+#define LM_PROBE_H
+
+#include "model/model.h"
+
+/* Tokens a model can see at most: the transformer's context window; 0 for the recurrent
+ * architectures (unlimited). */
+size_t lm_probe_window(const lm_model *m);
+
+/* Steps fed per forward call by the context probe for models without a window (the state is
+ * carried between the chunks). */
+#define LM_PROBE_CHUNK 100
+
+#endif
