@@ -106,7 +106,7 @@ static void test_forward_backward(void)
     float *mo = lm_alloc_floats(m->table.total), *vo = lm_alloc_floats(m->table.total);
     float *p = lm_alloc_floats(m->table.total);
     memcpy(p, m->params, m->table.total * sizeof(float));
-    lm_adam_step(p, g, mo, vo, m->table.total, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1);
+    lm_adam_step(p, g, mo, vo, m->table.total, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 1.0f);
     for (size_t i = 0; i < m->table.n; i++) {
         const lm_param *q = &m->table.p[i];
         CU_ASSERT_FATAL(read_like("/adam", i, want + q->offset));

@@ -54,6 +54,7 @@ void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, con
 double lm_sumsq(const float *x, size_t n)
 {
     double s = 0;
+#pragma omp simd reduction(+ : s)
     for (size_t i = 0; i < n; i++)
         s += (double)x[i] * x[i];
     return s;

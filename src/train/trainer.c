@@ -229,12 +229,13 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
                            t->step, windows);
         }
         size_t T = lm_batcher_window(&t->bt, t->step, t->x, t->y);
-        memset(t->grads, 0, P * sizeof(float));
+        /* The gradient block is zero here: the optimizer step clears it as it reads it. */
         lm_ce_acc acc = {0};
         lm_model_window(m, &t->ws, t->x, t->y, T, B, t->state, t->step * t->o.bptt, 1, &t->rng,
                         t->grads, scale, &acc);
         double norm = lm_grad_norm(t->grads, P);
         if (!isfinite(acc.nll) || !isfinite(norm)) {
+            memset(t->grads, 0, P * sizeof(float));
             t->ep_seconds += clock_now(t) - t0;
             return lm_fail(err, LM_EDIVERGED,
                            "the loss diverged (%s) at epoch %zu, window %zu; lower the learning "
@@ -242,15 +243,14 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
                            isfinite(acc.nll) ? "infinite gradient" : "NaN or infinite loss", e,
                            t->step, (double)lr);
         }
-        if (t->o.clip > 0 && norm > t->o.clip)
-            lm_scale(t->grads, P, (float)(t->o.clip / norm));
+        float gscale = t->o.clip > 0 && norm > t->o.clip ? (float)(t->o.clip / norm) : 1.0f;
         if (t->o.optimizer == LM_OPT_SGD)
-            lm_sgd_step(m->params, t->grads, P, lr);
+            lm_sgd_step(m->params, t->grads, P, lr * gscale);
         else
             lm_adam_step(m->params, t->grads, t->m1, t->m2, P, lr, (float)t->o.beta1,
                          (float)t->o.beta2, (float)t->o.eps,
                          t->o.optimizer == LM_OPT_ADAMW ? (float)t->o.weight_decay : 0.0f,
-                         ++t->adam_t);
+                         ++t->adam_t, gscale);
         t->ep_nll += acc.nll;
         t->ep_n += acc.n;
         t->ep_tokens += acc.n;
