@@ -44,4 +44,10 @@ int lm_h5_write_strings(lm_h5 *h, const char *path, const char *const *strs, siz
 int lm_h5_read_strings(lm_h5 *h, const char *path, char ***strs, size_t *n, lm_error *err);
 void lm_h5_free_strings(char **strs, size_t n);
 
+/* The vocabulary datasets every model file shares: /vocab/tokens (UTF-8) and /vocab/counts
+ * (uint64). Reading checks there are exactly V tokens with the specials in place; caller frees
+ * *out. Implemented in model_file.c. */
+int lm_vocab_write(lm_h5 *h, const lm_vocab *v, lm_error *err);
+int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err);
+
 #endif

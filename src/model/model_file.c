@@ -44,6 +44,71 @@ int lm_block_read(const lm_model *m, lm_h5 *h, const char *group, float *block, 
     return LM_OK;
 }
 
+int lm_vocab_write(lm_h5 *h, const lm_vocab *v, lm_error *err)
+{
+    size_t V = lm_vocab_size(v);
+    const char **toks = malloc((V ? V : 1) * sizeof *toks);
+    uint64_t *counts = malloc((V ? V : 1) * sizeof *counts);
+    int rc;
+    if (!toks || !counts) {
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < V; i++) {
+        toks[i] = lm_vocab_token(v, (int32_t)i);
+        counts[i] = lm_vocab_count(v, (int32_t)i);
+    }
+    size_t dv[1] = {V};
+    rc = lm_h5_write_strings(h, "/vocab/tokens", toks, V, err);
+    if (!rc)
+        rc = lm_h5_write(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err);
+out:
+    free(toks);
+    free(counts);
+    return rc;
+}
+
+int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err)
+{
+    char **toks = NULL;
+    size_t nt = 0;
+    uint64_t *counts = NULL;
+    lm_vocab *v = NULL;
+    int rc = lm_h5_read_strings(h, "/vocab/tokens", &toks, &nt, err);
+    if (rc)
+        return rc;
+    if (nt != V) {
+        rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens holds %zu tokens but vocab_size is %zu",
+                     lm_h5_path(h), nt, V);
+        goto out;
+    }
+    counts = malloc(V * sizeof *counts);
+    if (!counts) {
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto out;
+    }
+    size_t dv[1] = {V};
+    if ((rc = lm_h5_read(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err)) ||
+        (rc = lm_vocab_create(&v, err)))
+        goto out;
+    for (size_t i = 0; i < V; i++) {
+        int32_t id = lm_vocab_add(v, toks[i], strlen(toks[i]), 0);
+        if (id != (int32_t)i) {
+            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens[%zu] '%s' is a duplicate or a "
+                         "misplaced special token", lm_h5_path(h), i, toks[i]);
+            goto out;
+        }
+        lm_vocab_set_count(v, id, counts[i]);
+    }
+    *out = v;
+    v = NULL;
+out:
+    lm_vocab_free(v);
+    lm_h5_free_strings(toks, nt);
+    free(counts);
+    return rc;
+}
+
 int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err)
 {
     const lm_config *c = &m->cfg;
@@ -71,25 +136,7 @@ int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err)
         (rc = lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, err)) ||
         (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)))
         return rc;
-    size_t V = c->vocab;
-    const char **toks = malloc(V * sizeof *toks);
-    uint64_t *counts = malloc(V * sizeof *counts);
-    if (!toks || !counts) {
-        free(toks);
-        free(counts);
-        return lm_fail(err, LM_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < V; i++) {
-        toks[i] = lm_vocab_token(m->vocab, (int32_t)i);
-        counts[i] = lm_vocab_count(m->vocab, (int32_t)i);
-    }
-    size_t dv[1] = {V};
-    rc = lm_h5_write_strings(h, "/vocab/tokens", toks, V, err);
-    if (!rc)
-        rc = lm_h5_write(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err);
-    free(toks);
-    free(counts);
-    if (rc)
+    if ((rc = lm_vocab_write(h, m->vocab, err)))
         return rc;
     if ((rc = lm_block_write(m, h, "/params", m->params, err)))
         return rc;
@@ -205,40 +252,9 @@ int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err)
     lm_error cerr;
     if (lm_config_check(&c, &cerr))
         return lm_fail(err, LM_EFORMAT, "%s: bad /config: %s", lm_h5_path(h), cerr.msg);
-    char **toks = NULL;
-    size_t nt = 0;
-    if ((rc = lm_h5_read_strings(h, "/vocab/tokens", &toks, &nt, err)))
-        return rc;
     lm_vocab *v = NULL;
-    uint64_t *counts = NULL;
-    if (nt != c.vocab) {
-        rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens holds %zu tokens but vocab_size is %zu",
-                     lm_h5_path(h), nt, c.vocab);
-        goto fail;
-    }
-    if ((rc = lm_vocab_create(&v, err)))
-        goto fail;
-    counts = malloc(nt * sizeof *counts);
-    size_t dv[1] = {nt};
-    if (!counts) {
-        rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        goto fail;
-    }
-    if ((rc = lm_h5_read(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err)))
-        goto fail;
-    for (size_t i = 0; i < nt; i++) {
-        int32_t id = lm_vocab_add(v, toks[i], strlen(toks[i]), 0);
-        if (id != (int32_t)i) {
-            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens[%zu] '%s' is a duplicate or a "
-                         "misplaced special token", lm_h5_path(h), i, toks[i]);
-            goto fail;
-        }
-        lm_vocab_set_count(v, id, counts[i]);
-    }
-    lm_h5_free_strings(toks, nt);
-    toks = NULL;
-    free(counts);
-    counts = NULL;
+    if ((rc = lm_vocab_read(h, c.vocab, &v, err)))
+        return rc;
     lm_model *m;
     rc = lm_model_create(&c, v, &(lm_rng){1}, &m, err);
     v = NULL;
@@ -271,11 +287,6 @@ int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err)
     }
     *out = m;
     return LM_OK;
-fail:
-    lm_h5_free_strings(toks, nt);
-    free(counts);
-    lm_vocab_free(v);
-    return rc;
 }
 
 int lm_model_load(const char *path, lm_model **out, lm_error *err)

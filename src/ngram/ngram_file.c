@@ -47,25 +47,7 @@ static int write_model(const lm_ngram *m, lm_h5 *h, lm_error *err)
         (rc = lm_h5_attr_set_u64(h, "/config", "prune", o->prune_singletons, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "tokens", m->tokens, err)))
         return rc;
-    size_t V = m->V;
-    const char **toks = malloc(V * sizeof *toks);
-    uint64_t *counts = malloc(V * sizeof *counts);
-    if (!toks || !counts) {
-        free(toks);
-        free(counts);
-        return lm_fail(err, LM_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < V; i++) {
-        toks[i] = lm_vocab_token(m->vocab, (int32_t)i);
-        counts[i] = lm_vocab_count(m->vocab, (int32_t)i);
-    }
-    size_t dv[1] = {V};
-    rc = lm_h5_write_strings(h, "/vocab/tokens", toks, V, err);
-    if (!rc)
-        rc = lm_h5_write(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err);
-    free(toks);
-    free(counts);
-    if (rc)
+    if ((rc = lm_vocab_write(h, m->vocab, err)))
         return rc;
     static const float dummy[1];
     for (size_t k = 0; k < o->order; k++) {
@@ -132,47 +114,6 @@ static int cfg_u64(lm_h5 *h, const char *name, uint64_t lo, uint64_t hi, uint64_
         return lm_fail(err, LM_EFORMAT, "%s: /config/%s = %llu is out of range", lm_h5_path(h),
                        name, (unsigned long long)*v);
     return LM_OK;
-}
-
-static int read_vocab(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err)
-{
-    char **toks = NULL;
-    size_t nt = 0;
-    uint64_t *counts = NULL;
-    lm_vocab *v = NULL;
-    int rc = lm_h5_read_strings(h, "/vocab/tokens", &toks, &nt, err);
-    if (rc)
-        return rc;
-    if (nt != V) {
-        rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens holds %zu tokens but vocab_size is %zu",
-                     lm_h5_path(h), nt, V);
-        goto out;
-    }
-    counts = malloc(V * sizeof *counts);
-    if (!counts) {
-        rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        goto out;
-    }
-    size_t dv[1] = {V};
-    if ((rc = lm_h5_read(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err)) ||
-        (rc = lm_vocab_create(&v, err)))
-        goto out;
-    for (size_t i = 0; i < V; i++) {
-        int32_t id = lm_vocab_add(v, toks[i], strlen(toks[i]), 0);
-        if (id != (int32_t)i) {
-            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens[%zu] '%s' is a duplicate or a "
-                         "misplaced special token", lm_h5_path(h), i, toks[i]);
-            goto out;
-        }
-        lm_vocab_set_count(v, id, counts[i]);
-    }
-    *out = v;
-    v = NULL;
-out:
-    lm_vocab_free(v);
-    lm_h5_free_strings(toks, nt);
-    free(counts);
-    return rc;
 }
 
 static int read_level(lm_ngram *m, lm_h5 *h, size_t k, lm_error *err)
@@ -288,7 +229,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
         rc = lm_fail(err, LM_EFORMAT, "%s: /config/prune = 1 is out of range", path);
         goto out;
     }
-    if ((rc = read_vocab(h, (size_t)V, &v, err)))
+    if ((rc = lm_vocab_read(h, (size_t)V, &v, err)))
         goto out;
     rc = lm_ngram_alloc(&o, v, &m, err);
     v = NULL;
