@@ -64,7 +64,8 @@ LM_API void lm_set_log_fn(lm_log_fn fn, void *ud);
 
 /* Name of the CPU core type OpenBLAS chose (e.g. "Zen", "Prescott"), static text. */
 LM_API const char *lm_blas_core_name(void);
-/* Sets the number of OpenBLAS threads (0 leaves the library default). */
+/* Sets the number of threads for OpenBLAS and for lstmlm's own recurrent and element-wise
+ * kernels (0 leaves the library default: OpenBLAS's own thread count for both). */
 LM_API void lm_blas_set_threads(int n);
 
 /* ---- random numbers ---------------------------------------------------------------------- */

@@ -49,6 +49,118 @@ static void test_gemm_matches_reference(void)
     }
 }
 
+/* The packed kernel against plain loops for every instruction set this CPU has: row counts
+ * that exercise every tile height, column counts off the panel width, both operand layouts,
+ * beta 0 and 1. */
+static void test_pgemm_matches_reference(void)
+{
+    if (!lm_pgemm_available()) {
+        printf("\n  skipped: no packed kernel on this CPU (needs x86-64 with AVX2 or AVX-512)");
+        return;
+    }
+    lm_rng r;
+    lm_rng_seed(&r, 9);
+    enum { MM = 25, NN = 70, KK = 41 };
+    float *A = lm_alloc_floats(MM * KK), *Bm = lm_alloc_floats(NN * KK);
+    float *P = lm_alloc_floats(lm_pgemm_floats(KK, NN));
+    float *C1 = lm_alloc_floats(MM * NN), *C2 = lm_alloc_floats(MM * NN);
+    for (size_t i = 0; i < MM * KK; i++)
+        A[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    for (size_t i = 0; i < NN * KK; i++)
+        Bm[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    size_t Ns[] = {1, 15, 16, 17, 33, 70}, Ks[] = {1, 5, 41};
+    int kinds = 0;
+    for (int kind = 2; kind >= 1; kind--) {
+        if (!lm_pgemm_force(kind))
+            continue;
+        kinds++;
+        for (size_t M = 1; M <= MM; M++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+                for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                    for (int tb = 0; tb < 2; tb++)
+                        for (int beta = 0; beta < 2; beta++) {
+                            size_t N = Ns[ni], K = Ks[ki], ldb = tb ? KK : NN;
+                            lm_pgemm_pack(tb, K, N, Bm, ldb, P);
+                            for (size_t i = 0; i < MM * NN; i++)
+                                C1[i] = C2[i] = (float)i * 0.01f;
+                            lm_pgemm(M, N, K, A, KK, P, (float)beta, C1, NN);
+                            lm_gemm_ref(false, tb, M, N, K, 1.0f, A, KK, Bm, ldb, (float)beta,
+                                        C2, NN);
+                            if (!th_check_tensor(lm_pgemm_kernel_name(), C1, C2, MM * NN, 1e-5,
+                                                 1e-5)) {
+                                printf("\n  M=%zu N=%zu K=%zu tb=%d beta=%d", M, N, K, tb, beta);
+                                CU_FAIL("packed gemm differs from the reference");
+                                goto out;
+                            }
+                        }
+    }
+out:
+    lm_pgemm_force(-1);
+    CU_ASSERT(kinds >= 1);
+    lm_free(A);
+    lm_free(Bm);
+    lm_free(P);
+    lm_free(C1);
+    lm_free(C2);
+}
+
+/* Every part runs exactly once, on distinct threads when there are several, and the ranges
+ * cover [0, n) without overlap. A call made while a job runs (nested) still runs all parts. */
+typedef struct pool_case {
+    int hits[8];
+    size_t nparts[8];
+    int nested_hits[8];
+} pool_case;
+
+static void pool_nested(void *ctx, size_t part, size_t nparts)
+{
+    pool_case *c = ctx;
+    (void)nparts;
+    c->nested_hits[part]++;
+}
+
+static void pool_part(void *ctx, size_t part, size_t nparts)
+{
+    pool_case *c = ctx;
+    c->hits[part]++;
+    c->nparts[part] = nparts;
+    if (part == 0)
+        lm_pool_run(nparts, pool_nested, c);
+}
+
+static void test_pool(void)
+{
+    size_t keep = lm_pool_threads();
+    for (size_t threads = 1; threads <= 4; threads++) {
+        lm_pool_set_threads(threads);
+        for (int rep = 0; rep < 200; rep++) {
+            pool_case c = {0};
+            size_t want = (size_t)rep % 6; /* 0..5 parts asked, capped at threads */
+            lm_pool_run(want, pool_part, &c);
+            size_t n = want < threads ? want : threads;
+            for (size_t i = 0; i < 8; i++) {
+                CU_ASSERT_EQUAL(c.hits[i], i < n ? 1 : 0);
+                if (i < n)
+                    CU_ASSERT_EQUAL(c.nparts[i], n);
+            }
+            for (size_t i = 0; i < 8; i++)
+                CU_ASSERT_EQUAL(c.nested_hits[i], i < n ? 1 : 0);
+        }
+    }
+    for (size_t count = 0; count < 50; count++)
+        for (size_t n = 1; n <= 7; n++) {
+            size_t next = 0;
+            for (size_t i = 0; i < n; i++) {
+                size_t lo, hi;
+                lm_pool_range(count, i, n, &lo, &hi);
+                CU_ASSERT(lo == next && hi >= lo);
+                next = hi;
+            }
+            CU_ASSERT_EQUAL(next, count);
+        }
+    lm_pool_set_threads(keep);
+}
+
 static void test_fast_math(void)
 {
     double worst = 0;
@@ -86,6 +198,8 @@ int main(void)
     static const th_test tests[] = {
         {"rng is repeatable and uniform", test_rng_repeatable},
         {"gemm matches plain loops", test_gemm_matches_reference},
+        {"packed gemm matches plain loops", test_pgemm_matches_reference},
+        {"thread pool runs every part once", test_pool},
         {"fast exp, sigmoid, tanh accuracy", test_fast_math},
         {"error reporting", test_errors},
         {NULL, NULL},

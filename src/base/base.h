@@ -24,6 +24,14 @@ void lm_error_prefix(lm_error *err, const char *fmt, ...) __attribute__((format(
 /* Sends one formatted line to the log callback, if any. */
 void lm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Hot element-wise loops are compiled for AVX-512, AVX2+FMA and the baseline, chosen once at
+ * load time (GCC function multi-versioning); elsewhere they are compiled once. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__)
+#define LM_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LM_HOT
+#endif
+
 /* Overflow-checked product: false when a*b overflows size_t. */
 static inline bool lm_mul_ok(size_t a, size_t b, size_t *out)
 {
@@ -47,6 +55,36 @@ void lm_gemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, co
 /* y (M) = alpha * op(A) x + beta * y, A (rows, cols) row-major; op = transpose when ta. */
 void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, const float *x,
              float beta, float *y);
+
+/* Packed-panel GEMM for products with few rows (the recurrent step: B rows against a weight
+ * matrix that stays fixed for a whole window). OpenBLAS repacks its B operand on every call,
+ * which for B = 20 rows costs as much as the arithmetic; packing once per window and running
+ * this kernel is 2-3x faster. x86-64 with AVX2+FMA or AVX-512F only; elsewhere
+ * lm_pgemm_available() is false and callers use lm_gemm.
+ * lm_pgemm_pack stores op(B) (K,N) (op = transpose when tb) into P, which must hold
+ * lm_pgemm_floats(K, N) floats. lm_pgemm: C (M,N) = A (M,K) op(B) + beta C, beta 0 or 1.
+ * Thread-safe; single-threaded (callers split rows across lm_pool_run). */
+bool lm_pgemm_available(void);
+const char *lm_pgemm_kernel_name(void);
+size_t lm_pgemm_floats(size_t K, size_t N);
+void lm_pgemm_pack(bool tb, size_t K, size_t N, const float *B, size_t ldb, float *P);
+void lm_pgemm(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *P,
+              float beta, float *C, size_t ldc);
+/* Tests: 0 = no packed kernel, 1 = AVX2, 2 = AVX-512; returns false if the CPU lacks it.
+ * -1 restores the automatic choice. */
+bool lm_pgemm_force(int kind);
+
+/* A persistent thread pool for the work OpenBLAS does not thread. lm_pool_run calls
+ * fn(ctx, i, n) for i = 0..n-1 (n capped at lm_pool_threads()), part 0 on the caller, and
+ * returns when all are done. lm_pool_range splits [0, count) evenly: part i gets [lo, hi). */
+typedef void (*lm_pool_fn)(void *ctx, size_t part, size_t nparts);
+void lm_pool_run(size_t n, lm_pool_fn fn, void *ctx);
+size_t lm_pool_threads(void);
+void lm_pool_set_threads(size_t n);
+void lm_pool_range(size_t count, size_t part, size_t nparts, size_t *lo, size_t *hi);
+
+/* OpenBLAS's thread count (the pool's default). */
+size_t lm_blas_threads(void);
 
 /* Element-wise helpers over contiguous arrays. */
 double lm_sumsq(const float *x, size_t n);

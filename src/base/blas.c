@@ -74,6 +74,7 @@ void lm_axpy(size_t n, float a, const float *x, float *y)
 /* OpenBLAS extensions, declared here to avoid depending on openblas_config.h details. */
 extern char *openblas_get_corename(void);
 extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
 
 const char *lm_blas_core_name(void)
 {
@@ -83,6 +84,14 @@ const char *lm_blas_core_name(void)
 
 void lm_blas_set_threads(int n)
 {
-    if (n > 0)
+    if (n > 0) {
         openblas_set_num_threads(n);
+        lm_pool_set_threads((size_t)n);
+    }
+}
+
+size_t lm_blas_threads(void)
+{
+    int n = openblas_get_num_threads();
+    return n > 0 ? (size_t)n : 1;
 }

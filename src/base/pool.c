@@ -1,0 +1,164 @@
+/* pool.c - a small persistent thread pool for the element-wise and recurrent work that
+ * OpenBLAS does not thread.
+ *
+ * lm_pool_run(n, fn, ctx) runs fn(ctx, i, n) for i = 0..n-1, part 0 on the calling thread and
+ * part i on worker i. Workers spin briefly after a job (the recurrent loops dispatch every few
+ * hundred microseconds), then yield, then sleep on a condition variable, so an idle pool costs
+ * nothing. A second caller while a job is running (another thread, or a nested call) runs its
+ * parts serially instead of waiting. */
+#include "base/base.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define POOL_MAX 64
+#define SPIN_PAUSE 4000 /* busy iterations before yielding */
+#define SPIN_YIELD 2000 /* sched_yield iterations before sleeping */
+
+typedef struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t started;        /* workers created so far (1..POOL_MAX-1) */
+    atomic_size_t threads; /* parts a job may use, including the caller */
+    unsigned long job;     /* number of the current job (written by the caller only) */
+    atomic_int sleepers;
+    atomic_size_t pending; /* worker parts not finished */
+    atomic_flag busy;
+    /* The current job, written before the workers' go flags are set. */
+    lm_pool_fn fn;
+    void *ctx;
+    size_t nparts;
+} pool;
+
+/* Worker i waits for go to change: the caller sets it to the job number for the workers
+ * taking part, so a worker never reads a job it is not part of. */
+typedef struct slot {
+    _Alignas(64) atomic_ulong go;
+} slot;
+static slot S[POOL_MAX];
+
+static pool P = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .cv = PTHREAD_COND_INITIALIZER,
+    .busy = ATOMIC_FLAG_INIT,
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void *worker(void *arg)
+{
+    size_t id = (size_t)(uintptr_t)arg;
+    atomic_ulong *go = &S[id].go;
+    unsigned long seen = 0; /* go starts at 0 and changes only for jobs this worker is in */
+    for (;;) {
+        unsigned long g;
+        size_t spins = 0;
+        while ((g = atomic_load_explicit(go, memory_order_acquire)) == seen) {
+            if (++spins < SPIN_PAUSE)
+                cpu_relax();
+            else if (spins < SPIN_PAUSE + SPIN_YIELD)
+                sched_yield();
+            else {
+                pthread_mutex_lock(&P.mu);
+                atomic_fetch_add(&P.sleepers, 1);
+                while ((g = atomic_load(go)) == seen)
+                    pthread_cond_wait(&P.cv, &P.mu);
+                atomic_fetch_sub(&P.sleepers, 1);
+                pthread_mutex_unlock(&P.mu);
+                break;
+            }
+        }
+        seen = g;
+        P.fn(P.ctx, id, P.nparts);
+        atomic_fetch_sub_explicit(&P.pending, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+size_t lm_pool_threads(void)
+{
+    size_t n = atomic_load(&P.threads);
+    if (n == 0) {
+        n = lm_blas_threads();
+        n = n > POOL_MAX ? POOL_MAX : n;
+        atomic_store(&P.threads, n);
+    }
+    return n;
+}
+
+void lm_pool_set_threads(size_t n)
+{
+    if (n < 1)
+        n = 1;
+    if (n > POOL_MAX)
+        n = POOL_MAX;
+    atomic_store(&P.threads, n);
+}
+
+/* Starts workers 1..n-1 that do not exist yet; returns how many parts can run. */
+static size_t ensure_workers(size_t n)
+{
+    pthread_mutex_lock(&P.mu);
+    if (P.started == 0)
+        P.started = 1;
+    while (P.started < n) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t th;
+        int rc = pthread_create(&th, &attr, worker, (void *)(uintptr_t)P.started);
+        pthread_attr_destroy(&attr);
+        if (rc != 0)
+            break;
+        P.started++;
+    }
+    size_t have = P.started;
+    pthread_mutex_unlock(&P.mu);
+    return have < n ? have : n;
+}
+
+void lm_pool_run(size_t n, lm_pool_fn fn, void *ctx)
+{
+    size_t threads = lm_pool_threads();
+    if (n > threads)
+        n = threads;
+    if (n <= 1 || atomic_flag_test_and_set(&P.busy)) {
+        for (size_t i = 0; i < n; i++)
+            fn(ctx, i, n);
+        return;
+    }
+    n = ensure_workers(n);
+    P.fn = fn;
+    P.ctx = ctx;
+    P.nparts = n;
+    atomic_store(&P.pending, n - 1);
+    P.job++;
+    for (size_t i = 1; i < n; i++)
+        atomic_store(&S[i].go, P.job); /* publishes the job (sequentially consistent) */
+    if (atomic_load(&P.sleepers) > 0) {
+        pthread_mutex_lock(&P.mu);
+        pthread_cond_broadcast(&P.cv);
+        pthread_mutex_unlock(&P.mu);
+    }
+    fn(ctx, 0, n);
+    size_t spins = 0;
+    while (atomic_load_explicit(&P.pending, memory_order_acquire) != 0)
+        if (++spins < SPIN_PAUSE)
+            cpu_relax();
+        else
+            sched_yield();
+    atomic_flag_clear(&P.busy);
+}
+
+void lm_pool_range(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)
+{
+    *lo = n * part / nparts;
+    *hi = n * (part + 1) / nparts;
+}
