@@ -2,7 +2,13 @@
  *
  * One GEMM projects the inputs of all T steps, (T*B, I) x (I, 4H); per step only the recurrent
  * (B, H) x (H, 4H) product is sequential. Backward runs the per-step recursion for the gate
- * gradients of all steps, then one GEMM each for dW_ih, dW_hh and the input gradient. */
+ * gradients of all steps, then one GEMM each for dW_ih, dW_hh and the input gradient.
+ *
+ * The sequential part: OpenBLAS repacks W_hh on every call, which for B = 20 rows costs as
+ * much as the arithmetic. When a packed kernel exists (lm_pgemm) and the window has at least
+ * lm_lstm_pack_min_steps steps, W_hh is packed once per layer and direction and the recursion
+ * runs on the pool with the batch rows split between threads: row b of step t depends only on
+ * row b of step t-1, so the threads never wait for each other inside the window. */
 #include "nn/nn.h"
 
 #include "base/fastmath.h"
@@ -19,6 +25,8 @@ typedef struct lstm_ws {
     float *Mask; /* (T, B, H) dropout mask of In (l > 0, dropout > 0) */
 } lstm_ws;
 
+size_t lm_lstm_pack_min_steps = 4;
+
 typedef struct lstm_scratch {
     float *dG;   /* (T, B, 4H) */
     float *dIn;  /* (T, B, max(E, H)) */
@@ -26,6 +34,7 @@ typedef struct lstm_scratch {
     float *dh;   /* (B, H) carried to the previous step */
     float *dc;   /* (B, H) */
     float *bias; /* (4H) b_ih + b_hh */
+    float *pack; /* W_hh packed for lm_pgemm, either direction */
 } lstm_scratch;
 
 static size_t layer_floats(size_t T, size_t B, size_t H)
@@ -33,11 +42,23 @@ static size_t layer_floats(size_t T, size_t B, size_t H)
     return T * B * 4 * H + 2 * (T + 1) * B * H + 3 * T * B * H;
 }
 
+static size_t pack_floats(size_t H)
+{
+    size_t f = lm_pgemm_floats(H, 4 * H), b = lm_pgemm_floats(4 * H, H);
+    return f > b ? f : b;
+}
+
+/* Scratch floats before the packed block, rounded up to 64 bytes. */
+static size_t scratch_floats(size_t T, size_t B, size_t H, size_t I)
+{
+    return (T * B * 4 * H + T * B * I + T * B * H + 2 * B * H + 4 * H + 15) & ~(size_t)15;
+}
+
 size_t lm_lstm_ws_floats(const lm_lstm_dims *d, size_t T, size_t B)
 {
     size_t H = d->H, I = d->E > H ? d->E : H;
-    return d->L * layer_floats(T, B, H) + T * B * 4 * H + T * B * I + T * B * H + 2 * B * H +
-           4 * H;
+    size_t layers = (d->L * layer_floats(T, B, H) + 15) & ~(size_t)15;
+    return layers + scratch_floats(T, B, H, I) + pack_floats(H);
 }
 
 static lstm_ws layer_view(const lm_lstm_dims *d, float *ws, size_t l, size_t T, size_t B)
@@ -62,7 +83,8 @@ static lstm_ws layer_view(const lm_lstm_dims *d, float *ws, size_t l, size_t T, 
 static lstm_scratch scratch_view(const lm_lstm_dims *d, float *ws, size_t T, size_t B)
 {
     size_t H = d->H, I = d->E > H ? d->E : H;
-    float *p = ws + d->L * layer_floats(T, B, H);
+    float *base = ws + ((d->L * layer_floats(T, B, H) + 15) & ~(size_t)15);
+    float *p = base;
     lstm_scratch s;
     s.dG = p;
     p += T * B * 4 * H;
@@ -75,12 +97,13 @@ static lstm_scratch scratch_view(const lm_lstm_dims *d, float *ws, size_t T, siz
     s.dc = p;
     p += B * H;
     s.bias = p;
+    s.pack = base + scratch_floats(T, B, H, I);
     return s;
 }
 
 /* One step of the cell for B rows.
  * g: (B, 4H) pre-activations in, activations out; c_prev, c, tc, h: (B, H). */
-static void lstm_cell(size_t B, size_t H, float *restrict g, const float *restrict c_prev,
+LM_HOT static void lstm_cell(size_t B, size_t H, float *restrict g, const float *restrict c_prev,
                       float *restrict c, float *restrict tc, float *restrict h)
 {
     for (size_t b = 0; b < B; b++) {
@@ -102,6 +125,34 @@ static void lstm_cell(size_t B, size_t H, float *restrict g, const float *restri
             hb[j] = o * t;
         }
     }
+}
+
+/* The recurrence of one layer for batch rows [lo, hi), on packed W_hh^T. */
+typedef struct rec_job {
+    const lm_lstm_dims *d;
+    lstm_ws w;
+    lstm_scratch s;
+    const float *dHout;
+    size_t T, B;
+} rec_job;
+
+static void forward_rows(void *ctx, size_t part, size_t nparts)
+{
+    const rec_job *j = ctx;
+    size_t H = j->d->H, G4 = 4 * H, B = j->B, BH = B * H, lo, hi;
+    lm_pool_range(B, part, nparts, &lo, &hi);
+    const lstm_ws *w = &j->w;
+    for (size_t t = 0; t < j->T; t++) {
+        float *g = w->G + t * B * G4 + lo * G4;
+        lm_pgemm(hi - lo, G4, H, w->Hs + t * BH + lo * H, H, j->s.pack, 1.0f, g, G4);
+        lstm_cell(hi - lo, H, g, w->Cs + t * BH + lo * H, w->Cs + (t + 1) * BH + lo * H,
+                  w->TC + t * BH + lo * H, w->Hs + (t + 1) * BH + lo * H);
+    }
+}
+
+static bool use_packed(size_t T)
+{
+    return T >= lm_lstm_pack_min_steps && lm_pgemm_available();
 }
 
 void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, const float *X,
@@ -136,11 +187,17 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
         float *h0 = state + l * BH, *c0 = state + (L + l) * BH;
         memcpy(w.Hs, h0, BH * sizeof(float));
         memcpy(w.Cs, c0, BH * sizeof(float));
-        for (size_t t = 0; t < T; t++) {
-            float *g = w.G + t * B * G4;
-            lm_gemm(false, true, B, G4, H, 1.0f, w.Hs + t * BH, H, p->w_hh[l], H, 1.0f, g, G4);
-            lstm_cell(B, H, g, w.Cs + t * BH, w.Cs + (t + 1) * BH, w.TC + t * BH,
-                      w.Hs + (t + 1) * BH);
+        if (use_packed(T)) {
+            lm_pgemm_pack(true, H, G4, p->w_hh[l], H, s.pack);
+            rec_job j = {.d = d, .w = w, .s = s, .T = T, .B = B};
+            lm_pool_run(B, forward_rows, &j);
+        } else {
+            for (size_t t = 0; t < T; t++) {
+                float *g = w.G + t * B * G4;
+                lm_gemm(false, true, B, G4, H, 1.0f, w.Hs + t * BH, H, p->w_hh[l], H, 1.0f, g, G4);
+                lstm_cell(B, H, g, w.Cs + t * BH, w.Cs + (t + 1) * BH, w.TC + t * BH,
+                          w.Hs + (t + 1) * BH);
+            }
         }
         memcpy(h0, w.Hs + T * BH, BH * sizeof(float));
         memcpy(c0, w.Cs + T * BH, BH * sizeof(float));
@@ -151,7 +208,7 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
 
 /* Gate gradients of one step. dhy: (B, H) gradient reaching h_t (from above plus the future);
  * dc: (B, H) in (from t+1) and out (to t-1). dG: (B, 4H) out. */
-static void lstm_cell_backward(size_t B, size_t H, const float *restrict g,
+LM_HOT static void lstm_cell_backward(size_t B, size_t H, const float *restrict g,
                                const float *restrict c_prev, const float *restrict tc,
                                const float *restrict dhy, const float *restrict dh,
                                float *restrict dc, float *restrict dG)
@@ -175,6 +232,23 @@ static void lstm_cell_backward(size_t B, size_t H, const float *restrict g,
     }
 }
 
+static void backward_rows(void *ctx, size_t part, size_t nparts)
+{
+    const rec_job *j = ctx;
+    size_t H = j->d->H, G4 = 4 * H, B = j->B, BH = B * H, lo, hi;
+    lm_pool_range(B, part, nparts, &lo, &hi);
+    const lstm_ws *w = &j->w;
+    const lstm_scratch *s = &j->s;
+    for (size_t t = j->T; t-- > 0;) {
+        float *dGt = s->dG + t * B * G4 + lo * G4;
+        lstm_cell_backward(hi - lo, H, w->G + t * B * G4 + lo * G4, w->Cs + t * BH + lo * H,
+                           w->TC + t * BH + lo * H, j->dHout + t * BH + lo * H, s->dh + lo * H,
+                           s->dc + lo * H, dGt);
+        if (t > 0)
+            lm_pgemm(hi - lo, H, G4, dGt, G4, s->pack, 0.0f, s->dh + lo * H, H);
+    }
+}
+
 void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, const float *X,
                       const float *dY, float *dX, const lm_lstm_grads *g, size_t T, size_t B)
 {
@@ -185,12 +259,18 @@ void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws,
         lstm_ws w = layer_view(d, ws, l, T, B);
         memset(s.dh, 0, BH * sizeof(float));
         memset(s.dc, 0, BH * sizeof(float));
-        for (size_t t = T; t-- > 0;) {
-            float *dGt = s.dG + t * B * G4;
-            lstm_cell_backward(B, H, w.G + t * B * G4, w.Cs + t * BH, w.TC + t * BH,
-                               dHout + t * BH, s.dh, s.dc, dGt);
-            if (t > 0)
-                lm_gemm(false, false, B, H, G4, 1.0f, dGt, G4, p->w_hh[l], H, 0.0f, s.dh, H);
+        if (use_packed(T)) {
+            lm_pgemm_pack(false, G4, H, p->w_hh[l], H, s.pack);
+            rec_job j = {.d = d, .w = w, .s = s, .dHout = dHout, .T = T, .B = B};
+            lm_pool_run(B, backward_rows, &j);
+        } else {
+            for (size_t t = T; t-- > 0;) {
+                float *dGt = s.dG + t * B * G4;
+                lstm_cell_backward(B, H, w.G + t * B * G4, w.Cs + t * BH, w.TC + t * BH,
+                                   dHout + t * BH, s.dh, s.dc, dGt);
+                if (t > 0)
+                    lm_gemm(false, false, B, H, G4, 1.0f, dGt, G4, p->w_hh[l], H, 0.0f, s.dh, H);
+            }
         }
         const float *in = X;
         size_t I = d->E;

@@ -23,6 +23,9 @@ typedef struct lm_lstm_grads {
 
 #define LM_LSTM_MAX_LAYERS 8
 
+/* Windows with at least this many steps run the recurrence on packed W_hh (lm_pgemm) split
+ * across the pool; shorter ones (generation) call lm_gemm per step. Tests change it. */
+extern size_t lm_lstm_pack_min_steps;
 /* Floats of workspace for windows up to (T, B). */
 size_t lm_lstm_ws_floats(const lm_lstm_dims *d, size_t T, size_t B);
 /* Forward over T steps. X (T*B, E) input, Y (T*B, H) output (the last layer's h, no dropout).
@@ -43,6 +46,8 @@ typedef struct lm_ce_acc {
     double nll, nll_known; /* summed -log p over all targets / targets other than <unk> */
     size_t n, n_unk;
 } lm_ce_acc;
+
+#define LM_CE_MAX_PARTS 64
 
 /* Adds the loss of rows X to acc. With dX != NULL also the backward: dlogits = scale*(p - 1_y)
  * accumulated into dW, db, and dX (N, O) overwritten. */
