@@ -212,7 +212,9 @@ int lm_ws_init(lm_ws *w, const lm_model *m, size_t T, size_t B, lm_error *err)
     size_t E = m->cfg.embed, V = m->cfg.vocab, O = m->arch->out_dim(&m->cfg), N;
     if (!lm_mul_ok(T, B, &N) || N > ((size_t)1 << 26))
         return lm_fail(err, LM_EINVAL, "window %zu x %zu is too large", T, B);
-    size_t chunk = ((size_t)1 << 22) / V;
+    /* Logits for up to 16M floats (64 MiB) at a time: a PTB window (700 rows of 10k) in one
+     * chunk, so the head's three GEMMs see all rows at once. */
+    size_t chunk = ((size_t)1 << 24) / V;
     chunk = chunk < 16 ? 16 : chunk;
     chunk = chunk > N ? N : chunk;
     size_t body = m->arch->ws_floats(&m->cfg, T, B);

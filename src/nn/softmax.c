@@ -6,13 +6,20 @@
 #include <math.h>
 #include <string.h>
 
-/* Softmax of one row in place; returns log Z (with the max folded in). */
-static double row_softmax(float *restrict z, size_t V)
+/* One row of logits z (bias not yet added): adds b, and returns -log p(t). With grad, z becomes
+ * the logit gradient scale * (softmax(z) - 1_t). Three passes over a row that stays in cache:
+ * bias and max, exp and sum, scale. */
+LM_HOT static double row_ce(float *restrict z, const float *restrict b, size_t V, int32_t t,
+                            bool grad, float scale)
 {
-    float mx = z[0];
+    float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-    for (size_t j = 1; j < V; j++)
-        mx = z[j] > mx ? z[j] : mx;
+    for (size_t j = 0; j < V; j++) {
+        float v = z[j] + b[j];
+        z[j] = v;
+        mx = v > mx ? v : mx;
+    }
+    float zt = z[t];
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (size_t j = 0; j < V; j++) {
@@ -20,11 +27,17 @@ static double row_softmax(float *restrict z, size_t V)
         z[j] = e;
         sum += e;
     }
-    float inv = 1.0f / sum;
+    /* A probability that underflowed in float would make nll infinite: use the log-domain
+     * value, which is exact. */
+    double nll = (double)mx + log((double)sum) - zt;
+    if (grad) {
+        float k = scale / sum;
 #pragma omp simd
-    for (size_t j = 0; j < V; j++)
-        z[j] *= inv;
-    return (double)mx + log((double)sum);
+        for (size_t j = 0; j < V; j++)
+            z[j] *= k;
+        z[t] -= scale;
+    }
+    return nll;
 }
 
 double lm_log_softmax(const float *logits, size_t V, float *logp)
@@ -41,47 +54,77 @@ double lm_log_softmax(const float *logits, size_t V, float *logp)
     return lz;
 }
 
+/* The rows of one chunk, split across the pool; each part sums its own loss. */
+typedef struct ce_job {
+    float *Z;
+    const float *b;
+    const int32_t *y;
+    size_t R, V;
+    bool grad;
+    float scale;
+    float *db;
+    lm_ce_acc part[LM_CE_MAX_PARTS];
+} ce_job;
+
+static void ce_rows(void *ctx, size_t part, size_t nparts)
+{
+    ce_job *j = ctx;
+    size_t lo, hi;
+    lm_pool_range(j->R, part, nparts, &lo, &hi);
+    lm_ce_acc a = {0};
+    for (size_t r = lo; r < hi; r++) {
+        int32_t t = j->y[r];
+        double nll = row_ce(j->Z + r * j->V, j->b, j->V, t, j->grad, j->scale);
+        a.nll += nll;
+        a.n++;
+        if (t != LM_TOK_UNK)
+            a.nll_known += nll;
+        else
+            a.n_unk++;
+    }
+    j->part[part] = a;
+}
+
+/* db += column sums of Z, the columns split across the pool. */
+LM_HOT static void ce_bias_grad(void *ctx, size_t part, size_t nparts)
+{
+    ce_job *j = ctx;
+    size_t lo, hi;
+    lm_pool_range(j->V, part, nparts, &lo, &hi);
+    float *restrict db = j->db;
+    for (size_t r = 0; r < j->R; r++) {
+        const float *restrict z = j->Z + r * j->V;
+#pragma omp simd
+        for (size_t c = lo; c < hi; c++)
+            db[c] += z[c];
+    }
+}
+
 void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W, const float *b,
                    const int32_t *y, float *scratch, size_t chunk, lm_ce_acc *acc, float scale,
                    float *dX, float *dW, float *db)
 {
+    size_t parts = lm_pool_threads();
+    parts = parts > LM_CE_MAX_PARTS ? LM_CE_MAX_PARTS : parts;
     for (size_t r0 = 0; r0 < N; r0 += chunk) {
         size_t R = N - r0 < chunk ? N - r0 : chunk;
         float *Z = scratch;
-        for (size_t r = 0; r < R; r++)
-            memcpy(Z + r * V, b, V * sizeof(float));
-        lm_gemm(false, true, R, V, O, 1.0f, X + r0 * O, O, W, O, 1.0f, Z, V);
-        for (size_t r = 0; r < R; r++) {
-            float *z = Z + r * V;
-            int32_t t = y[r0 + r];
-            float zt = z[t];
-            double lz = row_softmax(z, V);
-            double nll = lz - zt;
-            /* A probability that underflowed in float would make nll infinite: use the
-             * log-domain value, which is exact. */
-            acc->nll += nll;
-            acc->n++;
-            if (t != LM_TOK_UNK)
-                acc->nll_known += nll;
-            else
-                acc->n_unk++;
-            if (dX) {
-                z[t] -= 1.0f;
-#pragma omp simd
-                for (size_t j = 0; j < V; j++)
-                    z[j] *= scale;
-            }
+        lm_gemm(false, true, R, V, O, 1.0f, X + r0 * O, O, W, O, 0.0f, Z, V);
+        ce_job j = {.Z = Z, .b = b, .y = y + r0, .R = R, .V = V, .grad = dX != NULL,
+                    .scale = scale, .db = db};
+        size_t n = parts < R ? parts : R;
+        lm_pool_run(n, ce_rows, &j);
+        for (size_t i = 0; i < n; i++) {
+            acc->nll += j.part[i].nll;
+            acc->nll_known += j.part[i].nll_known;
+            acc->n += j.part[i].n;
+            acc->n_unk += j.part[i].n_unk;
         }
         if (!dX)
             continue;
         /* dW (V, O) += dZ^T (V, R) X (R, O); db += column sums; dX = dZ W. */
         lm_gemm(true, false, V, O, R, 1.0f, Z, V, X + r0 * O, O, 1.0f, dW, O);
-        for (size_t r = 0; r < R; r++) {
-            const float *z = Z + r * V;
-#pragma omp simd
-            for (size_t j = 0; j < V; j++)
-                db[j] += z[j];
-        }
+        lm_pool_run(parts, ce_bias_grad, &j);
         lm_gemm(false, false, R, O, V, 1.0f, Z, V, W, O, 0.0f, dX + r0 * O, O);
     }
 }
