@@ -1,28 +1,49 @@
 #!/usr/bin/env bash
-# Training throughput of lstmlm against ../shared/bench/torch_lstm_lm.py on the PTB small
-# (2x200, BPTT 20) and medium (2x650, BPTT 35) configurations, batch 20, vocab 10k, same
-# thread count, in one run. Prints tokens/s of each and the ratio.
-#   bench/throughput.sh [THREADS]      (default 2)
+# Training and evaluation throughput of lstmlm against ../shared/bench/torch_lstm_lm.py on the
+# PTB small (2x200, BPTT 20) and medium (2x650, BPTT 35) configurations, batch 20, vocab 10k,
+# same thread count, in one run. The two sides alternate ROUNDS times (default 3) so that drift
+# on a shared machine hits both alike; each figure is the median of its rounds.
+#   bench/throughput.sh [THREADS] [ROUNDS]      (defaults 2 and 3)
+# lstmlm's training figure is its whole-epoch rate (warm-up included); PyTorch's excludes its
+# first 5 steps. lstmlm's evaluation figure is `lstmlm eval` on ptb.valid.txt (73k tokens,
+# loading excluded); PyTorch's is its forward-only mode.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
+rounds=${2:-3}
 lstmlm=${LSTMLM:-$here/src/lstmlm}
 torchlm=$here/../shared/bench/torch_lstm_lm.py
-ptb=$here/../shared/data/ptb/ptb.train.txt.gz
-[ -f "$torchlm" ] && [ -f "$ptb" ] || { echo "throughput: ../shared is absent" >&2; exit 77; }
+ptb=$here/../shared/data/ptb
+[ -f "$torchlm" ] && [ -f "$ptb/ptb.train.txt.gz" ] || { echo "throughput: ../shared is absent" >&2; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+torch() { # MODE H BPTT STEPS
+    /usr/bin/python3 "$torchlm" --mode "$1" --threads "$threads" --vocab 10000 --emb "$2" \
+        --hidden "$2" --layers 2 --batch 20 --bptt "$3" --steps "$4" | tail -1 |
+        sed 's/.*tokens_per_s=\([0-9.]*\).*/\1/'
+}
+echo "$("$lstmlm" --version | head -1), $(nproc) cores, $threads threads," \
+     "median of $rounds alternating rounds"
 for cfg in "small 200 20 150" "medium 650 35 40"; do
     set -- $cfg
     name=$1 h=$2 bptt=$3 steps=$4
-    t=$(/usr/bin/python3 "$torchlm" --mode train --threads "$threads" --vocab 10000 --emb "$h" \
-        --hidden "$h" --layers 2 --batch 20 --bptt "$bptt" --steps "$steps" | tail -1 |
-        sed 's/.*tokens_per_s=\([0-9.]*\).*/\1/')
-    # lstmlm: an epoch of $steps windows on PTB (the epoch line excludes loading).
-    l=$("$lstmlm" train --tokenize whitespace "$ptb" -o "$tmp/m.h5" --hidden "$h" --embed "$h" \
-        --layers 2 --batch 20 --bptt "$bptt" --epochs 1 --max-steps "$steps" \
-        --threads "$threads" 2>/dev/null | awk '/^epoch/ {print $(NF-2)}')
-    awk -v n="$name" -v t="$t" -v l="$l" -v th="$threads" 'BEGIN {
-        printf "%-7s train tokens/s: lstmlm %8.0f  pytorch %8.0f  ratio %.2fx  (%d threads)\n",
-               n, l, t, l / t, th }'
+    : >"$tmp/lt" && : >"$tmp/pt" && : >"$tmp/le" && : >"$tmp/pe"
+    for r in $(seq "$rounds"); do
+        torch train "$h" "$bptt" "$steps" >>"$tmp/pt"
+        # lstmlm: an epoch of $steps windows on PTB (the epoch line excludes loading).
+        "$lstmlm" train --tokenize whitespace "$ptb/ptb.train.txt.gz" -o "$tmp/m.h5" \
+            --hidden "$h" --embed "$h" --layers 2 --batch 20 --bptt "$bptt" --epochs 1 \
+            --max-steps "$steps" --threads "$threads" 2>/dev/null |
+            awk '/^epoch/ {print $(NF-2)}' >>"$tmp/lt"
+        torch eval "$h" "$bptt" "$steps" >>"$tmp/pe"
+        "$lstmlm" eval --batch 20 --bptt "$bptt" --threads "$threads" "$tmp/m.h5" \
+            "$ptb/ptb.valid.txt" | awk '/^tokens\/s/ {print $2}' >>"$tmp/le"
+    done
+    for what in train eval; do
+        l=$(median <"$tmp/l${what:0:1}") t=$(median <"$tmp/p${what:0:1}")
+        awk -v n="$name" -v w="$what" -v t="$t" -v l="$l" -v th="$threads" 'BEGIN {
+            printf "%-7s %-5s tokens/s: lstmlm %8.0f  pytorch %8.0f  ratio %.2fx  (%d threads)\n",
+                   n, w, l, t, l / t, th }'
+    done
 done

@@ -67,6 +67,11 @@ LM_API const char *lm_blas_core_name(void);
 /* Sets the number of threads for OpenBLAS and for lstmlm's own recurrent and element-wise
  * kernels (0 leaves the library default: OpenBLAS's own thread count for both). */
 LM_API void lm_blas_set_threads(int n);
+/* The instruction set of lstmlm's packed recurrent kernel: "avx512", "avx2", or "none" (the
+ * recurrence then calls OpenBLAS once per step). Static text. */
+LM_API const char *lm_kernel_name(void);
+/* Threads lstmlm's own kernels use (what lm_blas_set_threads set, else OpenBLAS's count). */
+LM_API size_t lm_threads(void);
 
 /* ---- random numbers ---------------------------------------------------------------------- */
 

@@ -90,6 +90,16 @@ void lm_blas_set_threads(int n)
     }
 }
 
+const char *lm_kernel_name(void)
+{
+    return lm_pgemm_kernel_name();
+}
+
+size_t lm_threads(void)
+{
+    return lm_pool_threads();
+}
+
 size_t lm_blas_threads(void)
 {
     int n = openblas_get_num_threads();

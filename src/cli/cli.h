@@ -41,7 +41,7 @@ void cli_catch_signals(void);
 bool cli_stderr_tty(void);
 /* Formats seconds as "1h02m", "3m05s" or "12s". */
 const char *cli_duration(double s, char *buf, size_t cap);
-/* Sets OpenBLAS threads from --threads (0 = leave default). */
+/* Sets the OpenBLAS and lstmlm thread count from --threads (0 = leave default). */
 void cli_threads(size_t n);
 /* Log callback printing library lines to stderr unless quiet. */
 void cli_log(void *ud, const char *line);

@@ -50,7 +50,7 @@ static void help(void)
            "                             and save it there when the chat ends\n"
            "  --stats                    print turns, state size and resident memory to\n"
            "                             standard error at the end\n"
-           "  --threads N                OpenBLAS threads [library default]\n"
+           "  --threads N                threads (OpenBLAS and lstmlm's kernels) [library default]\n"
            "  -q, --quiet                no banner on a terminal\n"
            "  -h, --help                 this text\n\n"
            "Commands: /help, /reset, /retry, /set [NAME VALUE], /save FILE, /load FILE,\n"

@@ -33,7 +33,7 @@ static void help(void)
            "                             ends at <eot>; no sampling) [0 = off]\n"
            "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
            "  --seed N                   [1]\n"
-           "  --threads N                OpenBLAS threads [library default]\n"
+           "  --threads N                threads (OpenBLAS and lstmlm's kernels) [library default]\n"
            "  --bench                    print generation speed (tokens/s, load and prompt\n"
            "                             excluded) to standard error\n"
            "  -h, --help                 this text\n\n"

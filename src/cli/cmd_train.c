@@ -78,7 +78,7 @@ static void help(void)
            "  --weight-decay X     AdamW decoupled weight decay [%g]\n"
            "  --max-steps N        windows per epoch at most (quick runs) [0 = all]\n"
            "  --seed N             seed for initialisation and dropout [%llu]\n"
-           "  --threads N          OpenBLAS threads [library default]\n"
+           "  --threads N          threads (OpenBLAS and lstmlm's own kernels) [library default]\n"
            "  --checkpoint FILE    checkpoint path [MODEL.ckpt.h5]\n"
            "  --resume FILE        continue the run saved in a checkpoint (same corpus)\n"
            "  -o, --output FILE    model file to write (required)\n"
@@ -288,12 +288,12 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr,
                 "%s: %zu tokens, %zu turns, vocabulary %zu (%zu OOV tokens)%s%s\n"
                 "model: %s %zu x %zu, embed %zu, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
-                "OpenBLAS core %s\n",
+                "OpenBLAS core %s; recurrent kernel %s; %zu threads\n",
                 train_path, n_train, st.lines, mc->vocab, st.oov, valid_path ? "; valid " : "",
                 valid_path ? valid_path : "", mc->arch, mc->layers, mc->hidden, mc->embed,
                 lm_model_n_params(m), to->batch, to->bptt,
                 to->optimizer == LM_OPT_SGD ? "sgd" : to->optimizer == LM_OPT_ADAM ? "adam" : "adamw",
-                to->lr, lm_blas_core_name());
+                to->lr, lm_blas_core_name(), lm_kernel_name(), lm_threads());
     }
     progress_ctx pc = {.tty = cli_stderr_tty(), .quiet = quiet, .epochs = to->epochs};
     lm_trainer_set_progress(t, on_progress, &pc, pc.tty ? 5 : 10);
