@@ -20,7 +20,9 @@
 typedef struct pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    size_t started;        /* workers created so far (1..POOL_MAX-1) */
+    size_t started; /* workers created so far (1..POOL_MAX-1) */
+    pthread_t tid[POOL_MAX];
+    atomic_int stop;       /* set at exit or unload: workers return */
     atomic_size_t threads; /* parts a job may use, including the caller */
     unsigned long job;     /* number of the current job (written by the caller only) */
     atomic_int sleepers;
@@ -76,6 +78,8 @@ static void *worker(void *arg)
             }
         }
         seen = g;
+        if (atomic_load(&P.stop))
+            return NULL;
         P.fn(P.ctx, id, P.nparts);
         atomic_fetch_sub_explicit(&P.pending, 1, memory_order_release);
     }
@@ -109,13 +113,7 @@ static size_t ensure_workers(size_t n)
     if (P.started == 0)
         P.started = 1;
     while (P.started < n) {
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_t th;
-        int rc = pthread_create(&th, &attr, worker, (void *)(uintptr_t)P.started);
-        pthread_attr_destroy(&attr);
-        if (rc != 0)
+        if (pthread_create(&P.tid[P.started], NULL, worker, (void *)(uintptr_t)P.started) != 0)
             break;
         P.started++;
     }
@@ -155,6 +153,22 @@ void lm_pool_run(size_t n, lm_pool_fn fn, void *ctx)
         else
             sched_yield();
     atomic_flag_clear(&P.busy);
+}
+
+/* At exit or unload: wake every worker with the stop flag set and join it, so the process
+ * ends with no thread of ours running (and Valgrind sees their stacks freed). */
+__attribute__((destructor)) static void pool_stop(void)
+{
+    pthread_mutex_lock(&P.mu);
+    size_t n = P.started;
+    atomic_store(&P.stop, 1);
+    for (size_t i = 1; i < n; i++)
+        atomic_fetch_add(&S[i].go, 1);
+    pthread_cond_broadcast(&P.cv);
+    pthread_mutex_unlock(&P.mu);
+    for (size_t i = 1; i < n; i++)
+        pthread_join(P.tid[i], NULL);
+    P.started = n > 0 ? 1 : 0;
 }
 
 void lm_pool_range(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)
