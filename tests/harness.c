@@ -119,3 +119,46 @@ int th_run(const char *suite, const th_test *tests)
         return TEST_FAIL;
     return ran ? TEST_PASS : TEST_SKIP;
 }
+
+/* Central difference of f in x[i] with step h. */
+static double central(float *x, size_t i, double h, th_loss_fn f, void *ud)
+{
+    float keep = x[i];
+    x[i] = keep + (float)h;
+    double lp = f(ud);
+    x[i] = keep - (float)h;
+    double lm = f(ud);
+    x[i] = keep;
+    return (lp - lm) / (2 * h);
+}
+
+int th_fd_check(const th_fd *o, const char *name, float *x, const float *g, size_t n, th_loss_fn f,
+                void *ud)
+{
+    int ok = 1;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double num = o->method == TH_FD_RICHARDSON
+                         ? (4 * central(x, i, o->eps / 2, f, ud) - central(x, i, o->eps, f, ud)) / 3
+                         : central(x, i, o->eps, f, ud);
+        double d = fabs(num - g[i]);
+        if (o->method == TH_FD_RETRY && d > o->atol + o->rtol * fabs(num)) {
+            double num2 = central(x, i, o->eps / 4, f, ud), d2 = fabs(num2 - g[i]);
+            if (d2 < d) {
+                num = num2;
+                d = d2;
+            }
+        }
+        double rel = d / (fabs(num) + fabs(g[i]) + 1e-8);
+        if (d > o->atol + o->rtol * fabs(num)) {
+            if (ok)
+                printf("\n  %s[%zu]: analytic %.6g numeric %.6g", name, i, (double)g[i], num);
+            ok = 0;
+        }
+        if (rel > worst && d > o->atol)
+            worst = rel;
+    }
+    if (!ok)
+        printf("\n  %s: worst relative error %.3g\n", name, worst);
+    return ok;
+}

@@ -9,8 +9,8 @@
 enum { TEST_PASS = 0, TEST_FAIL = 1, TEST_SKIP = 77, TEST_ERROR = 99 };
 
 /* |a - b| <= atol + rtol * |b|, reported with both values when it fails. */
-#define LM_ASSERT_CLOSE(a, b, atol, rtol)                                                    \
-    CU_assertImplementation(th_close((a), (b), (atol), (rtol)), __LINE__,                  \
+#define LM_ASSERT_CLOSE(a, b, atol, rtol)                                                          \
+    CU_assertImplementation(th_close((a), (b), (atol), (rtol)), __LINE__,                          \
                             th_close_msg(#a, (a), (b)), __FILE__, "", CU_FALSE)
 
 int th_close(double a, double b, double atol, double rtol);
@@ -20,6 +20,26 @@ const char *th_close_msg(const char *what, double a, double b);
  * Returns 1 when every element satisfies |a-b| <= atol + rtol*|b|. */
 int th_check_tensor(const char *name, const float *a, const float *b, size_t n, double atol,
                     double rtol);
+
+/* Finite-difference gradient check: for every i, the analytic g[i] against the numeric
+ * derivative of f (a loss of the parameters x, evaluated in double) in x[i], which is
+ * perturbed and restored. An element fails when |numeric - g| > atol + rtol * |numeric|; the
+ * first failure and the worst relative error are printed under name. Methods:
+ *   TH_FD_CENTRAL     one central difference with step eps;
+ *   TH_FD_RICHARDSON  (4 D(eps/2) - D(eps)) / 3, which cancels the eps^2 term that
+ *                     LayerNorm and softmax make large at the step float rounding needs;
+ *   TH_FD_RETRY       an element that misses at eps gets a second chance at eps/4 (kinks in
+ *                     the second derivative, e.g. squared ReLU, that a large step straddles;
+ *                     a wrong gradient fails at both).
+ * Returns 1 when every element passes. */
+typedef double (*th_loss_fn)(void *ud);
+typedef enum { TH_FD_CENTRAL, TH_FD_RICHARDSON, TH_FD_RETRY } th_fd_method;
+typedef struct th_fd {
+    double eps, rtol, atol;
+    th_fd_method method;
+} th_fd;
+int th_fd_check(const th_fd *o, const char *name, float *x, const float *g, size_t n, th_loss_fn f,
+                void *ud);
 
 /* Path of a file below $srcdir (or "." when unset), in a static buffer per call slot. */
 const char *th_srcpath(const char *rel);

@@ -29,42 +29,12 @@ static void fill(float *x, size_t n, float r)
         x[i] = (float)((2 * lm_rng_uniform(&rng) - 1) * r);
 }
 
-typedef double (*loss_fn)(void *ud);
-
-/* Central difference of f in x[i] with step h. */
-static double central(float *x, size_t i, double h, loss_fn f, void *ud)
-{
-    float keep = x[i];
-    x[i] = keep + (float)h;
-    double lp = f(ud);
-    x[i] = keep - (float)h;
-    double lm = f(ud);
-    x[i] = keep;
-    return (lp - lm) / (2 * h);
-}
-
-/* Checks analytic gradient g[i] of f at x[i] for every i; prints the worst relative error.
- * Richardson extrapolation of two central differences (steps h and h/2) cancels the h^2
- * term, which LayerNorm and softmax make large at the step float rounding needs. */
+typedef th_loss_fn loss_fn;
+/* Richardson extrapolation: LayerNorm and softmax have large second derivatives. */
+static const th_fd FD = {FD_EPS, FD_RTOL, FD_ATOL, TH_FD_RICHARDSON};
 static int fd_check(const char *name, float *x, const float *g, size_t n, loss_fn f, void *ud)
 {
-    int ok = 1;
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double num = (4 * central(x, i, FD_EPS / 2, f, ud) - central(x, i, FD_EPS, f, ud)) / 3;
-        double d = fabs(num - g[i]);
-        double rel = d / (fabs(num) + fabs(g[i]) + 1e-8);
-        if (d > FD_ATOL + FD_RTOL * fabs(num)) {
-            if (ok)
-                printf("\n  %s[%zu]: analytic %.6g numeric %.6g", name, i, (double)g[i], num);
-            ok = 0;
-        }
-        if (rel > worst && d > FD_ATOL)
-            worst = rel;
-    }
-    if (!ok)
-        printf("\n  %s: worst relative error %.3g\n", name, worst);
-    return ok;
+    return th_fd_check(&FD, name, x, g, n, f, ud);
 }
 
 /* ---- the decoder stack alone --------------------------------------------------------------

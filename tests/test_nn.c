@@ -19,33 +19,11 @@ static void fill(float *x, size_t n, float r)
         x[i] = (float)((2 * lm_rng_uniform(&rng) - 1) * r);
 }
 
-/* Checks analytic gradient g[i] of f at x[i] for every i; prints the worst relative error. */
-typedef double (*loss_fn)(void *ud);
+typedef th_loss_fn loss_fn;
+static const th_fd FD = {FD_EPS, FD_RTOL, FD_ATOL, TH_FD_CENTRAL};
 static int fd_check(const char *name, float *x, const float *g, size_t n, loss_fn f, void *ud)
 {
-    int ok = 1;
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        float keep = x[i];
-        x[i] = keep + (float)FD_EPS;
-        double lp = f(ud);
-        x[i] = keep - (float)FD_EPS;
-        double lm = f(ud);
-        x[i] = keep;
-        double num = (lp - lm) / (2 * FD_EPS);
-        double d = fabs(num - g[i]);
-        double rel = d / (fabs(num) + fabs(g[i]) + 1e-8);
-        if (d > FD_ATOL + FD_RTOL * fabs(num)) {
-            if (ok)
-                printf("\n  %s[%zu]: analytic %.6g numeric %.6g", name, i, (double)g[i], num);
-            ok = 0;
-        }
-        if (rel > worst && d > FD_ATOL)
-            worst = rel;
-    }
-    if (!ok)
-        printf("\n  %s: worst relative error %.3g\n", name, worst);
-    return ok;
+    return th_fd_check(&FD, name, x, g, n, f, ud);
 }
 
 /* ---- LSTM stack over several steps with a carried state -------------------------------- */

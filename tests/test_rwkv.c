@@ -30,50 +30,12 @@ static void fill(float *x, size_t n, float lo, float hi)
         x[i] = (float)(lo + (hi - lo) * lm_rng_uniform(&rng));
 }
 
-typedef double (*loss_fn)(void *ud);
-
-/* Central difference of f in x[i] with step h. */
-static double fd_num(float *x, size_t i, double h, loss_fn f, void *ud)
-{
-    float keep = x[i];
-    x[i] = keep + (float)h;
-    double lp = f(ud);
-    x[i] = keep - (float)h;
-    double lm = f(ud);
-    x[i] = keep;
-    return (lp - lm) / (2 * h);
-}
-
-/* Checks analytic gradient g[i] of f at x[i] for every i; prints the worst relative error.
- * An element that misses at the step FD_EPS gets a second chance at FD_EPS/4: the squared ReLU
- * and the max of the WKV scan have kinks in their second derivative that a large step can
- * straddle, while a small step loses to float rounding. A wrong gradient fails at both. */
+typedef th_loss_fn loss_fn;
+/* A second chance at eps/4: the squared ReLU and the WKV scan's max have kinks. */
+static const th_fd FD = {FD_EPS, FD_RTOL, FD_ATOL, TH_FD_RETRY};
 static int fd_check(const char *name, float *x, const float *g, size_t n, loss_fn f, void *ud)
 {
-    int ok = 1;
-    double worst = 0;
-    for (size_t i = 0; i < n; i++) {
-        double num = fd_num(x, i, FD_EPS, f, ud);
-        double d = fabs(num - g[i]);
-        if (d > FD_ATOL + FD_RTOL * fabs(num)) {
-            double num2 = fd_num(x, i, FD_EPS / 4, f, ud), d2 = fabs(num2 - g[i]);
-            if (d2 < d) {
-                num = num2;
-                d = d2;
-            }
-        }
-        double rel = d / (fabs(num) + fabs(g[i]) + 1e-8);
-        if (d > FD_ATOL + FD_RTOL * fabs(num)) {
-            if (ok)
-                printf("\n  %s[%zu]: analytic %.6g numeric %.6g", name, i, (double)g[i], num);
-            ok = 0;
-        }
-        if (rel > worst && d > FD_ATOL)
-            worst = rel;
-    }
-    if (!ok)
-        printf("\n  %s: worst relative error %.3g\n", name, worst);
-    return ok;
+    return th_fd_check(&FD, name, x, g, n, f, ud);
 }
 
 /* fd_check on a copy of the analytic gradient (the loss function may overwrite it). */
