@@ -45,5 +45,56 @@ const char *cli_duration(double s, char *buf, size_t cap);
 void cli_threads(size_t n);
 /* Log callback printing library lines to stderr unless quiet. */
 void cli_log(void *ud, const char *line);
+/* Reads a whole file into a NUL-terminated buffer (caller frees); NULL when it cannot. */
+char *cli_read_file(const char *path);
+
+/* ---- options shared by generate, chat and ngram generate ----------------------------------
+ * Sampling (-t/--temperature, --top-k, --top-p, --repetition-penalty, --presence-penalty,
+ * --penalty-window, --allow-unk, --ban WORD...), beam search (--beam, --length-alpha), --seed
+ * and --threads. A command puts CLI_SAMPLING_LONGOPTS in its getopt_long table, "t:" in its
+ * short options, and offers every option to cli_sampling_option first. */
+enum {
+    CLI_O_TOPK = 0x1000,
+    CLI_O_TOPP,
+    CLI_O_REP,
+    CLI_O_PRES,
+    CLI_O_WIN,
+    CLI_O_UNK,
+    CLI_O_BAN,
+    CLI_O_BEAM,
+    CLI_O_ALPHA,
+    CLI_O_SEED,
+    CLI_O_THREADS
+};
+#define CLI_SAMPLING_LONGOPTS                                                                      \
+    {"temperature", required_argument, NULL, 't'}, {"top-k", required_argument, NULL, CLI_O_TOPK}, \
+        {"top-p", required_argument, NULL, CLI_O_TOPP},                                            \
+        {"repetition-penalty", required_argument, NULL, CLI_O_REP},                                \
+        {"presence-penalty", required_argument, NULL, CLI_O_PRES},                                 \
+        {"penalty-window", required_argument, NULL, CLI_O_WIN},                                    \
+        {"allow-unk", no_argument, NULL, CLI_O_UNK}, {"ban", required_argument, NULL, CLI_O_BAN},  \
+        {"beam", required_argument, NULL, CLI_O_BEAM},                                             \
+        {"length-alpha", required_argument, NULL, CLI_O_ALPHA},                                    \
+        {"seed", required_argument, NULL, CLI_O_SEED},                                             \
+    {                                                                                              \
+        "threads", required_argument, NULL, CLI_O_THREADS                                          \
+    }
+
+typedef struct cli_sampling {
+    lm_sampler_opts sampler;
+    size_t beam;         /* 0 = sample; otherwise the beam width (at most 1024) */
+    double length_alpha; /* beam length normalisation */
+    uint64_t seed;
+    size_t threads;   /* 0 = library default */
+    const char **ban; /* n_ban words to never produce */
+    size_t n_ban;
+} cli_sampling;
+
+/* Library defaults, seed 1, and room for up to argc --ban words. False when out of memory. */
+bool cli_sampling_init(cli_sampling *s, int argc);
+void cli_sampling_free(cli_sampling *s);
+/* Takes option c (with its argument) when it is one of the shared set: returns 1 when taken,
+ * 0 when its value is bad, -1 when c is not a shared option. */
+int cli_sampling_option(cli_sampling *s, int c, const char *arg);
 
 #endif

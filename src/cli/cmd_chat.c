@@ -50,7 +50,7 @@ static void help(void)
            "                             and save it there when the chat ends\n"
            "  --stats                    print turns, state size and resident memory to\n"
            "                             standard error at the end\n"
-           "  --threads N                threads (OpenBLAS and lstmlm's kernels) [library default]\n"
+           "  --threads N                OpenBLAS and lstmlm threads [library default]\n"
            "  -q, --quiet                no banner on a terminal\n"
            "  -h, --help                 this text\n\n"
            "Commands: /help, /reset, /retry, /set [NAME VALUE], /save FILE, /load FILE,\n"
@@ -73,28 +73,14 @@ static const char *const commands_help =
     "/stats             turns, state size and resident memory\n"
     "/quit              end the chat (also Ctrl-D)\n";
 
-enum {
-    O_TOPK = 256, O_TOPP, O_REP, O_PRES, O_WIN, O_UNK, O_BAN, O_BEAM, O_ALPHA, O_SEED,
-    O_SYSTEM, O_PRIME, O_SESSION, O_STATS, O_THREADS
-};
+enum { O_SYSTEM = 256, O_PRIME, O_SESSION, O_STATS };
 static const struct option longopts[] = {
     {"tokens", required_argument, NULL, 'n'},
-    {"temperature", required_argument, NULL, 't'},
-    {"top-k", required_argument, NULL, O_TOPK},
-    {"top-p", required_argument, NULL, O_TOPP},
-    {"repetition-penalty", required_argument, NULL, O_REP},
-    {"presence-penalty", required_argument, NULL, O_PRES},
-    {"penalty-window", required_argument, NULL, O_WIN},
-    {"allow-unk", no_argument, NULL, O_UNK},
-    {"ban", required_argument, NULL, O_BAN},
-    {"beam", required_argument, NULL, O_BEAM},
-    {"length-alpha", required_argument, NULL, O_ALPHA},
-    {"seed", required_argument, NULL, O_SEED},
+    CLI_SAMPLING_LONGOPTS,
     {"system", required_argument, NULL, O_SYSTEM},
     {"prime-file", required_argument, NULL, O_PRIME},
     {"session", required_argument, NULL, O_SESSION},
     {"stats", no_argument, NULL, O_STATS},
-    {"threads", required_argument, NULL, O_THREADS},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -114,32 +100,6 @@ typedef struct session {
     bool tty;  /* standard input is a terminal */
     FILE *msg; /* command messages: stdout on a terminal, stderr otherwise */
 } session;
-
-static char *read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0, r;
-    char *b = malloc(cap);
-    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 2) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[n] = '\0';
-    return b;
-}
 
 /* Resident memory in KiB from /proc/self/status, -1 when unknown. */
 static long rss_kib(void)
@@ -162,8 +122,8 @@ static void print_stats(const session *s, FILE *f)
 {
     lm_chat_stats st;
     lm_chat_get_stats(s->chat, &st);
-    fprintf(f, "stats: turns=%zu position=%zu state_bytes=%zu history=%zu rss_kib=%ld\n",
-            st.turns, st.position, st.state_bytes, st.history, rss_kib());
+    fprintf(f, "stats: turns=%zu position=%zu state_bytes=%zu history=%zu rss_kib=%ld\n", st.turns,
+            st.position, st.state_bytes, st.history, rss_kib());
     fflush(f);
 }
 
@@ -307,46 +267,58 @@ int cmd_chat(int argc, char **argv)
 {
     lm_chat_opts co;
     lm_chat_opts_init(&co);
-    const char **ban = calloc((size_t)argc + 1, sizeof *ban);
+    cli_sampling cs;
     const char *system = NULL, *prime = NULL, *session_path = NULL;
-    size_t threads = 0, n_ban = 0;
     bool stats = false, quiet = false;
     int c;
-    if (!ban)
+    if (!cli_sampling_init(&cs, argc))
         return EXIT_FAIL;
+    cs.length_alpha = co.length_alpha;
+    cs.seed = co.seed;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:t:qh", longopts, NULL)) != -1) {
-        bool ok = true;
-        lm_sampler_opts *so = &co.sampler;
-        switch (c) {
-        case 'n': ok = cli_size(optarg, &co.max_tokens); break;
-        case 't': ok = cli_double(optarg, &so->temperature) && so->temperature >= 0; break;
-        case O_TOPK: ok = cli_size(optarg, &so->top_k); break;
-        case O_TOPP: ok = cli_double(optarg, &so->top_p) && so->top_p > 0 && so->top_p <= 1; break;
-        case O_REP:
-            ok = cli_double(optarg, &so->repetition_penalty) && so->repetition_penalty > 0;
-            break;
-        case O_PRES: ok = cli_double(optarg, &so->presence_penalty); break;
-        case O_WIN: ok = cli_size(optarg, &so->penalty_window); break;
-        case O_UNK: so->allow_unk = 1; break;
-        case O_BAN: ban[n_ban++] = optarg; break;
-        case O_BEAM: ok = cli_size(optarg, &co.beam); break;
-        case O_ALPHA: ok = cli_double(optarg, &co.length_alpha) && co.length_alpha >= 0; break;
-        case O_SEED: ok = cli_u64(optarg, &co.seed); break;
-        case O_SYSTEM: system = optarg; break;
-        case O_PRIME: prime = optarg; break;
-        case O_SESSION: session_path = optarg; break;
-        case O_STATS: stats = true; break;
-        case O_THREADS: ok = cli_size(optarg, &threads); break;
-        case 'q': quiet = true; break;
-        case 'h': help(); free(ban); return EXIT_OK;
-        default: free(ban); return cli_usage("chat", "unknown option");
+        int ok = cli_sampling_option(&cs, c, optarg);
+        if (ok < 0) {
+            ok = 1;
+            switch (c) {
+            case 'n':
+                ok = cli_size(optarg, &co.max_tokens);
+                break;
+            case O_SYSTEM:
+                system = optarg;
+                break;
+            case O_PRIME:
+                prime = optarg;
+                break;
+            case O_SESSION:
+                session_path = optarg;
+                break;
+            case O_STATS:
+                stats = true;
+                break;
+            case 'q':
+                quiet = true;
+                break;
+            case 'h':
+                help();
+                cli_sampling_free(&cs);
+                return EXIT_OK;
+            default:
+                cli_sampling_free(&cs);
+                return cli_usage("chat", "unknown option");
+            }
         }
         if (!ok) {
-            free(ban);
+            cli_sampling_free(&cs);
             return cli_usage("chat", "bad value '%s'", optarg);
         }
     }
+    co.sampler = cs.sampler;
+    co.beam = cs.beam;
+    co.length_alpha = cs.length_alpha;
+    co.seed = cs.seed;
+    const char **ban = cs.ban; /* freed below as ban */
+    size_t threads = cs.threads, n_ban = cs.n_ban;
     if (argc - optind != 1) {
         free(ban);
         return cli_usage("chat", "need one MODEL.h5");
@@ -378,15 +350,14 @@ int cmd_chat(int argc, char **argv)
             fprintf(stderr, "lstmlm: --ban: %s\n", err.msg);
             goto out;
         }
-    if (prime && !(pbuf = read_file(prime))) {
+    if (prime && !(pbuf = cli_read_file(prime))) {
         snprintf(err.msg, sizeof err.msg, "%s: cannot read the prime file", prime);
         goto fail;
     }
     if ((system && lm_chat_prime(s.chat, system, &err)) ||
         (pbuf && lm_chat_prime(s.chat, pbuf, &err)))
         goto fail;
-    if (session_path && access(session_path, F_OK) == 0 &&
-        lm_chat_load(s.chat, session_path, &err))
+    if (session_path && access(session_path, F_OK) == 0 && lm_chat_load(s.chat, session_path, &err))
         goto fail;
     if (s.tty) {
         struct sigaction sa;

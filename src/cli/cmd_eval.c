@@ -15,7 +15,7 @@ static void help(void)
            "  --batch N      parallel streams; 1 reads the text as one stream with the state\n"
            "                 carried throughout (exact) [1]\n"
            "  --bptt N       tokens per window [35]\n"
-           "  --threads N    threads (OpenBLAS and lstmlm's kernels) [library default]\n"
+           "  --threads N    OpenBLAS and lstmlm threads [library default]\n"
            "  -h, --help     this text\n\n"
            "Exit status: 0 done, 1 failure, 2 bad usage.\n");
 }

@@ -33,7 +33,7 @@ static void help(void)
            "                             ends at <eot>; no sampling) [0 = off]\n"
            "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
            "  --seed N                   [1]\n"
-           "  --threads N                threads (OpenBLAS and lstmlm's kernels) [library default]\n"
+           "  --threads N                OpenBLAS and lstmlm threads [library default]\n"
            "  --bench                    print generation speed (tokens/s, load and prompt\n"
            "                             excluded) to standard error\n"
            "  -h, --help                 this text\n\n"
@@ -41,58 +41,17 @@ static void help(void)
            s.temperature, s.top_p, s.repetition_penalty, s.penalty_window, b.length_alpha);
 }
 
-enum {
-    O_PFILE = 256, O_STOP, O_TOPK, O_TOPP, O_REP, O_PRES, O_WIN, O_UNK, O_BAN, O_BEAM, O_ALPHA,
-    O_SEED, O_THREADS, O_BENCH
-};
+enum { O_PFILE = 256, O_STOP, O_BENCH };
 static const struct option longopts[] = {
     {"prompt", required_argument, NULL, 'p'},
     {"prompt-file", required_argument, NULL, O_PFILE},
     {"tokens", required_argument, NULL, 'n'},
     {"stop-at-eot", no_argument, NULL, O_STOP},
-    {"temperature", required_argument, NULL, 't'},
-    {"top-k", required_argument, NULL, O_TOPK},
-    {"top-p", required_argument, NULL, O_TOPP},
-    {"repetition-penalty", required_argument, NULL, O_REP},
-    {"presence-penalty", required_argument, NULL, O_PRES},
-    {"penalty-window", required_argument, NULL, O_WIN},
-    {"allow-unk", no_argument, NULL, O_UNK},
-    {"ban", required_argument, NULL, O_BAN},
-    {"beam", required_argument, NULL, O_BEAM},
-    {"length-alpha", required_argument, NULL, O_ALPHA},
-    {"seed", required_argument, NULL, O_SEED},
-    {"threads", required_argument, NULL, O_THREADS},
+    CLI_SAMPLING_LONGOPTS,
     {"bench", no_argument, NULL, O_BENCH},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    size_t r;
-    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 2) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[n] = '\0';
-    return b;
-}
 
 /* Writes one token to stdout: <eot> a newline, <eoc> a blank line, a word with its spacing.
  * *prev is the previous word on the line (NULL at a line start). */
@@ -112,49 +71,55 @@ static void put_token(const lm_vocab *v, int tokenize, int32_t tok, const char *
 
 int cmd_generate(int argc, char **argv)
 {
-    lm_sampler_opts so;
-    lm_sampler_opts_init(&so);
-    lm_beam_opts bo;
-    lm_beam_opts_init(&bo);
+    cli_sampling cs;
     const char *prompt = NULL, *pfile = NULL;
-    const char **ban = calloc((size_t)argc + 1, sizeof *ban);
-    size_t n = 50, threads = 0, beam = 0, n_ban = 0;
-    uint64_t seed = 1;
+    size_t n = 50;
     bool stop = false, bench = false;
     int c;
-    if (!ban)
+    if (!cli_sampling_init(&cs, argc))
         return EXIT_FAIL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:n:t:h", longopts, NULL)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'p': prompt = optarg; break;
-        case O_PFILE: pfile = optarg; break;
-        case 'n': ok = cli_size(optarg, &n); break;
-        case O_STOP: stop = true; break;
-        case 't': ok = cli_double(optarg, &so.temperature) && so.temperature >= 0; break;
-        case O_TOPK: ok = cli_size(optarg, &so.top_k); break;
-        case O_TOPP: ok = cli_double(optarg, &so.top_p) && so.top_p > 0 && so.top_p <= 1; break;
-        case O_REP:
-            ok = cli_double(optarg, &so.repetition_penalty) && so.repetition_penalty > 0;
-            break;
-        case O_PRES: ok = cli_double(optarg, &so.presence_penalty); break;
-        case O_WIN: ok = cli_size(optarg, &so.penalty_window); break;
-        case O_UNK: so.allow_unk = 1; break;
-        case O_BAN: ban[n_ban++] = optarg; break;
-        case O_BEAM: ok = cli_size(optarg, &beam) && beam <= 1024; break;
-        case O_ALPHA: ok = cli_double(optarg, &bo.length_alpha) && bo.length_alpha >= 0; break;
-        case O_SEED: ok = cli_u64(optarg, &seed); break;
-        case O_THREADS: ok = cli_size(optarg, &threads); break;
-        case O_BENCH: bench = true; break;
-        case 'h': help(); free(ban); return EXIT_OK;
-        default: free(ban); return cli_usage("generate", "unknown option");
+        int ok = cli_sampling_option(&cs, c, optarg);
+        if (ok < 0) {
+            ok = 1;
+            switch (c) {
+            case 'p':
+                prompt = optarg;
+                break;
+            case O_PFILE:
+                pfile = optarg;
+                break;
+            case 'n':
+                ok = cli_size(optarg, &n);
+                break;
+            case O_STOP:
+                stop = true;
+                break;
+            case O_BENCH:
+                bench = true;
+                break;
+            case 'h':
+                help();
+                cli_sampling_free(&cs);
+                return EXIT_OK;
+            default:
+                cli_sampling_free(&cs);
+                return cli_usage("generate", "unknown option");
+            }
         }
         if (!ok) {
-            free(ban);
+            cli_sampling_free(&cs);
             return cli_usage("generate", "bad value '%s'", optarg);
         }
     }
+    lm_sampler_opts so = cs.sampler;
+    lm_beam_opts bo;
+    lm_beam_opts_init(&bo);
+    bo.length_alpha = cs.length_alpha;
+    const char **ban = cs.ban; /* freed below as ban */
+    size_t threads = cs.threads, beam = cs.beam, n_ban = cs.n_ban;
+    uint64_t seed = cs.seed;
     if (argc - optind != 1) {
         free(ban);
         return cli_usage("generate", "need one MODEL.h5");
@@ -186,7 +151,7 @@ int cmd_generate(int argc, char **argv)
         return rc;
     }
     char *pbuf = NULL;
-    if (pfile && !(pbuf = read_all(pfile))) {
+    if (pfile && !(pbuf = cli_read_file(pfile))) {
         fprintf(stderr, "lstmlm: %s: cannot read the prompt file\n", pfile);
         free(ban);
         return EXIT_FAIL;

@@ -72,7 +72,7 @@ static void help(void)
            "  --seed N               seed for the targets, shuffles and random tokens [%llu]\n"
            "  --csv FILE             write every measurement as CSV (model,arch,quantity,x,value)\n"
            "  --plot FILE.svg        draw memory, time and loss curves of all models as SVG\n"
-           "  --threads N            threads (OpenBLAS and lstmlm's); 0 = library default [1]\n"
+           "  --threads N            OpenBLAS and lstmlm threads; 0 = library default [1]\n"
            "  -q, --quiet            no progress on stderr\n"
            "  -h, --help             this text\n\n"
            "A transformer's cache grows by 2 x layers x embed x 4 bytes per token up to its\n"

@@ -378,36 +378,7 @@ static int ngram_eval(int argc, char **argv)
 
 /* ---- generate ---------------------------------------------------------------------------- */
 
-enum {
-    G_PFILE = 300, G_STOP, G_TOPK, G_TOPP, G_REP, G_PRES, G_WIN, G_UNK, G_BAN, G_BEAM, G_ALPHA,
-    G_SEED, G_THREADS, G_BENCH
-};
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0, r;
-    char *b = malloc(cap);
-    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 2) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                b = NULL;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (b)
-        b[n] = '\0';
-    return b;
-}
+enum { G_PFILE = 300, G_STOP, G_BENCH };
 
 /* One token to stdout as 'lstmlm generate' writes it: <eot> a newline, <eoc> a blank line, a
  * word with its spacing. *prev is the previous word on the line (NULL at a line start). */
@@ -432,65 +403,48 @@ static int ngram_generate(int argc, char **argv)
         {"prompt-file", required_argument, NULL, G_PFILE},
         {"tokens", required_argument, NULL, 'n'},
         {"stop-at-eot", no_argument, NULL, G_STOP},
-        {"temperature", required_argument, NULL, 't'},
-        {"top-k", required_argument, NULL, G_TOPK},
-        {"top-p", required_argument, NULL, G_TOPP},
-        {"repetition-penalty", required_argument, NULL, G_REP},
-        {"presence-penalty", required_argument, NULL, G_PRES},
-        {"penalty-window", required_argument, NULL, G_WIN},
-        {"allow-unk", no_argument, NULL, G_UNK},
-        {"ban", required_argument, NULL, G_BAN},
-        {"beam", required_argument, NULL, G_BEAM},
-        {"length-alpha", required_argument, NULL, G_ALPHA},
-        {"seed", required_argument, NULL, G_SEED},
-        {"threads", required_argument, NULL, G_THREADS},
+        CLI_SAMPLING_LONGOPTS,
         {"bench", no_argument, NULL, G_BENCH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    lm_sampler_opts so;
-    lm_sampler_opts_init(&so);
-    lm_beam_opts bo;
-    lm_beam_opts_init(&bo);
+    cli_sampling cs;
     const char *prompt = NULL, *pfile = NULL;
-    const char **ban = calloc((size_t)argc + 1, sizeof *ban);
-    size_t n = 50, threads = 0, beam = 0, n_ban = 0;
-    uint64_t seed = 1;
+    size_t n = 50;
     bool stop = false, bench = false;
     int c;
-    if (!ban)
+    if (!cli_sampling_init(&cs, argc))
         return EXIT_FAIL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:n:t:h", lo, NULL)) != -1) {
-        bool ok = true;
-        switch (c) {
-        case 'p': prompt = optarg; break;
-        case G_PFILE: pfile = optarg; break;
-        case 'n': ok = cli_size(optarg, &n); break;
-        case G_STOP: stop = true; break;
-        case 't': ok = cli_double(optarg, &so.temperature) && so.temperature >= 0; break;
-        case G_TOPK: ok = cli_size(optarg, &so.top_k); break;
-        case G_TOPP: ok = cli_double(optarg, &so.top_p) && so.top_p > 0 && so.top_p <= 1; break;
-        case G_REP:
-            ok = cli_double(optarg, &so.repetition_penalty) && so.repetition_penalty > 0;
-            break;
-        case G_PRES: ok = cli_double(optarg, &so.presence_penalty); break;
-        case G_WIN: ok = cli_size(optarg, &so.penalty_window); break;
-        case G_UNK: so.allow_unk = 1; break;
-        case G_BAN: ban[n_ban++] = optarg; break;
-        case G_BEAM: ok = cli_size(optarg, &beam) && beam <= 1024; break;
-        case G_ALPHA: ok = cli_double(optarg, &bo.length_alpha) && bo.length_alpha >= 0; break;
-        case G_SEED: ok = cli_u64(optarg, &seed); break;
-        case G_THREADS: ok = cli_size(optarg, &threads); break;
-        case G_BENCH: bench = true; break;
-        case 'h': help_generate(); free(ban); return EXIT_OK;
-        default: free(ban); return cli_usage("ngram generate", "unknown option");
+        int ok = cli_sampling_option(&cs, c, optarg);
+        if (ok < 0) {
+            ok = 1;
+            switch (c) {
+            case 'p': prompt = optarg; break;
+            case G_PFILE: pfile = optarg; break;
+            case 'n': ok = cli_size(optarg, &n); break;
+            case G_STOP: stop = true; break;
+            case G_BENCH: bench = true; break;
+            case 'h': help_generate(); cli_sampling_free(&cs); return EXIT_OK;
+            default:
+                cli_sampling_free(&cs);
+                return cli_usage("ngram generate", "unknown option");
+            }
         }
         if (!ok) {
-            free(ban);
+            cli_sampling_free(&cs);
             return cli_usage("ngram generate", "bad value '%s'", optarg);
         }
     }
+    /* --threads is accepted for compatibility with generate; n-grams use no BLAS. */
+    lm_sampler_opts so = cs.sampler;
+    lm_beam_opts bo;
+    lm_beam_opts_init(&bo);
+    bo.length_alpha = cs.length_alpha;
+    const char **ban = cs.ban; /* freed below as ban */
+    size_t beam = cs.beam, n_ban = cs.n_ban;
+    uint64_t seed = cs.seed;
     if (argc - optind != 1) {
         free(ban);
         return cli_usage("ngram generate", "need one MODEL.h5");
@@ -501,7 +455,7 @@ static int ngram_generate(int argc, char **argv)
     }
     lm_error err = {0};
     char *pbuf = NULL;
-    if (pfile && !(pbuf = read_all(pfile))) {
+    if (pfile && !(pbuf = cli_read_file(pfile))) {
         fprintf(stderr, "lstmlm: %s: cannot read the prompt file\n", pfile);
         free(ban);
         return EXIT_FAIL;

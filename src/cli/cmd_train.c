@@ -78,7 +78,7 @@ static void help(void)
            "  --weight-decay X     AdamW decoupled weight decay [%g]\n"
            "  --max-steps N        windows per epoch at most (quick runs) [0 = all]\n"
            "  --seed N             seed for initialisation and dropout [%llu]\n"
-           "  --threads N          threads (OpenBLAS and lstmlm's own kernels) [library default]\n"
+           "  --threads N          OpenBLAS and lstmlm threads [library default]\n"
            "  --checkpoint FILE    checkpoint path [MODEL.ckpt.h5]\n"
            "  --resume FILE        continue the run saved in a checkpoint (same corpus)\n"
            "  -o, --output FILE    model file to write (required)\n"

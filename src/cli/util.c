@@ -14,7 +14,8 @@ volatile int cli_interrupted;
 
 int cli_fail(const lm_error *err)
 {
-    fprintf(stderr, "lstmlm: %s\n", err && err->msg[0] ? err->msg : lm_strerror(err ? err->code : 0));
+    fprintf(stderr, "lstmlm: %s\n",
+            err && err->msg[0] ? err->msg : lm_strerror(err ? err->code : 0));
     return EXIT_FAIL;
 }
 
@@ -115,4 +116,83 @@ void cli_log(void *ud, const char *line)
 {
     (void)ud;
     fprintf(stderr, "%s\n", line);
+}
+
+char *cli_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0, r;
+    char *b = malloc(cap);
+    while (b && (r = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n < 2) {
+            char *nb = realloc(b, cap * 2);
+            if (!nb) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (b)
+        b[n] = '\0';
+    return b;
+}
+
+bool cli_sampling_init(cli_sampling *s, int argc)
+{
+    memset(s, 0, sizeof *s);
+    lm_sampler_opts_init(&s->sampler);
+    lm_beam_opts bo;
+    lm_beam_opts_init(&bo);
+    s->length_alpha = bo.length_alpha;
+    s->seed = 1;
+    s->ban = calloc((size_t)(argc > 0 ? argc : 0) + 1, sizeof *s->ban);
+    return s->ban != NULL;
+}
+
+void cli_sampling_free(cli_sampling *s)
+{
+    free(s->ban);
+    s->ban = NULL;
+}
+
+int cli_sampling_option(cli_sampling *s, int c, const char *arg)
+{
+    lm_sampler_opts *so = &s->sampler;
+    switch (c) {
+    case 't':
+        return cli_double(arg, &so->temperature) && so->temperature >= 0;
+    case CLI_O_TOPK:
+        return cli_size(arg, &so->top_k);
+    case CLI_O_TOPP:
+        return cli_double(arg, &so->top_p) && so->top_p > 0 && so->top_p <= 1;
+    case CLI_O_REP:
+        return cli_double(arg, &so->repetition_penalty) && so->repetition_penalty > 0;
+    case CLI_O_PRES:
+        return cli_double(arg, &so->presence_penalty);
+    case CLI_O_WIN:
+        return cli_size(arg, &so->penalty_window);
+    case CLI_O_UNK:
+        so->allow_unk = 1;
+        return 1;
+    case CLI_O_BAN:
+        s->ban[s->n_ban++] = arg;
+        return 1;
+    case CLI_O_BEAM:
+        return cli_size(arg, &s->beam) && s->beam <= 1024;
+    case CLI_O_ALPHA:
+        return cli_double(arg, &s->length_alpha) && s->length_alpha >= 0;
+    case CLI_O_SEED:
+        return cli_u64(arg, &s->seed);
+    case CLI_O_THREADS:
+        return cli_size(arg, &s->threads);
+    default:
+        return -1;
+    }
 }
