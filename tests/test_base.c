@@ -1,10 +1,15 @@
-/* test_base.c - RNG, BLAS wrapper against plain loops, fast exp/sigmoid/tanh accuracy, errors. */
+/* test_base.c - RNG, BLAS wrapper and packed kernel against plain loops, the thread pool (also
+ * across fork), fast exp/sigmoid/tanh accuracy, errors. */
 #include "base/base.h"
 #include "base/fastmath.h"
 #include "harness.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static void test_rng_repeatable(void)
 {
@@ -94,6 +99,16 @@ static void test_pgemm_matches_reference(void)
                             }
                         }
     }
+    /* A block packed for one kernel stays readable after the choice changes. */
+    if (lm_pgemm_force(2) && lm_pgemm_force(1)) {
+        lm_pgemm_force(2);
+        lm_pgemm_pack(true, KK, NN, Bm, KK, P);
+        lm_pgemm_force(1);
+        lm_pgemm(MM, NN, KK, A, KK, P, 0.0f, C1, NN);
+        lm_gemm_ref(false, true, MM, NN, KK, 1.0f, A, KK, Bm, KK, 0.0f, C2, NN);
+        CU_ASSERT(th_check_tensor("packed for avx512, run after forcing avx2", C1, C2, MM * NN,
+                                  1e-5, 1e-5));
+    }
 out:
     lm_pgemm_force(-1);
     CU_ASSERT(kinds >= 1);
@@ -161,6 +176,39 @@ static void test_pool(void)
     lm_pool_set_threads(keep);
 }
 
+/* After fork the child has none of the parent's workers: its jobs must still complete (an
+ * alarm turns a hang into a failure) and run every part once. */
+static void count_part(void *ctx, size_t part, size_t nparts)
+{
+    (void)nparts;
+    atomic_fetch_add((atomic_int *)ctx + part, 1);
+}
+
+static void test_pool_fork(void)
+{
+    size_t keep = lm_pool_threads();
+    lm_pool_set_threads(2);
+    atomic_int hits[2] = {0, 0};
+    lm_pool_run(2, count_part, hits); /* the parent's worker exists */
+    CU_ASSERT(hits[0] == 1 && hits[1] == 1);
+    fflush(stdout);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        atomic_int h[2] = {0, 0};
+        for (int i = 0; i < 100; i++)
+            lm_pool_run(2, count_part, h);
+        _exit(h[0] == 100 && h[1] == 100 ? 0 : 1);
+    }
+    int status = 0;
+    CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+    CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    lm_pool_run(2, count_part, hits); /* and the parent's pool still works */
+    CU_ASSERT(hits[0] == 2 && hits[1] == 2);
+    lm_pool_set_threads(keep);
+}
+
 static void test_fast_math(void)
 {
     double worst = 0;
@@ -200,6 +248,7 @@ int main(void)
         {"gemm matches plain loops", test_gemm_matches_reference},
         {"packed gemm matches plain loops", test_pgemm_matches_reference},
         {"thread pool runs every part once", test_pool},
+        {"thread pool works in a forked child", test_pool_fork},
         {"fast exp, sigmoid, tanh accuracy", test_fast_math},
         {"error reporting", test_errors},
         {NULL, NULL},

@@ -132,6 +132,16 @@ static void test_lstm_gradcheck(void)
     lstm_gradcheck(SIZE_MAX);
 }
 
+/* A generation state's (1, 1) workspace has no room for packed weights (it would be 4H^2
+ * floats per state); a training window's has. */
+static void test_lstm_workspace_sizes(void)
+{
+    lm_lstm_dims d = {.L = 2, .E = 650, .H = 650, .dropout = 0};
+    size_t one = lm_lstm_ws_floats(&d, 1, 1), win = lm_lstm_ws_floats(&d, 35, 20);
+    CU_ASSERT(one < 50000);
+    CU_ASSERT(win > lm_pgemm_floats(650, 4 * 650));
+}
+
 static void test_lstm_gradcheck_packed(void)
 {
     if (!lm_pgemm_available()) {
@@ -388,6 +398,7 @@ int main(void)
         {"lstm stack gradients, carried state", test_lstm_gradcheck},
         {"lstm stack gradients, packed recurrence", test_lstm_gradcheck_packed},
         {"lstm packed recurrence matches per-step BLAS", test_lstm_packed_matches_blas},
+        {"lstm workspace sizes", test_lstm_workspace_sizes},
         {"softmax cross-entropy gradients", test_softmax_ce_gradcheck},
         {"softmax cross-entropy value", test_softmax_ce_value},
         {"whole model gradients", test_model_gradcheck},

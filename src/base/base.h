@@ -2,6 +2,9 @@
 #ifndef LM_BASE_H
 #define LM_BASE_H
 
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
 #include "lstmlm.h"
 
 #include <stdarg.h>
@@ -25,10 +28,10 @@ void lm_error_prefix(lm_error *err, const char *fmt, ...) __attribute__((format(
 void lm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Hot element-wise loops are compiled for AVX-512, AVX2+FMA and the baseline, chosen once at
- * load time (GCC function multi-versioning); elsewhere they are compiled once. */
-/* (Not under ThreadSanitizer, whose instrumented ifunc resolvers run before it starts.) */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__ELF__) &&  \
-    !defined(__SANITIZE_THREAD__)
+ * load time (GCC function multi-versioning, when configure found it works); elsewhere they are
+ * compiled once. Not under ThreadSanitizer, whose instrumented ifunc resolvers run before it
+ * starts. */
+#if defined(LM_HAVE_TARGET_CLONES) && defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define LM_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LM_HOT

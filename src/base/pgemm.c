@@ -25,8 +25,9 @@ static int kind(void)
 {
     int k = atomic_load_explicit(&chosen, memory_order_relaxed);
     if (k == PG_UNSET) {
-        k = detect();
-        atomic_store(&chosen, k);
+        int unset = PG_UNSET, d = detect();
+        /* A concurrent lm_pgemm_force wins over the detected default. */
+        k = atomic_compare_exchange_strong(&chosen, &unset, d) ? d : unset;
     }
     return k;
 }
@@ -54,20 +55,22 @@ const char *lm_pgemm_kernel_name(void)
     return names[kind()];
 }
 
-/* Columns per panel of the current kernel. */
-static size_t panel_cols(void)
-{
-    return kind() == PG_AVX512 ? 32 : 16;
-}
+/* A packed block starts with a 16-float header that records the kernel it was packed for, so
+ * lm_pgemm reads it with the matching panel width even if the choice changed in between. */
+enum { HEADER = 16 };
 
 size_t lm_pgemm_floats(size_t K, size_t N)
 {
-    return (N + 31) / 32 * 32 * K; /* enough for either panel width */
+    return HEADER + (N + 31) / 32 * 32 * K; /* enough for either panel width */
 }
 
 void lm_pgemm_pack(bool tb, size_t K, size_t N, const float *B, size_t ldb, float *P)
 {
-    size_t nr = panel_cols(), np = (N + nr - 1) / nr;
+    int k = kind();
+    int32_t tag = k;
+    memcpy(P, &tag, sizeof tag);
+    P += HEADER;
+    size_t nr = k == PG_AVX512 ? 32 : 16, np = (N + nr - 1) / nr;
     for (size_t p = 0; p < np; p++) {
         float *d = P + p * K * nr;
         size_t j0 = p * nr, nc = N - j0 < nr ? N - j0 : nr;
@@ -94,8 +97,11 @@ void lm_pgemm(size_t M, size_t N, size_t K, const float *A, size_t lda, const fl
     LM_ASSERT(beta == 0.0f || beta == 1.0f);
     if (M == 0 || N == 0)
         return;
+    int32_t tag;
+    memcpy(&tag, P, sizeof tag);
+    P += HEADER;
 #ifdef LM_PGEMM_X86
-    switch (kind()) {
+    switch (tag) {
     case PG_AVX512:
         lm_pgemm_avx512(M, N, K, A, lda, P, beta, C, ldc);
         return;

@@ -5,7 +5,8 @@
  * part i on worker i. Workers spin briefly after a job (the recurrent loops dispatch every few
  * hundred microseconds), then yield, then sleep on a condition variable, so an idle pool costs
  * nothing. A second caller while a job is running (another thread, or a nested call) runs its
- * parts serially instead of waiting. */
+ * parts serially instead of waiting. A forked child starts with no workers (pthread_atfork);
+ * after the pool has been stopped at exit, jobs run serially. */
 #include "base/base.h"
 
 #include <pthread.h>
@@ -24,7 +25,7 @@ typedef struct pool {
     pthread_t tid[POOL_MAX];
     atomic_int stop;       /* set at exit or unload: workers return */
     atomic_size_t threads; /* parts a job may use, including the caller */
-    unsigned long job;     /* number of the current job (written by the caller only) */
+    uint64_t job;          /* number of the current job (written by the caller only) */
     atomic_int sleepers;
     atomic_size_t pending; /* worker parts not finished */
     atomic_flag busy;
@@ -37,9 +38,10 @@ typedef struct pool {
 /* Worker i waits for go to change: the caller sets it to the job number for the workers
  * taking part, so a worker never reads a job it is not part of. */
 typedef struct slot {
-    _Alignas(64) atomic_ulong go;
+    _Alignas(64) _Atomic uint64_t go;
 } slot;
 static slot S[POOL_MAX];
+#define STOP_GO UINT64_MAX /* the go value that tells a worker to return (never a job number) */
 
 static pool P = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -57,10 +59,10 @@ static inline void cpu_relax(void)
 static void *worker(void *arg)
 {
     size_t id = (size_t)(uintptr_t)arg;
-    atomic_ulong *go = &S[id].go;
-    unsigned long seen = 0; /* go starts at 0 and changes only for jobs this worker is in */
+    _Atomic uint64_t *go = &S[id].go;
+    uint64_t seen = 0; /* go starts at 0 and changes only for jobs this worker is in */
     for (;;) {
-        unsigned long g;
+        uint64_t g;
         size_t spins = 0;
         while ((g = atomic_load_explicit(go, memory_order_acquire)) == seen) {
             if (++spins < SPIN_PAUSE)
@@ -78,7 +80,7 @@ static void *worker(void *arg)
             }
         }
         seen = g;
-        if (atomic_load(&P.stop))
+        if (g == STOP_GO)
             return NULL;
         P.fn(P.ctx, id, P.nparts);
         atomic_fetch_sub_explicit(&P.pending, 1, memory_order_release);
@@ -90,9 +92,10 @@ size_t lm_pool_threads(void)
 {
     size_t n = atomic_load(&P.threads);
     if (n == 0) {
-        n = lm_blas_threads();
-        n = n > POOL_MAX ? POOL_MAX : n;
-        atomic_store(&P.threads, n);
+        size_t def = lm_blas_threads(), zero = 0;
+        def = def > POOL_MAX ? POOL_MAX : def;
+        /* A concurrent lm_pool_set_threads wins over the default. */
+        n = atomic_compare_exchange_strong(&P.threads, &zero, def) ? def : zero;
     }
     return n;
 }
@@ -106,9 +109,40 @@ void lm_pool_set_threads(size_t n)
     atomic_store(&P.threads, n);
 }
 
+/* fork: the child has none of the parent's workers, and P.mu may have been held by one. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&P.mu);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&P.mu);
+}
+
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&P.mu, NULL);
+    pthread_cond_init(&P.cv, NULL);
+    P.started = 0;
+    atomic_store(&P.sleepers, 0);
+    atomic_store(&P.pending, 0);
+    for (size_t i = 0; i < POOL_MAX; i++)
+        atomic_store(&S[i].go, 0);
+    atomic_flag_clear(&P.busy);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
 /* Starts workers 1..n-1 that do not exist yet; returns how many parts can run. */
 static size_t ensure_workers(size_t n)
 {
+    pthread_once(&atfork_once, register_atfork);
     pthread_mutex_lock(&P.mu);
     if (P.started == 0)
         P.started = 1;
@@ -127,12 +161,17 @@ void lm_pool_run(size_t n, lm_pool_fn fn, void *ctx)
     size_t threads = lm_pool_threads();
     if (n > threads)
         n = threads;
-    if (n <= 1 || atomic_flag_test_and_set(&P.busy)) {
+    if (n <= 1 || atomic_load(&P.stop) || atomic_flag_test_and_set(&P.busy)) {
         for (size_t i = 0; i < n; i++)
             fn(ctx, i, n);
         return;
     }
     n = ensure_workers(n);
+    if (n <= 1) {
+        fn(ctx, 0, 1);
+        atomic_flag_clear(&P.busy);
+        return;
+    }
     P.fn = fn;
     P.ctx = ctx;
     P.nparts = n;
@@ -159,16 +198,21 @@ void lm_pool_run(size_t n, lm_pool_fn fn, void *ctx)
  * ends with no thread of ours running (and Valgrind sees their stacks freed). */
 __attribute__((destructor)) static void pool_stop(void)
 {
+    atomic_store(&P.stop, 1); /* from now on lm_pool_run runs serially */
+    /* A job in flight on another thread (exit called during it): leave the workers be. */
+    if (atomic_flag_test_and_set(&P.busy))
+        return;
     pthread_mutex_lock(&P.mu);
     size_t n = P.started;
-    atomic_store(&P.stop, 1);
     for (size_t i = 1; i < n; i++)
-        atomic_fetch_add(&S[i].go, 1);
+        atomic_store(&S[i].go, STOP_GO);
     pthread_cond_broadcast(&P.cv);
     pthread_mutex_unlock(&P.mu);
     for (size_t i = 1; i < n; i++)
         pthread_join(P.tid[i], NULL);
+    pthread_mutex_lock(&P.mu);
     P.started = n > 0 ? 1 : 0;
+    pthread_mutex_unlock(&P.mu);
 }
 
 void lm_pool_range(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)

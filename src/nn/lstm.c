@@ -26,6 +26,9 @@ typedef struct lstm_ws {
 } lstm_ws;
 
 size_t lm_lstm_pack_min_steps = 4;
+/* Workspaces for windows shorter than this (the (1,1) workspace of every generation state)
+ * have no room for packed weights and never use them. */
+#define PACK_FLOOR 2
 
 typedef struct lstm_scratch {
     float *dG;   /* (T, B, 4H) */
@@ -58,7 +61,7 @@ size_t lm_lstm_ws_floats(const lm_lstm_dims *d, size_t T, size_t B)
 {
     size_t H = d->H, I = d->E > H ? d->E : H;
     size_t layers = (d->L * layer_floats(T, B, H) + 15) & ~(size_t)15;
-    return layers + scratch_floats(T, B, H, I) + pack_floats(H);
+    return layers + scratch_floats(T, B, H, I) + (T >= PACK_FLOOR ? pack_floats(H) : 0);
 }
 
 static lstm_ws layer_view(const lm_lstm_dims *d, float *ws, size_t l, size_t T, size_t B)
@@ -152,7 +155,7 @@ static void forward_rows(void *ctx, size_t part, size_t nparts)
 
 static bool use_packed(size_t T)
 {
-    return T >= lm_lstm_pack_min_steps && lm_pgemm_available();
+    return T >= PACK_FLOOR && T >= lm_lstm_pack_min_steps && lm_pgemm_available();
 }
 
 void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, const float *X,

@@ -23,8 +23,9 @@ typedef struct lm_lstm_grads {
 
 #define LM_LSTM_MAX_LAYERS 8
 
-/* Windows with at least this many steps run the recurrence on packed W_hh (lm_pgemm) split
- * across the pool; shorter ones (generation) call lm_gemm per step. Tests change it. */
+/* Windows with at least this many steps (and at least 2) run the recurrence on packed W_hh
+ * (lm_pgemm) split across the pool; shorter ones (generation) call lm_gemm per step. Tests
+ * change it. */
 extern size_t lm_lstm_pack_min_steps;
 /* Floats of workspace for windows up to (T, B). */
 size_t lm_lstm_ws_floats(const lm_lstm_dims *d, size_t T, size_t B);
