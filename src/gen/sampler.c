@@ -306,50 +306,6 @@ void lm_beam_opts_init(lm_beam_opts *o)
     o->length_alpha = 1.0;
 }
 
-typedef struct hyp {
-    lm_state *s;
-    float *logp;    /* (V) next-token log-probabilities */
-    int32_t *toks;  /* (max_tokens) */
-    size_t len;
-    double sum;     /* log-probability so far */
-} hyp;
-
-typedef struct cand {
-    double sum;
-    size_t parent;
-    int32_t tok;
-} cand;
-
-static double norm_score(double sum, size_t len, double alpha)
-{
-    return alpha == 0 ? sum : sum / pow((double)len, alpha);
-}
-
-/* Candidate order: higher sum first, then lower parent, then lower token. */
-static int cand_cmp(const void *a, const void *b)
-{
-    const cand *x = a, *y = b;
-    if (x->sum != y->sum)
-        return x->sum > y->sum ? -1 : 1;
-    if (x->parent != y->parent)
-        return x->parent < y->parent ? -1 : 1;
-    return (x->tok > y->tok) - (x->tok < y->tok);
-}
-
-/* Masks banned tokens of a log-probability row for a hypothesis of `len` tokens. */
-static void mask_row(const lm_beam_opts *o, float *lp, size_t V, size_t len)
-{
-    if (!o->allow_unk)
-        lp[LM_TOK_UNK] = -INFINITY;
-    for (size_t i = 0; i < o->n_banned; i++)
-        if (o->banned[i] >= 0 && (size_t)o->banned[i] < V)
-            lp[o->banned[i]] = -INFINITY;
-    if (len < o->min_tokens) {
-        lp[LM_TOK_EOT] = -INFINITY;
-        lp[LM_TOK_EOC] = -INFINITY;
-    }
-}
-
 static void log_softmax(const float *z, size_t V, float *lp)
 {
     float mx = -INFINITY;
@@ -363,159 +319,74 @@ static void log_softmax(const float *z, size_t V, float *lp)
         lp[j] = (float)(z[j] - lz);
 }
 
-/* Inserts a candidate into the sorted top list c[0..*n) of at most cap entries. */
-static void top_insert(cand *c, size_t *n, size_t cap, cand x)
+/* A neural model behind the beam engine: each hypothesis of a round has its own state and
+ * next-token log-probabilities, computed when it is extended. */
+typedef struct beam_nn {
+    const lm_model *m;
+    size_t V;
+    lm_state **s[2]; /* [round parity][slot] */
+    float *logp[2];  /* [round parity] (K, V) */
+    int cur;
+} beam_nn;
+
+static int nn_row(void *ctx, size_t slot, const int32_t *toks, size_t len, float **row,
+                  lm_error *err)
 {
-    if (*n == cap && cand_cmp(&x, &c[*n - 1]) >= 0)
-        return;
-    size_t i = *n < cap ? (*n)++ : cap - 1;
-    while (i > 0 && cand_cmp(&x, &c[i - 1]) < 0) {
-        c[i] = c[i - 1];
-        i--;
-    }
-    c[i] = x;
+    beam_nn *b = ctx;
+    (void)toks, (void)len, (void)err;
+    *row = b->logp[b->cur] + slot * b->V;
+    return LM_OK;
+}
+
+static int nn_extend(void *ctx, size_t slot, size_t parent, int32_t tok, lm_error *err)
+{
+    beam_nn *b = ctx;
+    int nx = 1 - b->cur, rc;
+    lm_state *s = b->s[nx][slot];
+    float *lp = b->logp[nx] + slot * b->V;
+    if ((rc = lm_state_copy(s, b->s[b->cur][parent], err)) || (rc = lm_step(b->m, s, tok, lp, err)))
+        return rc;
+    log_softmax(lp, b->V, lp);
+    return LM_OK;
+}
+
+static void nn_advance(void *ctx)
+{
+    beam_nn *b = ctx;
+    b->cur = 1 - b->cur;
 }
 
 int lm_beam_search(const lm_model *m, const lm_state *start, const float *logits,
                    const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
                    double *score, volatile int *stop, lm_error *err)
 {
-    if (o->beam == 0 || o->max_tokens == 0)
-        return lm_fail(err, LM_EINVAL, "beam width and length limit must be positive");
-    if (o->n_banned && !o->banned)
-        return lm_fail(err, LM_EINVAL, "banned list is NULL with %zu entries", o->n_banned);
-    const lm_config *cf = lm_model_config(m);
-    size_t V = cf->vocab, K = o->beam, L = o->max_tokens;
-    hyp *cur = calloc(K, sizeof *cur), *nxt = calloc(K, sizeof *nxt);
-    cand *top = malloc(2 * K * sizeof *top);
-    int32_t *best_toks = malloc(L * sizeof *best_toks);
-    size_t n_live = 0, n_fin = 0, best_len = 0;
-    double best_score = -INFINITY;
-    int best_ended = 0, have_best = 0, rc = LM_OK;
-    if (!cur || !nxt || !top || !best_toks) {
-        rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < K; i++) {
-        hyp *hs[2] = {&cur[i], &nxt[i]};
-        for (int k = 0; k < 2; k++) {
-            if ((rc = lm_state_create(m, &hs[k]->s, err)))
-                goto out;
-            hs[k]->logp = malloc(V * sizeof(float));
-            hs[k]->toks = malloc(L * sizeof(int32_t));
-            if (!hs[k]->logp || !hs[k]->toks) {
-                rc = lm_fail(err, LM_ENOMEM, "out of memory");
-                goto out;
-            }
-        }
-    }
-    if ((rc = lm_state_copy(cur[0].s, start, err)))
-        goto out;
-    log_softmax(logits, V, cur[0].logp);
-    cur[0].len = 0;
-    cur[0].sum = 0;
-    n_live = 1;
-    while (n_live > 0) {
-        if (stop && *stop) {
-            rc = lm_fail(err, LM_EINTR, "interrupted");
+    int rc = lm_beam_check_opts(o, err);
+    if (rc)
+        return rc;
+    size_t V = lm_model_config(m)->vocab, K = o->beam;
+    beam_nn b = {.m = m, .V = V};
+    for (int r = 0; r < 2; r++) {
+        b.s[r] = calloc(K, sizeof *b.s[r]);
+        b.logp[r] = malloc(K * V * sizeof(float));
+        if (!b.s[r] || !b.logp[r]) {
+            rc = lm_fail(err, LM_ENOMEM, "out of memory");
             goto out;
         }
-        /* The 2K best extensions overall: up to K of them finish, K stay live. */
-        size_t n_top = 0;
-        for (size_t i = 0; i < n_live; i++) {
-            hyp *h = &cur[i];
-            mask_row(o, h->logp, V, h->len);
-            for (size_t j = 0; j < V; j++) {
-                if (h->logp[j] == -INFINITY)
-                    continue;
-                cand x = {h->sum + h->logp[j], i, (int32_t)j};
-                top_insert(top, &n_top, 2 * K, x);
-            }
-        }
-        if (n_top == 0) {
-            if (!have_best)
-                rc = lm_fail(err, LM_EINVAL, "every token is banned");
-            break;
-        }
-        size_t n_next = 0;
-        for (size_t r = 0; r < n_top && n_next < K; r++) {
-            const cand *x = &top[r];
-            const hyp *p = &cur[x->parent];
-            size_t len = p->len + 1;
-            if (x->tok == LM_TOK_EOT || x->tok == LM_TOK_EOC) {
-                /* A finished hypothesis counts when it ranks among the K best. */
-                if (r >= K)
-                    continue;
-                n_fin++;
-                double sc = norm_score(x->sum, len, o->length_alpha);
-                if (!best_ended || sc > best_score) {
-                    best_ended = 1;
-                    best_score = sc;
-                    best_len = p->len;
-                    memcpy(best_toks, p->toks, p->len * sizeof *best_toks);
-                    have_best = 1;
-                }
-                continue;
-            }
-            if (len >= L) {
-                /* At the length limit: only used when no hypothesis finishes. */
-                double sc = norm_score(x->sum, len, o->length_alpha);
-                if (!best_ended && (!have_best || sc > best_score)) {
-                    best_score = sc;
-                    memcpy(best_toks, p->toks, p->len * sizeof *best_toks);
-                    best_toks[p->len] = x->tok;
-                    best_len = len;
-                    have_best = 1;
-                }
-                continue;
-            }
-            hyp *h = &nxt[n_next++];
-            if ((rc = lm_state_copy(h->s, p->s, err)))
+        for (size_t i = 0; i < K; i++)
+            if ((rc = lm_state_create(m, &b.s[r][i], err)))
                 goto out;
-            memcpy(h->toks, p->toks, p->len * sizeof *h->toks);
-            h->toks[p->len] = x->tok;
-            h->len = len;
-            h->sum = x->sum;
-            if ((rc = lm_step(m, h->s, x->tok, h->logp, err)))
-                goto out;
-            log_softmax(h->logp, V, h->logp);
-        }
-        hyp *t = cur;
-        cur = nxt;
-        nxt = t;
-        n_live = n_next;
-        if (n_fin >= K)
-            break;
     }
-    if (!have_best) {
-        rc = lm_fail(err, LM_EINVAL, "every token is banned");
+    if ((rc = lm_state_copy(b.s[0][0], start, err)))
         goto out;
-    }
-    int32_t *res = malloc((best_len ? best_len : 1) * sizeof *res);
-    if (!res) {
-        rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        goto out;
-    }
-    memcpy(res, best_toks, best_len * sizeof *res);
-    *out = res;
-    *n_out = best_len;
-    if (ended)
-        *ended = best_ended;
-    if (score)
-        *score = best_score;
+    log_softmax(logits, V, b.logp[0]);
+    lm_beam_src src = {V, &b, nn_row, nn_extend, nn_advance};
+    rc = lm_beam_run(&src, o, out, n_out, ended, score, stop, err);
 out:
-    for (size_t i = 0; i < K; i++) {
-        hyp *hs[2] = {cur ? &cur[i] : NULL, nxt ? &nxt[i] : NULL};
-        for (int k = 0; k < 2; k++)
-            if (hs[k]) {
-                lm_state_free(hs[k]->s);
-                free(hs[k]->logp);
-                free(hs[k]->toks);
-            }
+    for (int r = 0; r < 2; r++) {
+        for (size_t i = 0; b.s[r] && i < K; i++)
+            lm_state_free(b.s[r][i]);
+        free(b.s[r]);
+        free(b.logp[r]);
     }
-    free(cur);
-    free(nxt);
-    free(top);
-    free(best_toks);
     return rc;
 }

@@ -27,6 +27,7 @@
  * prefix or suffix occurs at least as often as the n-gram.
  */
 #include "ngram/ngram.h"
+#include "gen/gen.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -634,176 +635,61 @@ int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_resul
 
 /* ---- beam search ---------------------------------------------------------------------------- */
 
-/* The same search as lm_beam_search (src/gen/sampler.c), with the history as the state: the
- * K best of the 2K best one-token extensions stay live, up to K of them finish with <eot> or
- * <eoc>, scored by log-probability / length^alpha. */
-typedef struct ng_hyp {
-    int32_t *toks; /* (max_tokens) */
-    size_t len;
-    double sum;
-} ng_hyp;
+/* An n-gram model behind the beam engine (src/gen/beam.c): the state of a hypothesis is the
+ * history followed by its tokens, so rows are computed on demand from the last order-1 of them
+ * and nothing is carried between rounds. */
+typedef struct beam_ng {
+    const lm_ngram *m;
+    const int32_t *hist;
+    size_t n_hist;
+    int32_t *ctx; /* (order) */
+    double *p;    /* (V) */
+    float *row;   /* (V) */
+} beam_ng;
 
-typedef struct ng_cand {
-    double sum;
-    size_t parent;
-    int32_t tok;
-} ng_cand;
-
-static int ng_cand_cmp(const ng_cand *x, const ng_cand *y)
+static int ng_row(void *ctx, size_t slot, const int32_t *toks, size_t len, float **row,
+                  lm_error *err)
 {
-    if (x->sum != y->sum)
-        return x->sum > y->sum ? -1 : 1;
-    if (x->parent != y->parent)
-        return x->parent < y->parent ? -1 : 1;
-    return (x->tok > y->tok) - (x->tok < y->tok);
-}
-
-static void ng_top_insert(ng_cand *c, size_t *n, size_t cap, ng_cand x)
-{
-    if (*n == cap && ng_cand_cmp(&x, &c[*n - 1]) >= 0)
-        return;
-    size_t i = *n < cap ? (*n)++ : cap - 1;
-    while (i > 0 && ng_cand_cmp(&x, &c[i - 1]) < 0) {
-        c[i] = c[i - 1];
-        i--;
-    }
-    c[i] = x;
-}
-
-static double ng_norm(double sum, size_t len, double alpha)
-{
-    return alpha == 0 ? sum : sum / pow((double)len, alpha);
+    beam_ng *b = ctx;
+    (void)slot, (void)err;
+    size_t C = b->m->opts.order - 1, V = b->m->V;
+    /* The last C tokens of hist followed by the hypothesis. */
+    size_t nc = 0, from_h = len < C ? C - len : 0;
+    if (from_h > b->n_hist)
+        from_h = b->n_hist;
+    for (size_t j = b->n_hist - from_h; j < b->n_hist; j++)
+        b->ctx[nc++] = b->hist[j];
+    for (size_t j = len > C ? len - C : 0; j < len; j++)
+        b->ctx[nc++] = toks[j];
+    lm_ngram_dist(b->m, b->ctx, nc, b->p);
+    for (size_t j = 0; j < V; j++)
+        b->row[j] = b->p[j] > 0 ? (float)log(b->p[j]) : -INFINITY;
+    *row = b->row;
+    return LM_OK;
 }
 
 int lm_ngram_beam_search(const lm_ngram *m, const int32_t *hist, size_t n_hist,
                          const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
                          double *score, lm_error *err)
 {
-    if (o->beam == 0 || o->max_tokens == 0)
-        return lm_fail(err, LM_EINVAL, "beam width and length limit must be positive");
-    if (o->n_banned && !o->banned)
-        return lm_fail(err, LM_EINVAL, "banned list is NULL with %zu entries", o->n_banned);
+    int rc = lm_beam_check_opts(o, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < n_hist; i++)
         if (hist[i] < 0 || (size_t)hist[i] >= m->V)
             return lm_fail(err, LM_EINVAL, "token id %d outside the vocabulary", (int)hist[i]);
-    size_t V = m->V, K = o->beam, L = o->max_tokens, C = m->opts.order - 1;
-    ng_hyp *cur = calloc(K, sizeof *cur), *nxt = calloc(K, sizeof *nxt);
-    ng_cand *top = malloc(2 * K * sizeof *top);
-    int32_t *best = malloc(L * sizeof *best), *ctx = malloc((C + 1) * sizeof *ctx);
-    double *p = malloc(V * sizeof *p);
-    int ok = cur && nxt && top && best && ctx && p;
-    for (size_t i = 0; ok && i < K; i++) {
-        cur[i].toks = malloc(L * sizeof(int32_t));
-        nxt[i].toks = malloc(L * sizeof(int32_t));
-        ok = cur[i].toks && nxt[i].toks;
-    }
-    size_t n_live = 1, n_fin = 0, best_len = 0;
-    double best_score = -INFINITY;
-    int best_ended = 0, have_best = 0, rc = LM_OK;
-    if (!ok) {
+    beam_ng b = {.m = m, .hist = hist, .n_hist = n_hist};
+    b.ctx = malloc(m->opts.order * sizeof *b.ctx);
+    b.p = malloc(m->V * sizeof *b.p);
+    b.row = malloc(m->V * sizeof *b.row);
+    if (!b.ctx || !b.p || !b.row)
         rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        goto out;
+    else {
+        lm_beam_src src = {m->V, &b, ng_row, NULL, NULL};
+        rc = lm_beam_run(&src, o, out, n_out, ended, score, NULL, err);
     }
-    cur[0].len = 0;
-    cur[0].sum = 0;
-    while (n_live > 0) {
-        size_t n_top = 0;
-        for (size_t i = 0; i < n_live; i++) {
-            const ng_hyp *h = &cur[i];
-            /* The last C tokens of hist followed by the hypothesis. */
-            size_t nc = 0, from_h = h->len < C ? C - h->len : 0;
-            if (from_h > n_hist)
-                from_h = n_hist;
-            for (size_t j = n_hist - from_h; j < n_hist; j++)
-                ctx[nc++] = hist[j];
-            for (size_t j = h->len > C ? h->len - C : 0; j < h->len; j++)
-                ctx[nc++] = h->toks[j];
-            lm_ngram_dist(m, ctx, nc, p);
-            if (!o->allow_unk)
-                p[LM_TOK_UNK] = 0;
-            for (size_t b = 0; b < o->n_banned; b++)
-                if (o->banned[b] >= 0 && (size_t)o->banned[b] < V)
-                    p[o->banned[b]] = 0;
-            if (h->len < o->min_tokens)
-                p[LM_TOK_EOT] = p[LM_TOK_EOC] = 0;
-            for (size_t j = 0; j < V; j++)
-                if (p[j] > 0)
-                    ng_top_insert(top, &n_top, 2 * K,
-                                  (ng_cand){h->sum + (double)(float)log(p[j]), i, (int32_t)j});
-        }
-        if (n_top == 0)
-            break;
-        size_t n_next = 0;
-        for (size_t r = 0; r < n_top && n_next < K; r++) {
-            const ng_cand *x = &top[r];
-            const ng_hyp *ph = &cur[x->parent];
-            size_t len = ph->len + 1;
-            if (x->tok == LM_TOK_EOT || x->tok == LM_TOK_EOC) {
-                if (r >= K)
-                    continue;
-                n_fin++;
-                double sc = ng_norm(x->sum, len, o->length_alpha);
-                if (!best_ended || sc > best_score) {
-                    best_ended = 1;
-                    best_score = sc;
-                    best_len = ph->len;
-                    memcpy(best, ph->toks, ph->len * sizeof *best);
-                    have_best = 1;
-                }
-                continue;
-            }
-            if (len >= L) {
-                double sc = ng_norm(x->sum, len, o->length_alpha);
-                if (!best_ended && (!have_best || sc > best_score)) {
-                    best_score = sc;
-                    memcpy(best, ph->toks, ph->len * sizeof *best);
-                    best[ph->len] = x->tok;
-                    best_len = len;
-                    have_best = 1;
-                }
-                continue;
-            }
-            ng_hyp *h = &nxt[n_next++];
-            memcpy(h->toks, ph->toks, ph->len * sizeof *h->toks);
-            h->toks[ph->len] = x->tok;
-            h->len = len;
-            h->sum = x->sum;
-        }
-        ng_hyp *t = cur;
-        cur = nxt;
-        nxt = t;
-        n_live = n_next;
-        if (n_fin >= K)
-            break;
-    }
-    if (!have_best) {
-        rc = lm_fail(err, LM_EINVAL, "every token is banned");
-        goto out;
-    }
-    int32_t *res = malloc((best_len ? best_len : 1) * sizeof *res);
-    if (!res) {
-        rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        goto out;
-    }
-    memcpy(res, best, best_len * sizeof *res);
-    *out = res;
-    *n_out = best_len;
-    if (ended)
-        *ended = best_ended;
-    if (score)
-        *score = best_score;
-out:
-    for (size_t i = 0; i < K; i++) {
-        if (cur)
-            free(cur[i].toks);
-        if (nxt)
-            free(nxt[i].toks);
-    }
-    free(cur);
-    free(nxt);
-    free(top);
-    free(best);
-    free(ctx);
-    free(p);
+    free(b.ctx);
+    free(b.p);
+    free(b.row);
     return rc;
 }
