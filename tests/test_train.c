@@ -2,6 +2,7 @@
  * divergence detection, early stopping, corpus mismatch on resume. */
 #include "harness.h"
 #include "model/model.h"
+#include "train/train.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -212,10 +213,57 @@ static void test_early_stopping(void)
     lm_model_free(m);
 }
 
+/* The optimizers split their blocks across threads: SGD and Adam steps are element-wise, so
+ * 1, 2 and 3 threads give identical parameters, moments and cleared gradients; the gradient
+ * norm sums per-range partials and agrees to rounding. Sizes off the 16-float ranges. */
+static void test_optimizers_threaded(void)
+{
+    enum { N = 200003 };
+    float *p[2], *g[2], *m[2], *v[2];
+    lm_rng r;
+    size_t keep = lm_pool_threads();
+    for (size_t threads = 2; threads <= 3; threads++) {
+        for (int k = 0; k < 2; k++) {
+            p[k] = lm_alloc_floats(N);
+            g[k] = lm_alloc_floats(N);
+            m[k] = lm_alloc_floats(N);
+            v[k] = lm_alloc_floats(N);
+            lm_rng_seed(&r, 4);
+            for (size_t i = 0; i < N; i++) {
+                p[k][i] = (float)lm_rng_uniform(&r) - 0.5f;
+                g[k][i] = (float)lm_rng_uniform(&r) - 0.5f;
+            }
+        }
+        double norm[2];
+        for (int k = 0; k < 2; k++) {
+            lm_pool_set_threads(k == 0 ? 1 : threads);
+            norm[k] = lm_grad_norm(g[k], N);
+            lm_adam_step(p[k], g[k], m[k], v[k], N, 0.01f, 0.9f, 0.999f, 1e-8f, 0.01f, 1, 0.5f);
+            for (size_t i = 0; i < N; i++)
+                g[k][i] = (float)i * 1e-6f;
+            lm_sgd_step(p[k], g[k], N, 0.1f);
+        }
+        LM_ASSERT_CLOSE(norm[1], norm[0], 0, 1e-12);
+        CU_ASSERT(norm[0] > 100);
+        CU_ASSERT(memcmp(p[0], p[1], N * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(m[0], m[1], N * sizeof(float)) == 0);
+        CU_ASSERT(memcmp(v[0], v[1], N * sizeof(float)) == 0);
+        CU_ASSERT(lm_sumsq(g[1], N) == 0);
+        for (int k = 0; k < 2; k++) {
+            lm_free(p[k]);
+            lm_free(g[k]);
+            lm_free(m[k]);
+            lm_free(v[k]);
+        }
+    }
+    lm_pool_set_threads(keep);
+}
+
 int main(void)
 {
     make_corpus();
     static const th_test tests[] = {
+        {"optimizers split across threads agree with one thread", test_optimizers_threaded},
         {"learns a cycle; sgd schedule", test_learns_and_schedule},
         {"resume mid-epoch reproduces the run (sgd)", test_resume_sgd},
         {"resume mid-epoch reproduces the run (adam, dropout)", test_resume_adam_dropout},
