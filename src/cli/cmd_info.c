@@ -56,7 +56,12 @@ int cmd_info(int argc, char **argv)
     printf("arch          %s\n", cf->arch);
     printf("layers        %zu\n", cf->layers);
     printf("embed         %zu\n", cf->embed);
-    printf("hidden        %zu\n", cf->hidden);
+    if (!strcmp(cf->arch, "lstm"))
+        printf("hidden        %zu\n", cf->hidden);
+    else
+        printf("ffn           %zu\n", cf->ffn ? cf->ffn : 4 * cf->embed);
+    if (!strcmp(cf->arch, "transformer"))
+        printf("heads         %zu\ncontext       %zu\n", cf->heads, cf->context);
     printf("tied          %s\n", cf->tied ? "yes" : "no");
     printf("dropout       %g\n", (double)cf->dropout);
     printf("tokenize      %s%s\n",

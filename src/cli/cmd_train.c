@@ -285,12 +285,18 @@ int cmd_train(int argc, char **argv)
     const lm_config *mc = lm_model_config(m);
     const lm_train_opts *to = lm_trainer_opts(t);
     if (!quiet) {
+        char shape[64];
+        if (!strcmp(mc->arch, "lstm"))
+            snprintf(shape, sizeof shape, "%zu x %zu", mc->layers, mc->hidden);
+        else
+            snprintf(shape, sizeof shape, "%zu layers, ffn %zu", mc->layers,
+                     mc->ffn ? mc->ffn : 4 * mc->embed);
         fprintf(stderr,
                 "%s: %zu tokens, %zu turns, vocabulary %zu (%zu OOV tokens)%s%s\n"
-                "model: %s %zu x %zu, embed %zu, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
+                "model: %s %s, embed %zu, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
                 "OpenBLAS core %s; recurrent kernel %s; %zu threads\n",
                 train_path, n_train, st.lines, mc->vocab, st.oov, valid_path ? "; valid " : "",
-                valid_path ? valid_path : "", mc->arch, mc->layers, mc->hidden, mc->embed,
+                valid_path ? valid_path : "", mc->arch, shape, mc->embed,
                 lm_model_n_params(m), to->batch, to->bptt,
                 to->optimizer == LM_OPT_SGD ? "sgd" : to->optimizer == LM_OPT_ADAM ? "adam" : "adamw",
                 to->lr, lm_blas_core_name(), lm_kernel_name(), lm_threads());
