@@ -208,22 +208,27 @@ static int count_line(void *ud, const char *line, size_t len, size_t lineno)
     return b->cc.failed ? LM_ENOMEM : 0;
 }
 
-static const lm_vocab *sort_vocab;
+/* A word to rank: the comparator needs no global state, so builds may run in parallel. */
+typedef struct ranked {
+    uint64_t count;
+    const char *tok;
+    int32_t id;
+} ranked;
 
+/* More frequent first, then by bytes. */
 static int by_count(const void *pa, const void *pb)
 {
-    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
-    uint64_t ca = sort_vocab->count[a], cb = sort_vocab->count[b];
-    if (ca != cb)
-        return ca > cb ? -1 : 1;
-    return strcmp(sort_vocab->tok[a], sort_vocab->tok[b]);
+    const ranked *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return strcmp(a->tok, b->tok);
 }
 
 int lm_vocab_build(const char *const *paths, size_t n_paths, const lm_text_opts *t,
                    const lm_vocab_opts *o, lm_vocab **out, lm_error *err)
 {
     lm_vocab *all = NULL, *v = NULL;
-    int32_t *order = NULL;
+    ranked *order = NULL;
     int rc = lm_vocab_create(&all, err);
     if (rc)
         return rc;
@@ -260,14 +265,15 @@ int lm_vocab_build(const char *const *paths, size_t n_paths, const lm_text_opts 
         rc = lm_fail(err, LM_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nw; i++)
-        order[i] = (int32_t)(i + LM_N_SPECIAL);
-    sort_vocab = all;
+    for (size_t i = 0; i < nw; i++) {
+        int32_t id = (int32_t)(i + LM_N_SPECIAL);
+        order[i] = (ranked){all->count[id], all->tok[id], id};
+    }
     qsort(order, nw, sizeof *order, by_count);
     size_t min_count = o && o->min_count ? o->min_count : 1;
     size_t max = o && o->max_vocab ? o->max_vocab : SIZE_MAX;
     for (size_t i = 0; i < nw; i++) {
-        int32_t id = order[i];
+        int32_t id = order[i].id;
         const char *s = all->tok[id];
         if (all->count[id] < min_count || v->n >= max) {
             v->count[LM_TOK_UNK] += all->count[id];
