@@ -251,6 +251,10 @@ typedef struct lm_train_opts {
     double weight_decay;  /* AdamW decoupled decay [0.01] */
     uint64_t seed;        /* dropout and shuffling stream [1] */
     size_t max_steps;     /* stop an epoch after this many windows; 0 = whole epoch [0] */
+    int shift_windows;    /* 1: each epoch's windows start at an offset in [0, bptt) drawn
+                           * from seed and epoch, so a token is not always at the same window
+                           * position; 0: at 0; -1: 1 for transformers (whose learned
+                           * positions would otherwise tie to the window grid), else 0 [-1] */
 } lm_train_opts;
 
 LM_API void lm_train_opts_init(lm_train_opts *o);

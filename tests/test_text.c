@@ -209,6 +209,15 @@ static void test_batcher(void)
     CU_ASSERT_EQUAL(lm_batcher_window(&bt, 2, x, y), 2);
     CU_ASSERT_EQUAL(x[0], 8);
     CU_ASSERT_EQUAL(y[3], 21);
+    /* From offset 3: 7 predictions left, windows of 4 and 3 starting at positions 3 and 7. */
+    lm_batcher_set_offset(&bt, 3);
+    CU_ASSERT_EQUAL(bt.windows, 2);
+    CU_ASSERT_EQUAL(lm_batcher_window(&bt, 0, x, y), 4);
+    CU_ASSERT(x[0] == 3 && x[1] == 14 && y[0] == 4);
+    CU_ASSERT_EQUAL(lm_batcher_window(&bt, 1, x, y), 3);
+    CU_ASSERT(x[0] == 7 && y[4] == 10 && y[5] == 21);
+    lm_batcher_set_offset(&bt, 0);
+    CU_ASSERT_EQUAL(bt.windows, 3);
 }
 
 int main(void)

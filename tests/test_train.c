@@ -101,11 +101,12 @@ static void stopper(void *ud, const lm_progress *p)
 
 /* Runs 3 epochs straight, and again with an interruption in epoch 2 and a resume from the
  * checkpoint; the validation perplexities and final parameters must be identical. */
-static void resume_case(int optimizer, float dropout)
+static void resume_case(int optimizer, float dropout, int shift)
 {
     lm_train_opts o;
     opts(&o, optimizer);
     o.epochs = 3;
+    o.shift_windows = shift;
     lm_error err;
     lm_epoch_result r;
     double straight[3], resumed[3];
@@ -157,12 +158,53 @@ static void resume_case(int optimizer, float dropout)
 
 static void test_resume_sgd(void)
 {
-    resume_case(LM_OPT_SGD, 0);
+    resume_case(LM_OPT_SGD, 0, 0);
 }
 
 static void test_resume_adam_dropout(void)
 {
-    resume_case(LM_OPT_ADAM, 0.3f);
+    resume_case(LM_OPT_ADAM, 0.3f, 0);
+}
+
+static void test_resume_shifted_windows(void)
+{
+    resume_case(LM_OPT_SGD, 0, 1);
+}
+
+/* With shifted windows an epoch sees a different number of windows or tokens than at offset
+ * 0, the offsets differ between epochs, and they come from the seed alone (a second trainer
+ * with the same options sees the same epochs). The default shifts only transformers. */
+static void test_shifted_windows(void)
+{
+    lm_train_opts o;
+    opts(&o, LM_OPT_SGD);
+    o.epochs = 6;
+    o.shift_windows = 1;
+    lm_error err;
+    lm_epoch_result r;
+    uint64_t tokens[2][6];
+    for (int run = 0; run < 2; run++) {
+        lm_model *m = model(0);
+        lm_trainer *t;
+        CU_ASSERT_FATAL(lm_trainer_create(m, &o, corpus, NTOK, NULL, 0, &t, &err) == LM_OK);
+        for (int e = 0; e < 6; e++) {
+            CU_ASSERT_FATAL(lm_trainer_run_epoch(t, NULL, &r, &err) == LM_OK);
+            tokens[run][e] = r.tokens;
+        }
+        lm_trainer_free(t);
+        lm_model_free(m);
+    }
+    /* 750 tokens per stream, 749 predictions at offset 0; offset k leaves 749 - k. */
+    int differ = 0;
+    for (int e = 0; e < 6; e++) {
+        CU_ASSERT_EQUAL(tokens[0][e], tokens[1][e]);
+        CU_ASSERT(tokens[0][e] <= 4 * 749 && tokens[0][e] > 4 * (749 - 8));
+        differ += tokens[0][e] != tokens[0][0];
+    }
+    CU_ASSERT(differ > 0);
+    lm_train_opts d;
+    lm_train_opts_init(&d);
+    CU_ASSERT_EQUAL(d.shift_windows, -1);
 }
 
 static void test_divergence(void)
@@ -264,6 +306,8 @@ int main(void)
     make_corpus();
     static const th_test tests[] = {
         {"optimizers split across threads agree with one thread", test_optimizers_threaded},
+        {"shifted windows: seeded offsets per epoch", test_shifted_windows},
+        {"exact resume with shifted windows", test_resume_shifted_windows},
         {"learns a cycle; sgd schedule", test_learns_and_schedule},
         {"resume mid-epoch reproduces the run (sgd)", test_resume_sgd},
         {"resume mid-epoch reproduces the run (adam, dropout)", test_resume_adam_dropout},

@@ -77,6 +77,8 @@ static void help(void)
            "  --clip X             bound on the global gradient norm, 0 = off [%g]\n"
            "  --weight-decay X     AdamW decoupled weight decay [%g]\n"
            "  --max-steps N        windows per epoch at most (quick runs) [0 = all]\n"
+           "  --shift-windows on|off  start each epoch's windows at a seeded random offset\n"
+           "                       [on for transformers, off otherwise]\n"
            "  --seed N             seed for initialisation and dropout [%llu]\n"
            "  --threads N          OpenBLAS and lstmlm threads [library default]\n"
            "  --checkpoint FILE    checkpoint path [MODEL.ckpt.h5]\n"
@@ -99,7 +101,7 @@ static void help(void)
 enum {
     O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_FFN, O_HEADS, O_CONTEXT, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC,
     O_TOK, O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
-    O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME
+    O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME, O_SHIFT
 };
 
 static const struct option longopts[] = {
@@ -130,6 +132,7 @@ static const struct option longopts[] = {
     {"clip", required_argument, NULL, O_CLIP},
     {"weight-decay", required_argument, NULL, O_WD},
     {"max-steps", required_argument, NULL, O_MAXSTEPS},
+    {"shift-windows", required_argument, NULL, O_SHIFT},
     {"seed", required_argument, NULL, O_SEED},
     {"threads", required_argument, NULL, O_THREADS},
     {"checkpoint", required_argument, NULL, O_CKPT},
@@ -197,6 +200,10 @@ int cmd_train(int argc, char **argv)
         case O_CLIP: ok = cli_double(a, &o.clip); break;
         case O_WD: ok = cli_double(a, &o.weight_decay); break;
         case O_MAXSTEPS: ok = cli_size(a, &o.max_steps); break;
+        case O_SHIFT:
+            ok = !strcmp(a, "on") || !strcmp(a, "off");
+            o.shift_windows = !strcmp(a, "on");
+            break;
         case O_SEED: ok = cli_u64(a, &o.seed); break;
         case O_THREADS: ok = cli_size(a, &threads); break;
         case O_CKPT: ckpt = a; break;

@@ -206,12 +206,20 @@ void lm_batcher_init(lm_batcher *bt, const int32_t *ids, size_t n, size_t B, siz
     bt->B = B;
     bt->T = T;
     bt->len = B ? n / B : 0;
-    bt->windows = bt->len > 1 && T ? (bt->len - 1 + T - 1) / T : 0;
+    lm_batcher_set_offset(bt, 0);
+}
+
+void lm_batcher_set_offset(lm_batcher *bt, size_t off)
+{
+    size_t T = bt->T;
+    bt->off = bt->len > off + 1 ? off : 0;
+    size_t usable = bt->len > bt->off + 1 ? bt->len - 1 - bt->off : 0;
+    bt->windows = T ? (usable + T - 1) / T : 0;
 }
 
 size_t lm_batcher_window(const lm_batcher *bt, size_t k, int32_t *x, int32_t *y)
 {
-    size_t start = k * bt->T;
+    size_t start = bt->off + k * bt->T;
     size_t T = bt->T;
     if (start + T > bt->len - 1)
         T = bt->len - 1 - start;

@@ -18,15 +18,19 @@ size_t lm_find_nul(const char *buf, size_t len);
 /* Vocabulary internals used by the model file code. */
 int lm_vocab_set_count(lm_vocab *v, int32_t id, uint64_t count);
 
-/* Window batcher over an id stream: B streams of n/B tokens, read T steps at a time.
- * Window k holds inputs x[t][b] = stream_b[k*T + t] and targets y[t][b] = stream_b[k*T + t + 1]. */
+/* Window batcher over an id stream: B streams of n/B tokens, read T steps at a time from an
+ * offset. Window k holds inputs x[t][b] = stream_b[off + k*T + t] and targets
+ * y[t][b] = stream_b[off + k*T + t + 1]. */
 typedef struct lm_batcher {
     const int32_t *ids;
     size_t B, T, len; /* len: tokens per stream */
-    size_t windows;   /* windows per epoch: ceil((len - 1) / T) */
+    size_t off;       /* first input position of each stream (0 after init) */
+    size_t windows;   /* windows per epoch: ceil((len - 1 - off) / T) */
 } lm_batcher;
 
 void lm_batcher_init(lm_batcher *bt, const int32_t *ids, size_t n, size_t B, size_t T);
+/* Starts the windows at position off (< T) of each stream; recomputes windows. */
+void lm_batcher_set_offset(lm_batcher *bt, size_t off);
 /* Fills x and y (T*B time-major) for window k; returns its length (<= T, the last may be short). */
 size_t lm_batcher_window(const lm_batcher *bt, size_t k, int32_t *x, int32_t *y);
 

@@ -25,6 +25,7 @@ void lm_train_opts_init(lm_train_opts *o)
     o->weight_decay = 0.01;
     o->seed = 1;
     o->max_steps = 0;
+    o->shift_windows = -1;
 }
 
 struct lm_trainer {
@@ -103,6 +104,8 @@ int lm_trainer_create(lm_model *m, const lm_train_opts *o, const int32_t *train,
         return lm_fail(err, LM_ENOMEM, "out of memory");
     t->m = m;
     t->o = *o;
+    if (t->o.shift_windows < 0)
+        t->o.shift_windows = !strcmp(m->cfg.arch, "transformer");
     t->train = train;
     t->n_train = n_train;
     t->valid = valid;
@@ -203,12 +206,24 @@ static double clock_now(const lm_trainer *t)
     return t->now ? t->now() : 0.0;
 }
 
+/* Where epoch e's windows start: 0, or with shift_windows an offset in [0, bptt) that
+ * depends only on the seed and e (so a resumed run finds the same one). */
+static size_t epoch_offset(const lm_trainer *t, size_t e)
+{
+    if (!t->o.shift_windows || t->o.bptt < 2)
+        return 0;
+    lm_rng r;
+    lm_rng_seed(&r, t->o.seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)e));
+    return (size_t)(lm_rng_next(&r) % t->o.bptt);
+}
+
 int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res, lm_error *err)
 {
     if (t->finished || t->epoch >= t->o.epochs)
         return lm_fail(err, LM_EINVAL, "training already finished after %zu epochs", t->epoch);
     lm_model *m = t->m;
     size_t e = t->epoch + 1, B = t->o.batch, P = m->table.total;
+    lm_batcher_set_offset(&t->bt, epoch_offset(t, e));
     size_t windows = t->bt.windows;
     if (t->o.max_steps && t->o.max_steps < windows)
         windows = t->o.max_steps;
@@ -340,7 +355,8 @@ int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *
              {"batch", o->batch},           {"bptt", o->bptt},
              {"epochs", o->epochs},         {"optimizer", (uint64_t)o->optimizer},
              {"decay_start", o->decay_start}, {"patience", o->patience},
-             {"seed", o->seed},             {"max_steps", o->max_steps}};
+             {"seed", o->seed},             {"max_steps", o->max_steps},
+             {"shift_windows", (uint64_t)o->shift_windows}};
     struct {
         const char *name;
         double v;
@@ -419,6 +435,12 @@ int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
     o.beta2 = d[9];
     o.eps = d[10];
     o.weight_decay = d[11];
+    /* Checkpoints from before window shifting started every epoch at 0. */
+    uint64_t shift = 0;
+    if (lm_h5_has_attr(h, "/train", "shift_windows") &&
+        (rc = lm_h5_attr_u64(h, "/train", "shift_windows", &shift, err)))
+        goto fail;
+    o.shift_windows = shift != 0;
     if (v[9] != hash_ids(train, n_train) || v[10] != n_train || v[11] != (valid ? n_valid : 0)) {
         rc = lm_fail(err, LM_EMISMATCH,
                      "%s: the checkpoint was made on a different training or validation corpus "
