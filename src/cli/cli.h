@@ -90,6 +90,15 @@ typedef struct cli_sampling {
     size_t n_ban;
 } cli_sampling;
 
+/* The ids of the n --ban words in v (*out: n ids, caller frees; NULL when n is 0). A word
+ * outside the vocabulary is an error naming it. */
+int cli_ban_ids(const lm_vocab *v, const char *const *ban, size_t n, int32_t **out,
+                lm_error *err);
+/* A prompt as ids (caller frees *ids). A last line without its newline is continued: the
+ * <eot> the line reader adds is dropped. */
+int cli_prompt_ids(const char *text, const lm_text_opts *t, const lm_vocab *v, int32_t **ids,
+                   size_t *n, lm_error *err);
+
 /* Library defaults, seed 1, and room for up to argc --ban words. False when out of memory. */
 bool cli_sampling_init(cli_sampling *s, int argc);
 void cli_sampling_free(cli_sampling *s);

@@ -167,15 +167,8 @@ int cmd_generate(int argc, char **argv)
     const lm_config *cf = lm_model_config(m);
     const lm_vocab *v = lm_model_vocab(m);
     size_t V = cf->vocab;
-    if (n_ban && !(banned = malloc(n_ban * sizeof *banned)))
-        goto oom;
-    for (size_t i = 0; i < n_ban; i++) {
-        banned[i] = lm_vocab_lookup(v, ban[i], strlen(ban[i]));
-        if (banned[i] == LM_TOK_UNK && strcmp(ban[i], lm_vocab_token(v, LM_TOK_UNK))) {
-            snprintf(err.msg, sizeof err.msg, "--ban %s: not in the model's vocabulary", ban[i]);
-            goto fail;
-        }
-    }
+    if (cli_ban_ids(v, ban, n_ban, &banned, &err))
+        goto fail;
     so.banned = banned;
     so.n_banned = n_ban;
     bo.banned = banned;
@@ -183,12 +176,8 @@ int cmd_generate(int argc, char **argv)
     bo.allow_unk = so.allow_unk;
     lm_text_opts t = {cf->tokenize, cf->lowercase};
     const char *text = pbuf ? pbuf : prompt ? prompt : "";
-    if (lm_text_to_ids(text, &t, v, 1, &ids, &n_ids, &err))
+    if (cli_prompt_ids(text, &t, v, &ids, &n_ids, &err))
         goto fail;
-    /* A last line without its newline is continued: drop the <eot> the reader added. */
-    size_t tl = strlen(text);
-    if (n_ids && ids[n_ids - 1] == LM_TOK_EOT && tl && text[tl - 1] != '\n')
-        n_ids--;
     logits = malloc(V * sizeof *logits);
     hist = malloc((n_ids + n + 1) * sizeof *hist);
     scratch = malloc(2 * V * sizeof *scratch);

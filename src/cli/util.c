@@ -196,3 +196,38 @@ int cli_sampling_option(cli_sampling *s, int c, const char *arg)
         return -1;
     }
 }
+
+int cli_ban_ids(const lm_vocab *v, const char *const *ban, size_t n, int32_t **out,
+                lm_error *err)
+{
+    *out = NULL;
+    if (n == 0)
+        return LM_OK;
+    int32_t *ids = malloc(n * sizeof *ids);
+    if (!ids) {
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return err->code = LM_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = lm_vocab_lookup(v, ban[i], strlen(ban[i]));
+        if (ids[i] == LM_TOK_UNK && strcmp(ban[i], lm_vocab_token(v, LM_TOK_UNK))) {
+            snprintf(err->msg, sizeof err->msg, "--ban %s: not in the model's vocabulary", ban[i]);
+            free(ids);
+            return err->code = LM_EINVAL;
+        }
+    }
+    *out = ids;
+    return LM_OK;
+}
+
+int cli_prompt_ids(const char *text, const lm_text_opts *t, const lm_vocab *v, int32_t **ids,
+                   size_t *n, lm_error *err)
+{
+    int rc = lm_text_to_ids(text, t, v, 1, ids, n, err);
+    if (rc)
+        return rc;
+    size_t tl = strlen(text);
+    if (*n && (*ids)[*n - 1] == LM_TOK_EOT && tl && text[tl - 1] != '\n')
+        (*n)--;
+    return LM_OK;
+}
