@@ -162,3 +162,24 @@ int th_fd_check(const th_fd *o, const char *name, float *x, const float *g, size
         printf("\n  %s: worst relative error %.3g\n", name, worst);
     return ok;
 }
+
+void th_fd_direction(float *x, const float *g, const float *dir, size_t n, double h,
+                     th_loss_fn f, void *ud, double *analytic, double *numeric)
+{
+    float *keep = malloc(n * sizeof *keep);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(keep);
+    memcpy(keep, x, n * sizeof *keep);
+    double an = 0;
+    for (size_t i = 0; i < n; i++)
+        an += (double)dir[i] * g[i];
+    for (size_t i = 0; i < n; i++)
+        x[i] = keep[i] + (float)h * dir[i];
+    double lp = f(ud);
+    for (size_t i = 0; i < n; i++)
+        x[i] = keep[i] - (float)h * dir[i];
+    double lm = f(ud);
+    memcpy(x, keep, n * sizeof *keep);
+    free(keep);
+    *analytic = an;
+    *numeric = (lp - lm) / (2 * h);
+}

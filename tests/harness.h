@@ -41,6 +41,12 @@ typedef struct th_fd {
 int th_fd_check(const th_fd *o, const char *name, float *x, const float *g, size_t n, th_loss_fn f,
                 void *ud);
 
+/* Directional check over a whole parameter block (kann's check): the analytic derivative
+ * dir . g against the central difference of f along dir with step h. x is moved and
+ * restored. Stores both in *analytic and *numeric. */
+void th_fd_direction(float *x, const float *g, const float *dir, size_t n, double h,
+                     th_loss_fn f, void *ud, double *analytic, double *numeric);
+
 /* Path of a file below $srcdir (or "." when unset), in a static buffer per call slot. */
 const char *th_srcpath(const char *rel);
 /* Path of ../shared/<rel> seen from $srcdir, or NULL when that folder is absent. */
