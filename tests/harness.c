@@ -163,8 +163,8 @@ int th_fd_check(const th_fd *o, const char *name, float *x, const float *g, size
     return ok;
 }
 
-void th_fd_direction(float *x, const float *g, const float *dir, size_t n, double h,
-                     th_loss_fn f, void *ud, double *analytic, double *numeric)
+void th_fd_direction(float *x, const float *g, const float *dir, size_t n, double h, th_loss_fn f,
+                     void *ud, double *analytic, double *numeric)
 {
     float *keep = malloc(n * sizeof *keep);
     CU_ASSERT_PTR_NOT_NULL_FATAL(keep);

@@ -99,6 +99,10 @@ int cli_ban_ids(const lm_vocab *v, const char *const *ban, size_t n, int32_t **o
 int cli_prompt_ids(const char *text, const lm_text_opts *t, const lm_vocab *v, int32_t **ids,
                    size_t *n, lm_error *err);
 
+/* Prints the --help lines of the shared sampling options (-t ... --seed) with their
+ * defaults. */
+void cli_sampling_help(void);
+
 /* Library defaults, seed 1, and room for up to argc --ban words. False when out of memory. */
 bool cli_sampling_init(cli_sampling *s, int argc);
 void cli_sampling_free(cli_sampling *s);

@@ -7,10 +7,6 @@
 
 static void help(void)
 {
-    lm_sampler_opts s;
-    lm_sampler_opts_init(&s);
-    lm_beam_opts b;
-    lm_beam_opts_init(&b);
     printf("Usage: lstmlm generate [options] MODEL.h5\n\n"
            "Samples text from a model and streams it to standard output, detokenized: each\n"
            "<eot> (end of turn) starts a new line, <eoc> (end of conversation) a blank line.\n"
@@ -20,25 +16,13 @@ static void help(void)
            "  -p, --prompt TEXT          text to continue\n"
            "  --prompt-file FILE         read the prompt from a file\n"
            "  -n, --tokens N             tokens to generate [50]\n"
-           "  --stop-at-eot              stop at the first end of turn\n"
-           "  -t, --temperature X        0 = greedy [%g]\n"
-           "  --top-k N                  sample among the N most probable tokens [0 = off]\n"
-           "  --top-p X                  nucleus sampling [%g = off]\n"
-           "  --repetition-penalty X     penalise tokens seen in the penalty window [%g = off]\n"
-           "  --presence-penalty X       subtract X from the logits of recent tokens [0 = off]\n"
-           "  --penalty-window N         recent tokens the penalties look at [%zu]\n"
-           "  --allow-unk                let <unk> be sampled\n"
-           "  --ban WORD                 never produce WORD (repeatable)\n"
-           "  --beam N                   beam search of width N for one turn (up to -n tokens,\n"
-           "                             ends at <eot>; no sampling) [0 = off]\n"
-           "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
-           "  --seed N                   [1]\n"
-           "  --threads N                OpenBLAS and lstmlm threads [library default]\n"
+           "  --stop-at-eot              stop at the first end of turn\n");
+    cli_sampling_help();
+    printf("  --threads N                OpenBLAS and lstmlm threads [library default]\n"
            "  --bench                    print generation speed (tokens/s, load and prompt\n"
            "                             excluded) to standard error\n"
            "  -h, --help                 this text\n\n"
-           "Exit status: 0 done, 1 failure, 2 bad usage.\n",
-           s.temperature, s.top_p, s.repetition_penalty, s.penalty_window, b.length_alpha);
+           "Exit status: 0 done, 1 failure, 2 bad usage.\n");
 }
 
 enum { O_PFILE = 256, O_STOP, O_BENCH };

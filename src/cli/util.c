@@ -231,3 +231,24 @@ int cli_prompt_ids(const char *text, const lm_text_opts *t, const lm_vocab *v, i
         (*n)--;
     return LM_OK;
 }
+
+void cli_sampling_help(void)
+{
+    lm_sampler_opts s;
+    lm_sampler_opts_init(&s);
+    lm_beam_opts b;
+    lm_beam_opts_init(&b);
+    printf("  -t, --temperature X        0 = greedy [%g]\n"
+           "  --top-k N                  sample among the N most probable tokens [0 = off]\n"
+           "  --top-p X                  nucleus sampling [%g = off]\n"
+           "  --repetition-penalty X     penalise tokens seen in the penalty window [%g = off]\n"
+           "  --presence-penalty X       subtract X from the logits of recent tokens [0 = off]\n"
+           "  --penalty-window N         recent tokens the penalties look at [%zu]\n"
+           "  --allow-unk                let <unk> be sampled\n"
+           "  --ban WORD                 never produce WORD (repeatable)\n"
+           "  --beam N                   beam search of width N for one turn (up to -n tokens,\n"
+           "                             ends at <eot>; no sampling) [0 = off]\n"
+           "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
+           "  --seed N                   [1]\n",
+           s.temperature, s.top_p, s.repetition_penalty, s.penalty_window, b.length_alpha);
+}
