@@ -107,7 +107,7 @@ static lstm_scratch scratch_view(const lm_lstm_dims *d, float *ws, size_t T, siz
 /* One step of the cell for B rows.
  * g: (B, 4H) pre-activations in, activations out; c_prev, c, tc, h: (B, H). */
 LM_HOT static void lstm_cell(size_t B, size_t H, float *restrict g, const float *restrict c_prev,
-                      float *restrict c, float *restrict tc, float *restrict h)
+                             float *restrict c, float *restrict tc, float *restrict h)
 {
     for (size_t b = 0; b < B; b++) {
         float *gi = g + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
@@ -212,9 +212,9 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
 /* Gate gradients of one step. dhy: (B, H) gradient reaching h_t (from above plus the future);
  * dc: (B, H) in (from t+1) and out (to t-1). dG: (B, 4H) out. */
 LM_HOT static void lstm_cell_backward(size_t B, size_t H, const float *restrict g,
-                               const float *restrict c_prev, const float *restrict tc,
-                               const float *restrict dhy, const float *restrict dh,
-                               float *restrict dc, float *restrict dG)
+                                      const float *restrict c_prev, const float *restrict tc,
+                                      const float *restrict dhy, const float *restrict dh,
+                                      float *restrict dc, float *restrict dG)
 {
     for (size_t b = 0; b < B; b++) {
         const float *gi = g + b * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
