@@ -82,6 +82,7 @@ bool lm_pgemm_force(int kind);
 /* A persistent thread pool for the work OpenBLAS does not thread. lm_pool_run calls
  * fn(ctx, i, n) for i = 0..n-1 (n capped at lm_pool_threads()), part 0 on the caller, and
  * returns when all are done. lm_pool_range splits [0, count) evenly: part i gets [lo, hi). */
+#define LM_POOL_MAX 64 /* lm_pool_threads() never exceeds it: per-part arrays can use it */
 typedef void (*lm_pool_fn)(void *ctx, size_t part, size_t nparts);
 void lm_pool_run(size_t n, lm_pool_fn fn, void *ctx);
 size_t lm_pool_threads(void);

@@ -66,11 +66,10 @@ size_t lm_pgemm_floats(size_t K, size_t N)
 
 void lm_pgemm_pack(bool tb, size_t K, size_t N, const float *B, size_t ldb, float *P)
 {
-    int k = kind();
-    int32_t tag = k;
+    int32_t tag = kind();
     memcpy(P, &tag, sizeof tag);
     P += HEADER;
-    size_t nr = k == PG_AVX512 ? 32 : 16, np = (N + nr - 1) / nr;
+    size_t nr = tag == PG_AVX512 ? 32 : 16, np = (N + nr - 1) / nr;
     for (size_t p = 0; p < np; p++) {
         float *d = P + p * K * nr;
         size_t j0 = p * nr, nc = N - j0 < nr ? N - j0 : nr;

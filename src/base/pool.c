@@ -14,15 +14,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#define POOL_MAX 64
 #define SPIN_PAUSE 4000 /* busy iterations before yielding */
 #define SPIN_YIELD 2000 /* sched_yield iterations before sleeping */
 
 typedef struct pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    size_t started; /* workers created so far (1..POOL_MAX-1) */
-    pthread_t tid[POOL_MAX];
+    size_t started; /* workers created so far (1..LM_POOL_MAX-1) */
+    pthread_t tid[LM_POOL_MAX];
     atomic_int stop;       /* set at exit or unload: workers return */
     atomic_size_t threads; /* parts a job may use, including the caller */
     uint64_t job;          /* number of the current job (written by the caller only) */
@@ -40,7 +39,7 @@ typedef struct pool {
 typedef struct slot {
     _Alignas(64) _Atomic uint64_t go;
 } slot;
-static slot S[POOL_MAX];
+static slot S[LM_POOL_MAX];
 #define STOP_GO UINT64_MAX /* the go value that tells a worker to return (never a job number) */
 
 static pool P = {
@@ -93,7 +92,7 @@ size_t lm_pool_threads(void)
     size_t n = atomic_load(&P.threads);
     if (n == 0) {
         size_t def = lm_blas_threads(), zero = 0;
-        def = def > POOL_MAX ? POOL_MAX : def;
+        def = def > LM_POOL_MAX ? LM_POOL_MAX : def;
         /* A concurrent lm_pool_set_threads wins over the default. */
         n = atomic_compare_exchange_strong(&P.threads, &zero, def) ? def : zero;
     }
@@ -104,8 +103,8 @@ void lm_pool_set_threads(size_t n)
 {
     if (n < 1)
         n = 1;
-    if (n > POOL_MAX)
-        n = POOL_MAX;
+    if (n > LM_POOL_MAX)
+        n = LM_POOL_MAX;
     atomic_store(&P.threads, n);
 }
 
@@ -127,7 +126,7 @@ static void after_fork_child(void)
     P.started = 0;
     atomic_store(&P.sleepers, 0);
     atomic_store(&P.pending, 0);
-    for (size_t i = 0; i < POOL_MAX; i++)
+    for (size_t i = 0; i < LM_POOL_MAX; i++)
         atomic_store(&S[i].go, 0);
     atomic_flag_clear(&P.busy);
 }

@@ -1,6 +1,7 @@
 /* sampler.c - next-token sampling (penalties, bans, temperature, top-k, top-p, one draw),
  * streaming detokenization and beam search over lm_state copies. */
 #include "gen/gen.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -306,19 +307,6 @@ void lm_beam_opts_init(lm_beam_opts *o)
     o->length_alpha = 1.0;
 }
 
-static void log_softmax(const float *z, size_t V, float *lp)
-{
-    float mx = -INFINITY;
-    for (size_t j = 0; j < V; j++)
-        mx = z[j] > mx ? z[j] : mx;
-    double sum = 0;
-    for (size_t j = 0; j < V; j++)
-        sum += exp((double)z[j] - mx);
-    double lz = mx + log(sum);
-    for (size_t j = 0; j < V; j++)
-        lp[j] = (float)(z[j] - lz);
-}
-
 /* A neural model behind the beam engine: each hypothesis of a round has its own state and
  * next-token log-probabilities, computed when it is extended. */
 typedef struct beam_nn {
@@ -346,7 +334,7 @@ static int nn_extend(void *ctx, size_t slot, size_t parent, int32_t tok, lm_erro
     float *lp = b->logp[nx] + slot * b->V;
     if ((rc = lm_state_copy(s, b->s[b->cur][parent], err)) || (rc = lm_step(b->m, s, tok, lp, err)))
         return rc;
-    log_softmax(lp, b->V, lp);
+    lm_log_softmax(lp, b->V, lp);
     return LM_OK;
 }
 
@@ -378,7 +366,7 @@ int lm_beam_search(const lm_model *m, const lm_state *start, const float *logits
     }
     if ((rc = lm_state_copy(b.s[0][0], start, err)))
         goto out;
-    log_softmax(logits, V, b.logp[0]);
+    lm_log_softmax(logits, V, b.logp[0]);
     lm_beam_src src = {V, &b, nn_row, nn_extend, nn_advance};
     rc = lm_beam_run(&src, o, out, n_out, ended, score, stop, err);
 out:

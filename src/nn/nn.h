@@ -48,8 +48,6 @@ typedef struct lm_ce_acc {
     size_t n, n_unk;
 } lm_ce_acc;
 
-#define LM_CE_MAX_PARTS 64
-
 /* Adds the loss of rows X to acc. With dX != NULL also the backward: dlogits = scale*(p - 1_y)
  * accumulated into dW, db, and dX (N, O) overwritten. */
 void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W, const float *b,

@@ -63,7 +63,7 @@ typedef struct ce_job {
     bool grad;
     float scale;
     float *db;
-    lm_ce_acc part[LM_CE_MAX_PARTS];
+    lm_ce_acc part[LM_POOL_MAX];
 } ce_job;
 
 static void ce_rows(void *ctx, size_t part, size_t nparts)
@@ -105,7 +105,6 @@ void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W,
                    float *dX, float *dW, float *db)
 {
     size_t parts = lm_pool_threads();
-    parts = parts > LM_CE_MAX_PARTS ? LM_CE_MAX_PARTS : parts;
     for (size_t r0 = 0; r0 < N; r0 += chunk) {
         size_t R = N - r0 < chunk ? N - r0 : chunk;
         float *Z = scratch;

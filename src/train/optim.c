@@ -19,14 +19,13 @@ static void range(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)
 
 static size_t parts_for(size_t n)
 {
-    size_t t = lm_pool_threads();
-    return n < PAR_MIN ? 1 : t > LM_OPTIM_MAX_PARTS ? LM_OPTIM_MAX_PARTS : t;
+    return n < PAR_MIN ? 1 : lm_pool_threads();
 }
 
 typedef struct norm_job {
     const float *g;
     size_t n;
-    double part[LM_OPTIM_MAX_PARTS];
+    double part[LM_POOL_MAX];
 } norm_job;
 
 static void norm_part(void *ctx, size_t part, size_t nparts)

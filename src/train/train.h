@@ -4,9 +4,7 @@
 
 #include "base/base.h"
 
-/* All three split their block across the pool (lm_pool_run), up to this many parts. */
-#define LM_OPTIM_MAX_PARTS 64
-
+/* All three split their block across the pool (lm_pool_run). */
 /* Global L2 norm of g (n floats). */
 double lm_grad_norm(const float *g, size_t n);
 /* p -= lr * g, then g = 0 (the next window accumulates into a clean block in the same pass). */
