@@ -98,6 +98,10 @@ typedef struct lm_text_opts {
 } lm_text_opts;
 
 LM_API void lm_text_opts_init(lm_text_opts *o);
+/* "words", "whitespace" or "chars" for an LM_TOKENIZE_* value ("?" otherwise); static text. */
+LM_API const char *lm_tokenize_name(int tokenize);
+/* The LM_TOKENIZE_* value of a name, or LM_EINVAL for an unknown one. */
+LM_API int lm_tokenize_parse(const char *name);
 
 /* Splits one line (no '\n') into tokens. Calls fn(ud, token, len) for each token; the token
  * bytes are borrowed for the duration of the call. Invalid UTF-8 bytes become U+FFFD.
@@ -160,12 +164,18 @@ LM_API int lm_corpus_read(const char *path, const lm_text_opts *t, const lm_voca
 LM_API int lm_text_to_ids(const char *text, const lm_text_opts *t, const lm_vocab *v,
                           int add_eot, int32_t **ids, size_t *n, lm_error *err);
 
-/* ---- models ------------------------------------------------------------------------------ */
+/* ---- models ------------------------------------------------------------------------------
+ * One handle for every kind of language model: neural (LSTM, RWKV, transformer), n-gram (an
+ * lstmlm n-gram file or an ARPA file of any toolkit) and mixtures of two models. Every kind
+ * answers the same calls: its vocabulary and tokenizer, a state per stream (lm_state_*), one
+ * step from (state, token) to the next-token log-probabilities (lm_step), evaluation
+ * (lm_model_eval), sampling, beam search, chat and the probes. Only training knows that neural
+ * models learn by gradient (lm_trainer_*) and n-grams by counting (lm_ngram_train). */
 
 typedef struct lm_model lm_model;
 typedef struct lm_state lm_state;
 
-/* Architecture names: "lstm", "rwkv", "transformer". */
+/* Neural model settings. Architectures: lm_arch_name(0..). */
 typedef struct lm_config {
     char arch[16];      /* ["lstm"] */
     size_t vocab;       /* set from the vocabulary */
@@ -183,15 +193,45 @@ typedef struct lm_config {
 } lm_config;
 
 LM_API void lm_config_init(lm_config *cfg);
+/* LM_OK, or LM_EINVAL naming the first bad setting (an unknown architecture lists the known
+ * ones). Fills nothing in: see lm_config_derive. */
 LM_API int lm_config_check(const lm_config *cfg, lm_error *err);
+/* Fills the settings the architecture derives from others (e.g. the feed-forward width 0 ->
+ * 4 * embed); an unknown architecture is left as it is. */
+LM_API void lm_config_derive(lm_config *cfg);
+/* One line: "lstm, 2 layers, embed 200, hidden 200, tied" (at most cap-1 bytes and a NUL;
+ * returns the length needed). */
+LM_API size_t lm_config_describe(const lm_config *cfg, char *buf, size_t cap);
+/* The i-th architecture's name and a one-line summary (static text; NULL past the end). */
+LM_API const char *lm_arch_name(size_t i);
+LM_API const char *lm_arch_summary(size_t i);
 
-/* Makes a model with parameters drawn from rng. Takes ownership of vocab (also on failure). */
+/* Makes a neural model with parameters drawn from rng. Takes ownership of vocab (also on
+ * failure). */
 LM_API int lm_model_create(const lm_config *cfg, lm_vocab *vocab, lm_rng *rng, lm_model **out,
                            lm_error *err);
 LM_API void lm_model_free(lm_model *m);
+/* What the model is: "lstm", "rwkv", "transformer", "ngram" or "mixture" (static text or text
+ * owned by m). For display and file attributes; the interface is the same for all. */
+LM_API const char *lm_model_kind(const lm_model *m);
+/* One line describing the model, e.g. "lstm, 2 layers, embed 200, hidden 200" or "5-gram,
+ * interpolated modified Kneser-Ney, 1203344 n-grams". Returns the length needed. */
+LM_API size_t lm_model_describe(const lm_model *m, char *buf, size_t cap);
+/* The settings a neural model was made with; NULL for other kinds. */
 LM_API const lm_config *lm_model_config(const lm_model *m);
 LM_API const lm_vocab *lm_model_vocab(const lm_model *m);
+/* How text is read into the model's ids (tokenizer and lower-casing of its training text). */
+LM_API void lm_model_text_opts(const lm_model *m, lm_text_opts *t);
+/* Reports what the model is, one (key, value) pair per call, borrowed for the call: for a
+ * neural model its architecture and shape, for an n-gram model its order, smoothing and
+ * counts per order. lstmlm info prints them. */
+typedef void (*lm_fact_fn)(void *ud, const char *key, const char *value);
+LM_API void lm_model_facts(const lm_model *m, lm_fact_fn fn, void *ud);
+/* Values the model holds: parameters of a neural model, stored n-grams of an n-gram model. */
 LM_API size_t lm_model_n_params(const lm_model *m);
+/* Tokens a state sees at most (a transformer's context); 0 = unlimited (recurrent, n-gram
+ * states keep what they need). */
+LM_API size_t lm_model_context(const lm_model *m);
 
 /* One row of the training history. */
 typedef struct lm_history_row {
@@ -204,16 +244,27 @@ typedef struct lm_history_row {
     double seconds;
 } lm_history_row;
 
+/* The training history of a neural model (0 rows for other kinds). */
 LM_API size_t lm_model_history(const lm_model *m, const lm_history_row **rows);
 
-/* Saves the model (config, vocab, params, history) to path atomically: written to a temporary
- * file in the same folder, then renamed over path. */
+/* Saves the model to path atomically: written to a temporary file in the same folder, then
+ * renamed over path (LM_EINVAL for a mixture, whose parts are saved on their own). */
 LM_API int lm_model_save(const lm_model *m, const char *path, lm_error *err);
-/* Loads a model file or a checkpoint (its optimizer state is ignored). */
+/* Loads any model file, its kind read from the file: a neural model or checkpoint (its
+ * optimizer state is ignored), an n-gram model file, or an ARPA text file (plain or gzip).
+ * LM_EFORMAT for a file of no known kind, naming it. */
 LM_API int lm_model_load(const char *path, lm_model **out, lm_error *err);
 
-/* Reads only the "arch" attribute of a model file ("lstm", "ngram", ...) into buf. */
-LM_API int lm_file_arch(const char *path, char *buf, size_t cap, lm_error *err);
+/* A linear mixture p = lambda p_a + (1 - lambda) p_b of two models over the same vocabulary,
+ * itself a model (each part keeps its own state). Takes ownership of a and b, also on failure.
+ * LM_EINVAL for lambda outside [0, 1], LM_EMISMATCH when the vocabularies or tokenizers
+ * differ. */
+LM_API int lm_model_mix(lm_model *a, lm_model *b, double lambda, lm_model **out,
+                        lm_error *err);
+/* The weight lambda of a that minimises the perplexity of the mixture of a and b on ids[0..n)
+ * (one stream, windows of bptt), by EM; *ppl (may be NULL) gets that perplexity. */
+LM_API int lm_mix_tune(const lm_model *a, const lm_model *b, const int32_t *ids, size_t n,
+                       size_t bptt, double *lambda, double *ppl, lm_error *err);
 
 /* ---- evaluation -------------------------------------------------------------------------- */
 
@@ -229,8 +280,15 @@ typedef struct lm_eval_result {
 
 /* Perplexity of ids[0..n) read as `batch` parallel streams (1 = exact, one stream) in windows
  * of bptt steps with the state carried. The first token of each stream is context only. */
-LM_API int lm_model_eval(lm_model *m, const int32_t *ids, size_t n, size_t batch, size_t bptt,
-                         lm_eval_result *res, lm_error *err);
+LM_API int lm_model_eval(const lm_model *m, const int32_t *ids, size_t n, size_t batch,
+                         size_t bptt, lm_eval_result *res, lm_error *err);
+/* The log-probability of every target of that reading: *lp[i] = log p(*targets[i] | its
+ * stream so far), *n_lp of them (both malloc'd, caller frees). lm_model_eval sums these. */
+LM_API int lm_model_logprobs(const lm_model *m, const int32_t *ids, size_t n, size_t batch,
+                             size_t bptt, float **lp, int32_t **targets, size_t *n_lp,
+                             lm_error *err);
+/* Sums n target log-probabilities into res (the <unk> targets counted apart). */
+LM_API void lm_eval_sum(const float *lp, const int32_t *targets, size_t n, lm_eval_result *res);
 
 /* ---- training ---------------------------------------------------------------------------- */
 
@@ -329,9 +387,10 @@ LM_API size_t lm_state_bytes(const lm_state *s);
 LM_API int lm_state_save(const lm_state *s, const char *path, lm_error *err);
 LM_API int lm_state_load(lm_state *s, const char *path, lm_error *err);
 
-/* Feeds one token and writes the next-token logits (vocab floats) to logits (may be NULL when
- * only the state matters). */
-LM_API int lm_step(const lm_model *m, lm_state *s, int32_t token, float *logits, lm_error *err);
+/* Feeds one token and writes the next-token log-probabilities (vocab floats, normalised; a
+ * token the model cannot produce gets -INFINITY) to logp (may be NULL when only the state
+ * matters). */
+LM_API int lm_step(const lm_model *m, lm_state *s, int32_t token, float *logp, lm_error *err);
 
 /* ---- memory probes (src/probe/) ------------------------------------------------------------- */
 
@@ -742,6 +801,8 @@ LM_API void lm_ngram_opts_init(lm_ngram_opts *o);
 LM_API int lm_ngram_train(const lm_ngram_opts *o, lm_vocab *vocab, const int32_t *const *streams,
                           const size_t *lens, size_t n_streams, lm_ngram **out, lm_error *err);
 LM_API void lm_ngram_free(lm_ngram *m);
+/* The n-gram model as an lm_model (taken over, also on failure), for every generic call. */
+LM_API int lm_model_from_ngram(lm_ngram *g, lm_model **out, lm_error *err);
 /* Borrowed while m lives. */
 LM_API const lm_ngram_opts *lm_ngram_options(const lm_ngram *m);
 LM_API const lm_vocab *lm_ngram_vocab(const lm_ngram *m);
@@ -765,14 +826,6 @@ LM_API void lm_ngram_get_info(const lm_ngram *m, lm_ngram_info *info);
 LM_API double lm_ngram_logprob(const lm_ngram *m, const int32_t *hist, size_t n_hist, int32_t w);
 /* The whole next-token distribution: p[0..vocab) (caller-owned) sums to 1. Thread-safe. */
 LM_API void lm_ngram_dist(const lm_ngram *m, const int32_t *hist, size_t n_hist, double *p);
-
-/* Beam search for the reply that follows hist[0..n_hist): the search of lm_beam_search (same
- * options, scores, tie-breaking and results: *out malloc'd without the final <eot>, *ended,
- * *score; ended and score may be NULL) with the n-gram history as the state. LM_EINVAL (beam or
- * max_tokens 0, every token banned, an id outside the vocabulary), LM_ENOMEM. Thread-safe. */
-LM_API int lm_ngram_beam_search(const lm_ngram *m, const int32_t *hist, size_t n_hist,
-                                const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
-                                double *score, lm_error *err);
 
 /* Perplexity of ids[0..n) read as one stream: the first token is context only, <eot> counts as
  * a token, targets that are <unk> are counted in res->oov (the conventions of lm_model_eval).

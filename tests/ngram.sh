@@ -25,7 +25,7 @@ check "no sub-command: exit 2" '[ "$(status "$LSTMLM" ngram)" = 2 ]'
 check "unknown sub-command: exit 2" '[ "$(status "$LSTMLM" ngram frob)" = 2 ]'
 check "ngram --help lists the sub-commands" \
     '[ "$(status "$LSTMLM" ngram --help)" = 0 ] && grep -q "ngram train" "$tmp/out" && grep -q "ngram export" "$tmp/out"'
-for sub in train eval generate info export; do
+for sub in train export; do
     check "ngram $sub --help: exit 0" '[ "$(status "$LSTMLM" ngram $sub --help)" = 0 ] && grep -q "Usage: lstmlm ngram $sub" "$tmp/out"'
 done
 check "order 8: exit 2" '[ "$(status "$LSTMLM" ngram train --order 8 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ]'
@@ -40,18 +40,16 @@ check "train a trigram model with an ARPA copy" \
     '"$LSTMLM" ngram train --order 3 "$tmp/train.txt" -o "$tmp/m.h5" --arpa "$tmp/m.arpa" 2> "$tmp/train.err" && [ -f "$tmp/m.h5" ] && [ -f "$tmp/m.arpa" ] && [ ! -e "$tmp/m.h5.tmp" ]'
 check "training reports counts and discounts per order" \
     '[ "$(grep -c "^ *[123]  " "$tmp/train.err")" = 3 ]'
-check "ngram eval prints the eval report" \
-    '"$LSTMLM" ngram eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e1" && grep -q "^perplexity" "$tmp/e1" && grep -q "^ppl without oov" "$tmp/e1" && grep -q "^bits per token" "$tmp/e1" && grep -q "^oov" "$tmp/e1" && grep -q "^tokens " "$tmp/e1"'
+check "lstmlm eval prints the eval report for an n-gram model" \
+    '"$LSTMLM" eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e1" && grep -q "^perplexity" "$tmp/e1" && grep -q "^ppl without oov" "$tmp/e1" && grep -q "^bits per token" "$tmp/e1" && grep -q "^oov" "$tmp/e1" && grep -q "^tokens " "$tmp/e1"'
 ppl=$(field perplexity "$tmp/e1")
 vocab=$("$LSTMLM" info "$tmp/m.h5" | awk '/^vocabulary/ {print $2}')
 check "perplexity ($ppl) is between 1 and the vocabulary size ($vocab)" \
     'awk -v p="$ppl" -v v="$vocab" "BEGIN { exit !(p > 1 && p < v) }"'
-check "lstmlm eval dispatches n-gram files to the same report" \
-    '"$LSTMLM" eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e2" && grep -v "^tokens/s" "$tmp/e1" > "$tmp/e1b" && grep -v "^tokens/s" "$tmp/e2" > "$tmp/e2b" && cmp -s "$tmp/e1b" "$tmp/e2b"'
 check "lstmlm info shows order, counts and discounts" \
-    '"$LSTMLM" info "$tmp/m.h5" > "$tmp/info" && grep -q "^arch *ngram" "$tmp/info" && grep -q "^order *3" "$tmp/info" && [ "$(grep -c "^ *[123]  " "$tmp/info")" = 3 ]'
+    '"$LSTMLM" info "$tmp/m.h5" > "$tmp/info" && grep -q "^arch *ngram" "$tmp/info" && grep -q "^order *3" "$tmp/info" && [ "$(grep -c "^[123]-grams .*D1" "$tmp/info")" = 3 ]'
 check "generate is repeatable with a seed and non-empty" \
-    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g1" && "$LSTMLM" ngram generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g2" && cmp -s "$tmp/g1" "$tmp/g2" && [ -s "$tmp/g1" ]'
+    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g1" && "$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g2" && cmp -s "$tmp/g1" "$tmp/g2" && [ -s "$tmp/g1" ]'
 check "another seed, another sample" \
     '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 5 > "$tmp/g3" && ! cmp -s "$tmp/g1" "$tmp/g3"'
 check "greedy generation with --stop-at-eot stops after one line" \
@@ -66,8 +64,6 @@ check "--ban of an unknown word: exit 1" \
     '[ "$(status "$LSTMLM" generate "$tmp/m.h5" --ban zzzqqq)" = 1 ] && grep -q zzzqqq "$tmp/err"'
 
 # ARPA: re-scoring gives the same perplexity; export from the HDF5 file gives the same file.
-check "ngram eval --arpa: same perplexity and log10 prob as the HDF5 model" \
-    '"$LSTMLM" ngram eval --arpa "$tmp/m.arpa" "$tmp/test.txt" > "$tmp/e3" && [ "$(field perplexity "$tmp/e3")" = "$ppl" ] && [ "$(field "log10 prob" "$tmp/e3")" = "$(field "log10 prob" "$tmp/e1")" ]'
 check "ngram export writes the same ARPA file" \
     '"$LSTMLM" ngram export "$tmp/m.h5" --arpa "$tmp/m2.arpa" && cmp -s "$tmp/m.arpa" "$tmp/m2.arpa"'
 check "ARPA header counts match the sections" \
@@ -82,13 +78,11 @@ check "character 7-grams (--chars) train, evaluate and generate" \
 # Bad files: one line naming the file, exit 1.
 printf 'not a model\n' > "$tmp/text.h5"
 check "a text file is refused" \
-    '[ "$(status "$LSTMLM" ngram eval "$tmp/text.h5" "$tmp/test.txt")" = 1 ] && grep -q text.h5 "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+    '[ "$(status "$LSTMLM" eval "$tmp/text.h5" "$tmp/test.txt")" = 1 ] && grep -q text.h5 "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
 head -c 3000 "$tmp/m.h5" > "$tmp/trunc.h5"
 check "a truncated model is refused" \
-    '[ "$(status "$LSTMLM" ngram info "$tmp/trunc.h5")" = 1 ] && [ "$(wc -l < "$tmp/err")" = 1 ]'
+    '[ "$(status "$LSTMLM" info "$tmp/trunc.h5")" = 1 ] && [ "$(wc -l < "$tmp/err")" = 1 ]'
 head -n 20 "$tmp/m.arpa" > "$tmp/trunc.arpa"
-check "a truncated ARPA file is refused" \
-    '[ "$(status "$LSTMLM" ngram eval --arpa "$tmp/trunc.arpa" "$tmp/test.txt")" = 1 ] && grep -q trunc.arpa "$tmp/err"'
 
 echo "ngram.sh: $passes passed, $fails failed"
 [ "$fails" = 0 ]

@@ -419,7 +419,7 @@ static void test_save_load(void)
     lm_error err = {0};
     CU_ASSERT_EQUAL_FATAL(lm_ngram_save(m, tmp("m.h5"), &err), 0);
     char arch[32];
-    CU_ASSERT_EQUAL(lm_file_arch(tmp("m.h5"), arch, sizeof arch, &err), 0);
+    CU_ASSERT_EQUAL(lm_h5_file_arch(tmp("m.h5"), arch, sizeof arch, &err), 0);
     CU_ASSERT_STRING_EQUAL(arch, "ngram");
     lm_ngram *l = NULL;
     CU_ASSERT_EQUAL_FATAL(lm_ngram_load(tmp("m.h5"), &l, &err), 0);
@@ -695,6 +695,24 @@ static void test_arpa(void)
 
 /* Beam search of width 1 is greedy decoding (<unk> masked, <eot> not first), and its score is
  * the summed log-probability over the length (alpha 1, the <eot> counted). */
+/* Beam search through the generic engine on an n-gram model: the state after hist[0..n). */
+static int ng_beam(lm_ngram *g, const int32_t *hist, size_t n, const lm_beam_opts *o,
+                   int32_t **out, size_t *n_out, int *ended, double *score, lm_error *err)
+{
+    lm_model *m = th_ngram_model(g);
+    lm_state *s = NULL;
+    size_t V = lm_vocab_size(lm_model_vocab(m));
+    float *lp = malloc(V * sizeof *lp);
+    int rc = lm_state_create(m, &s, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = lm_step(m, s, hist[i], lp, err);
+    if (!rc)
+        rc = lm_beam_search(m, s, lp, o, out, n_out, ended, score, NULL, err);
+    lm_state_free(s);
+    free(lp);
+    return rc;
+}
+
 static void test_beam(void)
 {
     const char *path = th_srcpath("data/dialogues.txt");
@@ -725,7 +743,7 @@ static void test_beam(void)
     size_t n_out = 0;
     int ended = 0;
     double score = 0;
-    CU_ASSERT_EQUAL_FATAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, &ended, &score,
+    CU_ASSERT_EQUAL_FATAL(ng_beam(m, hist, start, &bo, &out, &n_out, &ended, &score,
                                                NULL), 0);
     CU_ASSERT(ended);
     CU_ASSERT_EQUAL(n_out + 1, nh - start);
@@ -735,20 +753,20 @@ static void test_beam(void)
     /* A wider beam finds a reply scoring at least as well here; banned words never appear. */
     bo.beam = 8;
     double score8;
-    CU_ASSERT_EQUAL_FATAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, &ended,
+    CU_ASSERT_EQUAL_FATAL(ng_beam(m, hist, start, &bo, &out, &n_out, &ended,
                                                &score8, NULL), 0);
     CU_ASSERT(score8 >= score - 1e-12);
     int32_t ban[1] = {out[0]};
     free(out);
     bo.banned = ban;
     bo.n_banned = 1;
-    CU_ASSERT_EQUAL_FATAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, &ended, NULL,
+    CU_ASSERT_EQUAL_FATAL(ng_beam(m, hist, start, &bo, &out, &n_out, &ended, NULL,
                                                NULL), 0);
     for (size_t i = 0; i < n_out; i++)
         CU_ASSERT(out[i] != ban[0]);
     free(out);
     bo.beam = 0;
-    CU_ASSERT_EQUAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, NULL, NULL, NULL),
+    CU_ASSERT_EQUAL(ng_beam(m, hist, start, &bo, &out, &n_out, NULL, NULL, NULL),
                     LM_EINVAL);
     free(p);
     lm_ngram_free(m);

@@ -285,7 +285,7 @@ static void test_softmax_ce_value(void)
 /* ---- the whole model: embedding, LSTM stack, head ------------------------------------- */
 
 typedef struct model_case {
-    lm_model *m;
+    lm_net *m;
     lm_ws w;
     int32_t x[3 * 2], y[3 * 2];
     float *state0, *state;
@@ -297,7 +297,7 @@ static double model_loss(void *ud)
     model_case *c = ud;
     memcpy(c->state, c->state0, c->sf * sizeof(float));
     lm_ce_acc acc = {0};
-    lm_model_window(c->m, &c->w, c->x, c->y, 3, 2, c->state, 0, 0, NULL, NULL, 0, &acc);
+    lm_net_window(c->m, &c->w, c->x, c->y, 3, 2, c->state, 0, 0, NULL, NULL, 0, &acc);
     return acc.nll / 2;
 }
 
@@ -319,7 +319,7 @@ static void model_gradcheck(int tied)
     cfg.init_range = 0.5f;
     model_case c;
     lm_error err;
-    CU_ASSERT_FATAL(lm_model_create(&cfg, v, &rng, &c.m, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_net_create(&cfg, v, &rng, &c.m, &err) == LM_OK);
     CU_ASSERT_FATAL(lm_ws_init(&c.w, c.m, 3, 2, &err) == LM_OK);
     c.sf = c.m->arch->state_floats(&c.m->cfg, 2, 0);
     c.state0 = lm_alloc_floats(c.sf);
@@ -332,7 +332,7 @@ static void model_gradcheck(int tied)
     float *g = lm_alloc_floats(c.m->table.total);
     memcpy(c.state, c.state0, c.sf * sizeof(float));
     lm_ce_acc acc = {0};
-    lm_model_window(c.m, &c.w, c.x, c.y, 3, 2, c.state, 0, 0, NULL, g, 0.5f, &acc);
+    lm_net_window(c.m, &c.w, c.x, c.y, 3, 2, c.state, 0, 0, NULL, g, 0.5f, &acc);
     for (size_t i = 0; i < c.m->table.n; i++) {
         const lm_param *p = &c.m->table.p[i];
         CU_ASSERT(fd_check(p->name, c.m->params + p->offset, g + p->offset, lm_param_size(p),
@@ -350,7 +350,7 @@ static void model_gradcheck(int tied)
     lm_free(c.state0);
     lm_free(c.state);
     lm_ws_free(&c.w);
-    lm_model_free(c.m);
+    lm_net_free(c.m);
 }
 
 static void test_model_gradcheck(void)

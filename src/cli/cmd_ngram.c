@@ -35,49 +35,6 @@ static void help_train(void)
            o.order);
 }
 
-static void help_eval(void)
-{
-    printf("Usage: lstmlm ngram eval [options] MODEL.h5 TEXT...\n"
-           "       lstmlm ngram eval --arpa FILE [--tokenize MODE] [--lowercase] TEXT...\n\n"
-           "Perplexity of an n-gram model on each text, reported as 'lstmlm eval' does\n"
-           "(<eot> counts as a token, the first token of the text is context only), plus the\n"
-           "total log10 probability. With --arpa the text is re-scored from an ARPA file by\n"
-           "standard back-off; the tokenizer settings come from the file's '# lstmlm' comment\n"
-           "unless given.\n\n"
-           "  --arpa FILE             score with an ARPA back-off model instead of MODEL.h5\n"
-           "  --tokenize MODE         with --arpa: words | whitespace | chars\n"
-           "  --lowercase             with --arpa: lower-case ASCII letters\n"
-           "  -h, --help              this text\n");
-}
-
-static void help_generate(void)
-{
-    printf("Usage: lstmlm ngram generate [options] MODEL.h5\n\n"
-           "Samples text from an n-gram model (each next token from the distribution given the\n"
-           "last N-1 tokens), streamed as 'lstmlm generate' does, with the same options. The\n"
-           "model starts at a turn boundary (after an <eot>); the prompt is fed next. Each\n"
-           "prompt line that ends with a newline is a whole turn; a last line without one is\n"
-           "continued.\n\n"
-           "  -p, --prompt TEXT          text to continue\n"
-           "  --prompt-file FILE         read the prompt from a file\n"
-           "  -n, --tokens N             tokens to generate [50]\n"
-           "  --stop-at-eot              stop at the first end of turn\n");
-    cli_sampling_help();
-    printf("  --threads N                accepted for compatibility; n-grams use no BLAS\n"
-           "  --bench                    print generation speed (tokens/s, load and prompt\n"
-           "                             excluded) to standard error\n"
-           "  -h, --help                 this text\n");
-}
-
-static void help_info(void)
-{
-    printf("Usage: lstmlm ngram info [options] MODEL.h5\n\n"
-           "Shows an n-gram model's order, tokenizer, vocabulary, and per order the number of\n"
-           "n-grams, the count-of-counts n1..n4 and the discounts D1, D2, D3+.\n\n"
-           "  --tokens N              how many of the most frequent tokens to list [10]\n"
-           "  -h, --help              this text\n");
-}
-
 static void help_export(void)
 {
     printf("Usage: lstmlm ngram export MODEL.h5 --arpa FILE\n\n"
@@ -91,17 +48,12 @@ static void help_export(void)
 
 static void help(void)
 {
-    printf("Usage: lstmlm ngram train|eval|generate|info|export [options] ...\n\n"
+    printf("Usage: lstmlm ngram train|export [options] ...\n\n"
            "Modified Kneser-Ney n-gram baselines on the same corpora, vocabulary and\n"
-           "conventions as the neural models. 'lstmlm eval', 'generate' and 'info' also accept\n"
-           "n-gram model files.\n\n");
+           "conventions as the neural models. An n-gram model file (or an ARPA file) is a\n"
+           "model like any other: 'lstmlm eval', 'generate', 'chat', 'info' and 'memory' take\n"
+           "it, and their mixture option interpolates it with a neural model.\n\n");
     help_train();
-    printf("\n");
-    help_eval();
-    printf("\n");
-    help_generate();
-    printf("\n");
-    help_info();
     printf("\n");
     help_export();
     printf("\nExit status: 0 done, 1 failure, 2 bad usage.\n");
@@ -256,349 +208,7 @@ out:
     return rc;
 }
 
-/* ---- eval -------------------------------------------------------------------------------- */
-
-static void report(const char *file, const lm_eval_result *r, size_t n, const lm_corpus_stats *st,
-                   double secs, size_t order)
-{
-    printf("file            %s\n", file);
-    printf("tokens          %zu predicted (%zu in the file, %zu lines)\n", r->tokens, n,
-           st->lines);
-    printf("oov             %zu targets are <unk> (%.2f%%; %zu words were outside the "
-           "vocabulary)\n", r->oov, r->tokens ? 100.0 * r->oov / r->tokens : 0.0, st->oov);
-    printf("perplexity      %.2f\n", r->ppl);
-    printf("ppl without oov %.2f\n", r->ppl_no_oov);
-    printf("bits per token  %.4f\n", r->bits_per_token);
-    printf("tokens/s        %.0f (%zu-gram)\n", secs > 0 ? r->tokens / secs : 0.0, order);
-    printf("log10 prob      %.6f\n", -r->nll / log(10.0));
-}
-
-static int ngram_eval(int argc, char **argv)
-{
-    static const struct option lo[] = {
-        {"arpa", required_argument, NULL, O_ARPA},
-        {"tokenize", required_argument, NULL, O_TOK},
-        {"lowercase", no_argument, NULL, O_LOWER},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *arpa = NULL;
-    int tok = -1, lower = -1;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case O_ARPA: arpa = optarg; break;
-        case O_TOK:
-            if (parse_tokenize("ngram eval", optarg, &tok))
-                return EXIT_USAGE;
-            break;
-        case O_LOWER: lower = 1; break;
-        case 'h': help_eval(); return EXIT_OK;
-        default: return cli_usage("ngram eval", "unknown option");
-        }
-    }
-    if (!arpa && (tok >= 0 || lower >= 0))
-        return cli_usage("ngram eval", "--tokenize and --lowercase go with --arpa (a model file "
-                         "records its own)");
-    if (argc - optind < (arpa ? 1 : 2))
-        return cli_usage("ngram eval", arpa ? "need at least one TEXT file"
-                                            : "need MODEL.h5 and at least one TEXT file");
-    lm_error err = {0};
-    lm_ngram *m = NULL;
-    lm_arpa *a = NULL;
-    const lm_vocab *v;
-    lm_text_opts t;
-    lm_text_opts_init(&t);
-    size_t order;
-    int first = optind;
-    if (arpa) {
-        if (lm_arpa_load(arpa, &a, &err))
-            return cli_fail(&err);
-        lm_arpa_text_opts(a, &t);
-        v = lm_arpa_vocab(a);
-        order = lm_arpa_order(a);
-    } else {
-        if (lm_ngram_load(argv[first], &m, &err))
-            return cli_fail(&err);
-        const lm_ngram_opts *o = lm_ngram_options(m);
-        t.tokenize = o->tokenize;
-        t.lowercase = o->lowercase;
-        v = lm_ngram_vocab(m);
-        order = o->order;
-        first++;
-    }
-    if (tok >= 0)
-        t.tokenize = tok;
-    if (lower >= 0)
-        t.lowercase = lower;
-    int rc = EXIT_OK;
-    for (int i = first; i < argc; i++) {
-        int32_t *ids;
-        size_t n;
-        lm_corpus_stats st;
-        lm_eval_result r;
-        if (lm_corpus_read(argv[i], &t, v, &ids, &n, &st, &err)) {
-            rc = cli_fail(&err);
-            break;
-        }
-        double t0 = cli_now();
-        int e = a ? lm_arpa_eval(a, ids, n, &r, &err) : lm_ngram_eval(m, ids, n, &r, &err);
-        double el = cli_now() - t0;
-        free(ids);
-        if (e) {
-            fprintf(stderr, "lstmlm: %s: %s\n", argv[i], err.msg);
-            rc = EXIT_FAIL;
-            break;
-        }
-        report(argv[i], &r, n, &st, el, order);
-        if (i + 1 < argc)
-            printf("\n");
-    }
-    lm_ngram_free(m);
-    lm_arpa_free(a);
-    return rc;
-}
-
-/* ---- generate ---------------------------------------------------------------------------- */
-
-enum { G_PFILE = 300, G_STOP, G_BENCH };
-
-/* One token to stdout as 'lstmlm generate' writes it: <eot> a newline, <eoc> a blank line, a
- * word with its spacing. *prev is the previous word on the line (NULL at a line start). */
-static void put_token(const lm_vocab *v, int tokenize, int32_t tok, const char **prev)
-{
-    if (tok == LM_TOK_EOT || tok == LM_TOK_EOC) {
-        fputs(tok == LM_TOK_EOC ? "\n\n" : "\n", stdout);
-        *prev = NULL;
-    } else {
-        const char *w = lm_vocab_token(v, tok);
-        char piece[1100];
-        fputs(lm_detok_piece(tokenize, *prev, w, piece, sizeof piece), stdout);
-        *prev = w;
-    }
-    fflush(stdout);
-}
-
-static int ngram_generate(int argc, char **argv)
-{
-    static const struct option lo[] = {
-        {"prompt", required_argument, NULL, 'p'},
-        {"prompt-file", required_argument, NULL, G_PFILE},
-        {"tokens", required_argument, NULL, 'n'},
-        {"stop-at-eot", no_argument, NULL, G_STOP},
-        CLI_SAMPLING_LONGOPTS,
-        {"bench", no_argument, NULL, G_BENCH},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    cli_sampling cs;
-    const char *prompt = NULL, *pfile = NULL;
-    size_t n = 50;
-    bool stop = false, bench = false;
-    int c;
-    if (!cli_sampling_init(&cs, argc))
-        return EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:n:t:h", lo, NULL)) != -1) {
-        int ok = cli_sampling_option(&cs, c, optarg);
-        if (ok < 0) {
-            ok = 1;
-            switch (c) {
-            case 'p': prompt = optarg; break;
-            case G_PFILE: pfile = optarg; break;
-            case 'n': ok = cli_size(optarg, &n); break;
-            case G_STOP: stop = true; break;
-            case G_BENCH: bench = true; break;
-            case 'h': help_generate(); cli_sampling_free(&cs); return EXIT_OK;
-            default:
-                cli_sampling_free(&cs);
-                return cli_usage("ngram generate", "unknown option");
-            }
-        }
-        if (!ok) {
-            cli_sampling_free(&cs);
-            return cli_usage("ngram generate", "bad value '%s'", optarg);
-        }
-    }
-    /* --threads is accepted for compatibility with generate; n-grams use no BLAS. */
-    lm_sampler_opts so = cs.sampler;
-    lm_beam_opts bo;
-    lm_beam_opts_init(&bo);
-    bo.length_alpha = cs.length_alpha;
-    const char **ban = cs.ban; /* freed below as ban */
-    size_t beam = cs.beam, n_ban = cs.n_ban;
-    uint64_t seed = cs.seed;
-    if (argc - optind != 1) {
-        free(ban);
-        return cli_usage("ngram generate", "need one MODEL.h5");
-    }
-    if (prompt && pfile) {
-        free(ban);
-        return cli_usage("ngram generate", "--prompt and --prompt-file exclude each other");
-    }
-    lm_error err = {0};
-    char *pbuf = NULL;
-    if (pfile && !(pbuf = cli_read_file(pfile))) {
-        fprintf(stderr, "lstmlm: %s: cannot read the prompt file\n", pfile);
-        free(ban);
-        return EXIT_FAIL;
-    }
-    lm_ngram *m = NULL;
-    int32_t *ids = NULL, *hist = NULL, *scratch = NULL, *banned = NULL, *out = NULL;
-    double *p = NULL;
-    float *logits = NULL;
-    size_t n_ids = 0, n_hist = 0;
-    int rc = EXIT_FAIL;
-    if (lm_ngram_load(argv[optind], &m, &err))
-        goto fail;
-    const lm_ngram_opts *o = lm_ngram_options(m);
-    const lm_vocab *v = lm_ngram_vocab(m);
-    size_t V = lm_vocab_size(v);
-    if (cli_ban_ids(v, ban, n_ban, &banned, &err))
-        goto fail;
-    so.banned = banned;
-    so.n_banned = n_ban;
-    bo.banned = banned;
-    bo.n_banned = n_ban;
-    bo.allow_unk = so.allow_unk;
-    lm_text_opts t = {o->tokenize, o->lowercase};
-    const char *text = pbuf ? pbuf : prompt ? prompt : "";
-    if (cli_prompt_ids(text, &t, v, &ids, &n_ids, &err))
-        goto fail;
-    /* hist[0] is the <eot> the model starts after; the penalties see hist + 1 (prompt and
-     * output), as 'lstmlm generate' passes them. */
-    hist = malloc((n_ids + n + 2) * sizeof *hist);
-    scratch = malloc(2 * V * sizeof *scratch);
-    p = malloc(V * sizeof *p);
-    logits = malloc(V * sizeof *logits);
-    if (!hist || !scratch || !p || !logits)
-        goto oom;
-    hist[n_hist++] = LM_TOK_EOT;
-    for (size_t i = 0; i < n_ids; i++)
-        hist[n_hist++] = ids[i];
-    lm_rng rng;
-    lm_rng_seed(&rng, seed);
-    const char *prev = NULL;
-    double t0 = cli_now();
-    size_t produced = 0;
-    if (beam > 0 && n > 0) {
-        size_t n_out = 0;
-        int ended = 0;
-        bo.beam = beam;
-        bo.max_tokens = n;
-        if (lm_ngram_beam_search(m, hist, n_hist, &bo, &out, &n_out, &ended, NULL, &err))
-            goto fail;
-        for (size_t i = 0; i < n_out; i++)
-            put_token(v, o->tokenize, out[i], &prev);
-        produced = n_out + (size_t)ended;
-        if (ended)
-            put_token(v, o->tokenize, LM_TOK_EOT, &prev);
-    }
-    for (size_t i = 0; beam == 0 && i < n; i++) {
-        lm_ngram_dist(m, hist, n_hist, p);
-        for (size_t w = 0; w < V; w++)
-            logits[w] = p[w] > 0 ? (float)log(p[w]) : -INFINITY;
-        int32_t tok = lm_sample(&so, logits, V, hist + 1, n_hist - 1, &rng, scratch);
-        if (tok < 0) {
-            snprintf(err.msg, sizeof err.msg, "every token is banned");
-            goto fail;
-        }
-        hist[n_hist++] = tok;
-        produced++;
-        put_token(v, o->tokenize, tok, &prev);
-        if ((tok == LM_TOK_EOT || tok == LM_TOK_EOC) && stop)
-            break;
-    }
-    double dt = cli_now() - t0;
-    if (prev)
-        fputc('\n', stdout);
-    fflush(stdout);
-    if (bench)
-        fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (%zu-gram)\n", produced,
-                dt, dt > 0 ? produced / dt : 0.0, o->order);
-    rc = EXIT_OK;
-    goto out;
-oom:
-    snprintf(err.msg, sizeof err.msg, "out of memory");
-fail:
-    cli_fail(&err);
-out:
-    lm_ngram_free(m);
-    free(ids);
-    free(hist);
-    free(scratch);
-    free(banned);
-    free(out);
-    free(p);
-    free(logits);
-    free(pbuf);
-    free(ban);
-    return rc;
-}
-
 /* ---- info and export --------------------------------------------------------------------- */
-
-static int ngram_info(int argc, char **argv)
-{
-    static const struct option lo[] = {
-        {"tokens", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    size_t show = 10;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!cli_size(optarg, &show))
-                return cli_usage("ngram info", "bad --tokens '%s'", optarg);
-            break;
-        case 'h': help_info(); return EXIT_OK;
-        default: return cli_usage("ngram info", "unknown option");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("ngram info", "need one MODEL.h5");
-    lm_error err = {0};
-    lm_ngram *m;
-    if (lm_ngram_load(argv[optind], &m, &err))
-        return cli_fail(&err);
-    const lm_ngram_opts *o = lm_ngram_options(m);
-    const lm_vocab *v = lm_ngram_vocab(m);
-    lm_ngram_info in;
-    lm_ngram_get_info(m, &in);
-    size_t total = 0;
-    for (size_t k = 0; k < in.order; k++)
-        total += in.count[k];
-    printf("file          %s\n", argv[optind]);
-    printf("arch          ngram\n");
-    printf("order         %zu\n", in.order);
-    printf("smoothing     interpolated modified Kneser-Ney\n");
-    printf("pruning       %s", o->prune_singletons ? "" : "none\n");
-    if (o->prune_singletons)
-        printf("singletons of order >= %zu dropped\n", o->prune_singletons);
-    printf("tokenize      %s%s\n", tok_name(o->tokenize), o->lowercase ? ", lower-cased" : "");
-    printf("trained on    %llu tokens\n", (unsigned long long)in.tokens);
-    printf("n-grams       %zu\n", total);
-    printf("vocabulary    %zu types\n", lm_vocab_size(v));
-    printf("top tokens   ");
-    for (size_t i = 0; i < show && i < lm_vocab_size(v); i++)
-        printf(" %s(%llu)", lm_vocab_token(v, (int32_t)i),
-               (unsigned long long)lm_vocab_count(v, (int32_t)i));
-    printf("\n\norder  n-grams      n1        n2        n3        n4         D1      D2"
-           "      D3+\n");
-    for (size_t k = 0; k < in.order; k++)
-        printf("%5zu  %-11zu  %-8llu  %-8llu  %-8llu  %-8llu  %6.4f  %6.4f  %6.4f%s\n", k + 1,
-               in.count[k], (unsigned long long)in.count_of_counts[k][0],
-               (unsigned long long)in.count_of_counts[k][1],
-               (unsigned long long)in.count_of_counts[k][2],
-               (unsigned long long)in.count_of_counts[k][3], in.discount[k][0], in.discount[k][1],
-               in.discount[k][2], in.fallback[k] ? "  (fallback)" : "");
-    lm_ngram_free(m);
-    return EXIT_OK;
-}
 
 static int ngram_export(int argc, char **argv)
 {
@@ -633,7 +243,7 @@ static int ngram_export(int argc, char **argv)
 int cmd_ngram(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage("ngram", "need a sub-command: train, eval, generate, info or export");
+        return cli_usage("ngram", "need a sub-command: train or export");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
         help();
@@ -641,14 +251,10 @@ int cmd_ngram(int argc, char **argv)
     }
     if (!strcmp(sub, "train"))
         return ngram_train(argc - 1, argv + 1);
-    if (!strcmp(sub, "eval"))
-        return ngram_eval(argc - 1, argv + 1);
-    if (!strcmp(sub, "generate"))
-        return ngram_generate(argc - 1, argv + 1);
-    if (!strcmp(sub, "info"))
-        return ngram_info(argc - 1, argv + 1);
     if (!strcmp(sub, "export"))
         return ngram_export(argc - 1, argv + 1);
-    return cli_usage("ngram", "unknown sub-command '%s' (train, eval, generate, info, export)",
-                     sub);
+    if (!strcmp(sub, "eval") || !strcmp(sub, "generate") || !strcmp(sub, "info"))
+        return cli_usage("ngram", "'ngram %s' is now 'lstmlm %s MODEL', which takes n-gram "
+                         "models like any other", sub, sub);
+    return cli_usage("ngram", "unknown sub-command '%s' (expected train or export)", sub);
 }

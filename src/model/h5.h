@@ -6,6 +6,9 @@
 
 #include "base/base.h"
 
+#include <stdio.h>
+#include <string.h>
+
 typedef struct lm_h5 lm_h5;
 
 /* Creates `path`.tmp for writing; lm_h5_commit closes and renames it over path. */
@@ -47,6 +50,17 @@ void lm_h5_free_strings(char **strs, size_t n);
 /* The vocabulary datasets every model file shares: /vocab/tokens (UTF-8) and /vocab/counts
  * (uint64). Reading checks there are exactly V tokens with the specials in place; caller frees
  * *out. Implemented in model_file.c. */
+/* "group/name" without doubling the slash of the root group. */
+static inline void lm_h5_join(char *buf, size_t cap, const char *group, const char *name)
+{
+    size_t gl = strlen(group);
+    snprintf(buf, cap, "%s%s%s", group, gl && group[gl - 1] == '/' ? "" : "/", name);
+}
+/* The "arch" attribute of an lstmlm HDF5 file (after checking its format and version) into
+ * buf; 1 when path is readable but not an HDF5 file (no signature), so another reader may
+ * take it. */
+int lm_h5_file_arch(const char *path, char *buf, size_t cap, lm_error *err);
+
 int lm_vocab_write(lm_h5 *h, const lm_vocab *v, lm_error *err);
 int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err);
 

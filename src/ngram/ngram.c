@@ -27,7 +27,6 @@
  * prefix or suffix occurs at least as often as the n-gram.
  */
 #include "ngram/ngram.h"
-#include "gen/gen.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -631,65 +630,4 @@ int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_resul
     res->ppl_no_oov = tok > oov ? exp(known / (double)(tok - oov)) : 0;
     res->bits_per_token = nll / (double)tok / log(2.0);
     return LM_OK;
-}
-
-/* ---- beam search ---------------------------------------------------------------------------- */
-
-/* An n-gram model behind the beam engine (src/gen/beam.c): the state of a hypothesis is the
- * history followed by its tokens, so rows are computed on demand from the last order-1 of them
- * and nothing is carried between rounds. */
-typedef struct beam_ng {
-    const lm_ngram *m;
-    const int32_t *hist;
-    size_t n_hist;
-    int32_t *ctx; /* (order) */
-    double *p;    /* (V) */
-    float *row;   /* (V) */
-} beam_ng;
-
-static int ng_row(void *ctx, size_t slot, const int32_t *toks, size_t len, float **row,
-                  lm_error *err)
-{
-    beam_ng *b = ctx;
-    (void)slot, (void)err;
-    size_t C = b->m->opts.order - 1, V = b->m->V;
-    /* The last C tokens of hist followed by the hypothesis. */
-    size_t nc = 0, from_h = len < C ? C - len : 0;
-    if (from_h > b->n_hist)
-        from_h = b->n_hist;
-    for (size_t j = b->n_hist - from_h; j < b->n_hist; j++)
-        b->ctx[nc++] = b->hist[j];
-    for (size_t j = len > C ? len - C : 0; j < len; j++)
-        b->ctx[nc++] = toks[j];
-    lm_ngram_dist(b->m, b->ctx, nc, b->p);
-    for (size_t j = 0; j < V; j++)
-        b->row[j] = b->p[j] > 0 ? (float)log(b->p[j]) : -INFINITY;
-    *row = b->row;
-    return LM_OK;
-}
-
-int lm_ngram_beam_search(const lm_ngram *m, const int32_t *hist, size_t n_hist,
-                         const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
-                         double *score, lm_error *err)
-{
-    int rc = lm_beam_check_opts(o, err);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n_hist; i++)
-        if (hist[i] < 0 || (size_t)hist[i] >= m->V)
-            return lm_fail(err, LM_EINVAL, "token id %d outside the vocabulary", (int)hist[i]);
-    beam_ng b = {.m = m, .hist = hist, .n_hist = n_hist};
-    b.ctx = malloc(m->opts.order * sizeof *b.ctx);
-    b.p = malloc(m->V * sizeof *b.p);
-    b.row = malloc(m->V * sizeof *b.row);
-    if (!b.ctx || !b.p || !b.row)
-        rc = lm_fail(err, LM_ENOMEM, "out of memory");
-    else {
-        lm_beam_src src = {m->V, &b, ng_row, NULL, NULL};
-        rc = lm_beam_run(&src, o, out, n_out, ended, score, NULL, err);
-    }
-    free(b.ctx);
-    free(b.p);
-    free(b.row);
-    return rc;
 }

@@ -46,6 +46,7 @@ void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws,
 typedef struct lm_ce_acc {
     double nll, nll_known; /* summed -log p over all targets / targets other than <unk> */
     size_t n, n_unk;
+    float *rows; /* optional: row r's -log p is written to rows[r] (N floats) */
 } lm_ce_acc;
 
 /* Adds the loss of rows X to acc. With dX != NULL also the backward: dlogits = scale*(p - 1_y)
