@@ -774,11 +774,15 @@ LM_API const lm_state *lm_chat_state(const lm_chat *c);
 
 /* Interpolated modified Kneser-Ney n-gram models (Chen & Goodman 1998), the baseline the neural
  * models are measured against. They read the same id streams as the neural models
- * (lm_corpus_read: <eot> after each line, <eoc> after a conversation) and see them the same
- * way, as one continuous stream per file: the history of a token is the previous order-1 ids,
- * crossing <eot> and <eoc>; no n-gram spans two files. Probabilities interpolate down to a
- * uniform distribution over the whole vocabulary, so every token, <unk> included, has a
- * non-zero probability. See lstmlm-ngram(1) for the smoothing and the file layout. */
+ * (lm_corpus_read: <eot> after each line, <eoc> after a conversation). By default they see
+ * them the same way, as one continuous stream per file: the history of a token is the previous
+ * order-1 ids, crossing <eot> and <eoc>. A sentence model (opts.sentences) restarts the history
+ * at every line as the standard toolkits do: the history of a token reaches back to the last
+ * <eot> before it and no further (that <eot> plays the part of ARPA's <s>). No n-gram spans two
+ * files. Probabilities of a trained model interpolate down to a uniform distribution over the
+ * whole vocabulary, so every token, <unk> included, has a non-zero probability. A model can
+ * also be read from an ARPA file (any writer's). See lstmlm-ngram(1) for the smoothing and
+ * lstmlm-model(5) for the file layout. */
 
 #define LM_NGRAM_MAX_ORDER 7
 
@@ -790,12 +794,17 @@ typedef struct lm_ngram_opts {
                                 (2..order); 0 = keep everything [0] */
     int tokenize;            /* LM_TOKENIZE_* of the training text, recorded in the model [WORDS] */
     int lowercase;           /* lower-casing of the training text, recorded [0] */
+    int sentences;           /* non-zero: a sentence model, the history restarts after every
+                                <eot> (see above); 0: one continuous stream [0] */
 } lm_ngram_opts;
 
 LM_API void lm_ngram_opts_init(lm_ngram_opts *o);
 
 /* Counts the n-grams of the id streams streams[0..n_streams) (lengths lens; ids below the
- * vocabulary size; borrowed) and smooths them. Takes ownership of vocab (also on failure).
+ * vocabulary size; borrowed) and smooths them. With o->sentences each stream begins a line (as
+ * if preceded by <eot>) and no n-gram is counted that holds <eot> anywhere but first or last;
+ * an n-gram that starts with <eot> (below the top order) keeps its raw count, as n-grams that
+ * start with <s> do in KenLM, since nothing precedes a sentence start. Takes ownership of vocab (also on failure).
  * LM_EINVAL for a bad order or prune setting, an id outside the vocabulary or no tokens at all;
  * LM_ENOMEM. Thread-safe for distinct inputs. */
 LM_API int lm_ngram_train(const lm_ngram_opts *o, lm_vocab *vocab, const int32_t *const *streams,
@@ -807,9 +816,12 @@ LM_API int lm_model_from_ngram(lm_ngram *g, lm_model **out, lm_error *err);
 LM_API const lm_ngram_opts *lm_ngram_options(const lm_ngram *m);
 LM_API const lm_vocab *lm_ngram_vocab(const lm_ngram *m);
 
-/* What a model holds, order by order (index n-1 for order n). */
+/* What a model holds, order by order (index n-1 for order n). A model read from an ARPA file
+ * has imported = 1 and zero tokens, count-of-counts, discounts and fallbacks (only counting
+ * knows them). */
 typedef struct lm_ngram_info {
     size_t order, vocab;
+    int imported;                                 /* read from an ARPA file */
     uint64_t tokens;                              /* training tokens counted */
     size_t count[LM_NGRAM_MAX_ORDER];             /* n-grams stored (unigrams: the vocabulary) */
     uint64_t count_of_counts[LM_NGRAM_MAX_ORDER][4]; /* n1..n4 of the counts smoothed at the
@@ -822,13 +834,19 @@ typedef struct lm_ngram_info {
 LM_API void lm_ngram_get_info(const lm_ngram *m, lm_ngram_info *info);
 
 /* Natural log of p(w | hist): only the last order-1 ids of hist[0..n_hist) matter (fewer at the
- * start of a text). Ids must be below the vocabulary size. Thread-safe (read-only). */
+ * start of a text); for a sentence model only those from the last <eot> in them on (a history
+ * without <eot> is taken as it is, so a caller at a line start passes that <eot>). Ids must be
+ * below the vocabulary size. Thread-safe (read-only). */
 LM_API double lm_ngram_logprob(const lm_ngram *m, const int32_t *hist, size_t n_hist, int32_t w);
-/* The whole next-token distribution: p[0..vocab) (caller-owned) sums to 1. Thread-safe. */
+/* The whole next-token distribution p[0..vocab) (caller-owned), with the history rule of
+ * lm_ngram_logprob. It sums to 1 for a trained model; an imported model's sums are what its
+ * file gives (1 for a proper model, up to the mass of <s> and rounding). Thread-safe. */
 LM_API void lm_ngram_dist(const lm_ngram *m, const int32_t *hist, size_t n_hist, double *p);
 
-/* Perplexity of ids[0..n) read as one stream: the first token is context only, <eot> counts as
- * a token, targets that are <unk> are counted in res->oov (the conventions of lm_model_eval).
+/* Perplexity of ids[0..n) read as one stream, <eot> counting as a token and targets that are
+ * <unk> counted in res->oov (the conventions of lm_model_eval). In a stream model the first
+ * token is context only; a sentence model predicts every token, the text beginning a line (the
+ * first token is scored after <eot>), as SRILM, KenLM and IRSTLM score each line after <s>.
  * LM_EINVAL with fewer than two tokens, LM_EMISMATCH for an id outside the vocabulary. */
 LM_API int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_result *res,
                          lm_error *err);
@@ -840,36 +858,35 @@ LM_API int lm_ngram_save(const lm_ngram *m, const char *path, lm_error *err);
  * out-of-range ids or values give LM_EFORMAT with one line naming the file and the problem. */
 LM_API int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err);
 
-/* Writes the model in the ARPA back-off text format, atomically. The file uses the toolkit's
- * token names: there are no <s> and </s>, <eot> (which ends every line) stands for itself.
- * Probabilities of listed n-grams already include the interpolated lower orders, and each
- * n-gram that is the context of a higher-order one carries its interpolation weight as its
- * back-off weight, so standard back-off scoring gives exactly the model's probabilities. A
- * comment before \data\ records the tokenizer settings. */
+/* Writes the model in the ARPA back-off text format (log10 values, 9 significant digits),
+ * atomically. Probabilities of listed n-grams already include the interpolated lower orders,
+ * and each n-gram that is the context of a higher-order one carries its interpolation weight
+ * as its back-off weight, so standard back-off scoring gives exactly the model's
+ * probabilities. <eot> is written as the ARPA consumers expect: "</s>" where it is predicted
+ * (last word of an n-gram, and its unigram) and "<s>" where it begins an n-gram, with a unigram
+ * "<s>" at -99 carrying <eot>'s back-off weight; <unk> and <eoc> keep their names. For a
+ * sentence model the file then means exactly what the model means. A stream model also has
+ * n-grams with "</s>" inside ("a </s> b"), which other toolkits never query (they restart the
+ * history at each line), so for them it is an approximation. A "# lstmlm" comment before
+ * \data\ records the tokenizer settings and the history kind, so lm_ngram_read_arpa gives
+ * back the same model (the same log-probabilities, bit for bit). LM_EIO, LM_ENOMEM. */
 LM_API int lm_ngram_write_arpa(const lm_ngram *m, const char *path, lm_error *err);
 
-/* An ARPA back-off model read from text (any writer's), scored with the standard back-off rule:
- * p(w | h) = p(h w) when h w is listed, else bow(h) p(w | h minus its first word). */
-typedef struct lm_arpa lm_arpa;
-
-/* Reads an ARPA file (plain or gzip). Its vocabulary is <unk>, <eot>, <eoc>, then the unigrams in
- * file order. LM_EFORMAT (with the line number) when the header counts do not match the
- * sections, a line is malformed, or an n-gram's prefix or suffix is missing; LM_EIO; LM_ENOMEM. */
-LM_API int lm_arpa_load(const char *path, lm_arpa **out, lm_error *err);
-LM_API void lm_arpa_free(lm_arpa *a);
-LM_API size_t lm_arpa_order(const lm_arpa *a);
-/* Entries of order n (1..order) in the file. */
-LM_API size_t lm_arpa_count(const lm_arpa *a, size_t n);
-LM_API const lm_vocab *lm_arpa_vocab(const lm_arpa *a);
-/* Fills t from the file's "# lstmlm" comment; returns 1 when there was one, 0 otherwise (then t
- * is left as it was). */
-LM_API int lm_arpa_text_opts(const lm_arpa *a, lm_text_opts *t);
-/* Natural log of p(w | hist) by back-off; ids below lm_vocab_size(lm_arpa_vocab(a)). A token
- * without a unigram entry (a special the file does not list) gets -INFINITY. */
-LM_API double lm_arpa_logprob(const lm_arpa *a, const int32_t *hist, size_t n_hist, int32_t w);
-/* Perplexity with the conventions of lm_ngram_eval. LM_EFORMAT when a target has no unigram. */
-LM_API int lm_arpa_eval(const lm_arpa *a, const int32_t *ids, size_t n, lm_eval_result *res,
-                        lm_error *err);
+/* Reads an ARPA back-off file (plain or gzip; any writer's: SRILM, KenLM, IRSTLM, this toolkit)
+ * into a model (caller frees with lm_ngram_free) scored by standard back-off, p(w | h) = p(h w)
+ * when h w is listed, else bow(h) p(w | h without its first word). The vocabulary is <unk>,
+ * <eot>, <eoc>, then the other unigrams in file order. "</s>" is read as <eot>, "<s>" starting an
+ * n-gram as the <eot> before a line (the unigram "<s>" gives <eot> its back-off weight; its
+ * probability, -99 or not, is not used, since <s> is never predicted); n-grams the toolkit can
+ * never ask for ("<s>" inside, as IRSTLM's "<s> <s>", or "</s>" before the end) are dropped.
+ * <unk> and <eoc> are the specials of those names; one the file does not list gets -99. The
+ * model is imported (lm_ngram_info.imported) and, unless the file's "# lstmlm" comment says
+ * otherwise, a sentence model with whitespace tokenization (pre-tokenized text, as the other
+ * toolkits expect). LM_EFORMAT with "file:line: problem" for a malformed line or header, counts
+ * that do not match the sections, an order above LM_NGRAM_MAX_ORDER, an n-gram listed twice, a
+ * word without a unigram, a missing prefix or suffix, or a value that is not a finite number
+ * (a log-probability must also be <= 0); LM_EIO; LM_ENOMEM. Thread-safe for distinct outputs. */
+LM_API int lm_ngram_read_arpa(const char *path, lm_ngram **out, lm_error *err);
 
 /* ---- end of n-gram models --------------------------------------------------------------- */
 

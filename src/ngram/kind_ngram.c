@@ -16,10 +16,14 @@ typedef struct ng_state {
 
 static int ng_load(const char *path, const char *arch, void **impl, lm_error *err)
 {
-    if (!arch || strcmp(arch, "ngram"))
-        return 1;
     lm_ngram *g;
-    int rc = lm_ngram_load(path, &g, err);
+    int rc;
+    if (!arch)
+        rc = lm_ngram_read_arpa(path, &g, err);
+    else if (strcmp(arch, "ngram"))
+        return 1;
+    else
+        rc = lm_ngram_load(path, &g, err);
     if (!rc)
         *impl = g;
     return rc;
@@ -76,7 +80,10 @@ static void ng_facts(const void *impl, lm_fact_fn fn, void *ud)
     fn(ud, "arch", "ngram");
     snprintf(v, sizeof v, "%zu", g->opts.order);
     fn(ud, "order", v);
-    fn(ud, "smoothing", "interpolated modified Kneser-Ney");
+    fn(ud, "history", g->opts.sentences ? "sentences (restarts after every <eot>, as after <s>)"
+                                        : "stream (crosses <eot>)");
+    fn(ud, "smoothing", g->imported ? "imported from ARPA (back-off weights as given)"
+                                    : "interpolated modified Kneser-Ney");
     if (g->opts.prune_singletons)
         snprintf(v, sizeof v, "singletons of order >= %zu dropped", g->opts.prune_singletons);
     else
