@@ -230,64 +230,6 @@ static lm_net *make_model(size_t V, size_t E, size_t H, size_t L, size_t F, size
     return m;
 }
 
-typedef struct model_case {
-    lm_net *m;
-    lm_ws w;
-    int32_t x[3 * 2], y[3 * 2];
-    float *state;
-} model_case;
-
-static double model_loss(void *ud)
-{
-    model_case *c = ud;
-    lm_ce_acc acc = {0};
-    lm_net_window(c->m, &c->w, c->x, c->y, 3, 2, c->state, 0, 0, NULL, NULL, 0, &acc);
-    return acc.nll / 2;
-}
-
-static void model_gradcheck(int tied)
-{
-    model_case c;
-    lm_error err;
-    c.m = make_model(9, 4, 2, 2, 0, 4, tied, 0.3f);
-    CU_ASSERT_FATAL(c.m != NULL);
-    CU_ASSERT_FATAL(lm_ws_init(&c.w, c.m, 3, 2, &err) == LM_OK);
-    c.state = lm_alloc_floats(c.m->arch->state_floats(&c.m->cfg, 2, 0));
-    for (int i = 0; i < 6; i++) {
-        c.x[i] = (int32_t)(lm_rng_next(&rng) % 9);
-        c.y[i] = (int32_t)(lm_rng_next(&rng) % 9);
-    }
-    float *g = lm_alloc_floats(c.m->table.total);
-    lm_ce_acc acc = {0};
-    lm_net_window(c.m, &c.w, c.x, c.y, 3, 2, c.state, 0, 1, NULL, g, 0.5f, &acc);
-    for (size_t i = 0; i < c.m->table.n; i++) {
-        const lm_param *p = &c.m->table.p[i];
-        CU_ASSERT(fd_check(p->name, c.m->params + p->offset, g + p->offset, lm_param_size(p),
-                           model_loss, &c));
-    }
-    /* One random direction over the whole flat block (kann's check). */
-    size_t P = c.m->table.total;
-    float *dir = lm_alloc_floats(P);
-    fill(dir, P, 1.0f);
-    double an, num;
-    th_fd_direction(c.m->params, g, dir, P, 1e-3, model_loss, &c, &an, &num);
-    LM_ASSERT_CLOSE(an, num, 1e-3, 2e-2);
-    lm_free(dir);
-    lm_free(g);
-    lm_free(c.state);
-    lm_ws_free(&c.w);
-    lm_net_free(c.m);
-}
-
-static void test_model_gradcheck(void)
-{
-    model_gradcheck(0);
-}
-
-static void test_model_gradcheck_tied(void)
-{
-    model_gradcheck(1);
-}
 
 /* ---- PyTorch cross-check ----------------------------------------------------------------- */
 
@@ -509,55 +451,6 @@ static void test_config(void)
     lm_net_free(m);
 }
 
-static double losses[512];
-static void record(void *ud, const lm_progress *p)
-{
-    (void)ud;
-    if (p->step < 512)
-        losses[p->step] = p->loss;
-}
-
-/* Adam on a stream whose next token needs the token two steps back: a transformer of one
- * block learns it (the running loss falls far below the uniform log V). */
-static void test_training(void)
-{
-    enum { V = 12, NS = 48000 };
-    lm_net *m = make_model(V, 16, 2, 1, 0, 16, 0, 0);
-    CU_ASSERT_FATAL(m != NULL);
-    int32_t *ids = malloc(NS * sizeof *ids);
-    for (int i = 0; i < NS; i++)
-        ids[i] = i % 2 ? (int32_t)(3 + lm_rng_next(&rng) % 4)
-                       : (i >= 2 ? (int32_t)(7 + (ids[i - 1] + ids[i - 2]) % 5) : 7);
-    lm_train_opts o;
-    lm_train_opts_init(&o);
-    o.batch = 8;
-    o.bptt = 16;
-    o.epochs = 1;
-    o.optimizer = LM_OPT_ADAM;
-    o.lr = 0.01;
-    o.decay_start = 0;
-    o.clip = 1.0;
-    lm_trainer *t;
-    lm_error err;
-    CU_ASSERT_FATAL(lm_trainer_create(TH_M(m), &o, ids, NS, NULL, 0, &t, &err) == 0);
-    lm_trainer_set_progress(t, record, NULL, 1);
-    lm_epoch_result r;
-    CU_ASSERT_FATAL(lm_trainer_run_epoch(t, NULL, &r, &err) == 0);
-    size_t steps = NS / 8 / 16;
-    /* The last windows' own loss (from the running means). */
-    double last = (steps * losses[steps] - (steps - 5) * losses[steps - 5]) / 5.0;
-    printf("\n  training: first window %.3f, last windows %.3f nats (log V = %.3f)\n",
-           losses[1], last, log((double)V));
-    CU_ASSERT(losses[1] > 2.0);
-    /* Odd steps are uniform over 4 tokens (log 4 = 1.39) and even steps are determined by the
-     * two tokens before them, so the best mean loss is 0.69 nats; without the token two back
-     * an even step is uniform over 5 and the best is (log 4 + log 5) / 2 = 1.50. */
-    CU_ASSERT(last < 1.0);
-    lm_trainer_free(t);
-    free(ids);
-    lm_net_free(m);
-}
-
 /* ---- context probe ------------------------------------------------------------------------ */
 
 /* -log p(ids[t]) after feeding ids[t-k..t) one token at a time from a reset state. */
@@ -670,13 +563,10 @@ int main(void)
         {"decoder stack gradients (two chunks)", test_stack_gradcheck},
         {"decoder stack gradients with residual dropout", test_stack_gradcheck_dropout},
         {"attention is causal within chunks", test_stack_causal},
-        {"whole transformer gradients", test_model_gradcheck},
-        {"whole transformer gradients, tied head", test_model_gradcheck_tied},
         {"transformer lm vs pytorch: logits, loss, gradients", test_torch},
         {"cached generation equals recomputation, cache size", test_cached_generation},
         {"context of one token", test_context_one},
         {"configuration, parameter names, save and load", test_config},
-        {"training learns a two-back dependency", test_training},
         {"context probe of an lstm equals step-by-step scoring", test_probe_lstm},
         {"context probe of a transformer equals step-by-step scoring", test_probe_transformer},
         {"effective context length", test_effective_context},

@@ -44,45 +44,6 @@ static const char *tmp(const char *name)
     return p;
 }
 
-static void logits_of(lm_net *m, float *out)
-{
-    lm_state *s;
-    lm_state_create(TH_M(m), &s, NULL);
-    int32_t seq[] = {1, 3, 4, 5, 8, 2};
-    for (int i = 0; i < 6; i++)
-        lm_step(TH_M(m), s, seq[i], out + i * m->cfg.vocab, NULL);
-    lm_state_free(s);
-}
-
-static void test_save_load_bit_exact(void)
-{
-    for (int tied = 0; tied < 2; tied++) {
-        lm_net *m = tiny(2, tied);
-        CU_ASSERT_FATAL(m != NULL);
-        lm_error err;
-        const char *p = tmp("m.h5");
-        CU_ASSERT_FATAL(lm_net_save(m, p, &err) == LM_OK);
-        lm_net *n;
-        CU_ASSERT_FATAL(lm_net_load(p, &n, &err) == LM_OK);
-        CU_ASSERT_EQUAL(n->table.total, m->table.total);
-        CU_ASSERT(memcmp(n->params, m->params, m->table.total * sizeof(float)) == 0);
-        CU_ASSERT(lm_vocab_equal(lm_model_vocab(TH_M(m)), lm_model_vocab(TH_M(n))));
-        CU_ASSERT_EQUAL(lm_vocab_count(lm_model_vocab(TH_M(n)), 3), 10);
-        CU_ASSERT_EQUAL(n->cfg.tied, tied);
-        const lm_history_row *h;
-        CU_ASSERT_EQUAL(lm_model_history(TH_M(n), &h), 1);
-        CU_ASSERT_EQUAL(h[0].valid_ppl, 90.0);
-        float a[6 * 9], b[6 * 9];
-        logits_of(m, a);
-        logits_of(n, b);
-        CU_ASSERT(memcmp(a, b, sizeof a) == 0);
-        char arch[16];
-        CU_ASSERT(lm_h5_file_arch(p, arch, sizeof arch, &err) == LM_OK && !strcmp(arch, "lstm"));
-        lm_net_free(n);
-        lm_net_free(m);
-    }
-}
-
 /* Checks that loading fails with code and a one-line message naming the file. */
 static void refused(const char *path, int code, const char *needle)
 {
@@ -176,65 +137,6 @@ static void test_atomic_save(void)
     lm_net_free(m);
 }
 
-/* Stepping token by token equals one window over the same tokens; state save/load round trips. */
-static void test_step_and_state(void)
-{
-    lm_net *m = tiny(2, 0);
-    lm_error err;
-    int32_t x[8] = {1, 3, 4, 5, 6, 7, 8, 1}, y[8] = {3, 4, 5, 6, 7, 8, 1, 2};
-    lm_ws w;
-    CU_ASSERT_FATAL(lm_ws_init(&w, m, 8, 1, &err) == LM_OK);
-    float *st = lm_alloc_floats(m->arch->state_floats(&m->cfg, 1, 0));
-    lm_ce_acc acc = {0};
-    lm_net_window(m, &w, x, y, 8, 1, st, 0, 0, NULL, NULL, 0, &acc);
-    lm_state *s, *s2;
-    CU_ASSERT_FATAL(lm_state_create(TH_M(m), &s, &err) == LM_OK);
-    CU_ASSERT_FATAL(lm_state_create(TH_M(m), &s2, &err) == LM_OK);
-    float logits[9], lp[9];
-    double nll = 0;
-    for (int i = 0; i < 8; i++) {
-        CU_ASSERT(lm_step(TH_M(m), s, x[i], logits, &err) == LM_OK);
-        lm_log_softmax(logits, 9, lp);
-        nll -= lp[y[i]];
-        if (i == 3) {
-            CU_ASSERT(lm_state_save(s, tmp("state.h5"), &err) == LM_OK);
-            CU_ASSERT(lm_state_copy(s2, s, &err) == LM_OK);
-        }
-    }
-    LM_ASSERT_CLOSE(nll, acc.nll, 1e-4, 1e-5);
-    CU_ASSERT_EQUAL(lm_state_position(s), 8);
-    CU_ASSERT_EQUAL(lm_state_bytes(s), 2 * 2 * 6 * sizeof(float));
-    /* Continue from the copy and from the loaded file: same logits as the original run. */
-    lm_state *s3;
-    CU_ASSERT_FATAL(lm_state_create(TH_M(m), &s3, &err) == LM_OK);
-    CU_ASSERT_FATAL(lm_state_load(s3, tmp("state.h5"), &err) == LM_OK);
-    CU_ASSERT_EQUAL(lm_state_position(s3), 4);
-    float a[9], b[9];
-    for (int i = 4; i < 8; i++) {
-        lm_step(TH_M(m), s2, x[i], a, &err);
-        lm_step(TH_M(m), s3, x[i], b, &err);
-    }
-    CU_ASSERT(memcmp(a, b, sizeof a) == 0);
-    CU_ASSERT(memcmp(a, logits, sizeof a) == 0);
-    lm_state_reset(s3);
-    CU_ASSERT_EQUAL(lm_state_position(s3), 0);
-    /* A state file of another model is refused. */
-    lm_net *other = tiny(1, 0);
-    lm_state *so;
-    lm_state_create(TH_M(other), &so, &err);
-    CU_ASSERT_NOT_EQUAL(lm_state_load(so, tmp("state.h5"), &err), LM_OK);
-    CU_ASSERT_EQUAL(lm_step(TH_M(m), so, 1, NULL, &err), LM_EMISMATCH);
-    CU_ASSERT_EQUAL(lm_step(TH_M(m), s, 99, NULL, &err), LM_EINVAL);
-    lm_state_free(so);
-    lm_net_free(other);
-    lm_state_free(s);
-    lm_state_free(s2);
-    lm_state_free(s3);
-    lm_free(st);
-    lm_ws_free(&w);
-    lm_net_free(m);
-}
-
 static void test_config_checks(void)
 {
     lm_config c;
@@ -259,10 +161,8 @@ static void test_config_checks(void)
 int main(void)
 {
     static const th_test tests[] = {
-        {"save then load is bit-exact", test_save_load_bit_exact},
         {"damaged, truncated, wrong-shape and non-HDF5 files are refused", test_damaged_files},
         {"saves are atomic", test_atomic_save},
-        {"step equals window; state copy, save and load", test_step_and_state},
         {"configuration checks", test_config_checks},
         {NULL, NULL},
     };

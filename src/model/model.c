@@ -5,11 +5,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const lm_arch *const arches[] = {&lm_arch_lstm, &lm_arch_rwkv, &lm_arch_transformer, NULL};
+/* The architecture table: the built-in ones, then any registered by lm_arch_register. */
+#define MAX_ARCHES 8
+static const lm_arch *arches[MAX_ARCHES + 1] = {&lm_arch_lstm, &lm_arch_rwkv,
+                                                &lm_arch_transformer};
+static size_t n_arches = 3;
+
+int lm_arch_register(const lm_arch *a)
+{
+    if (lm_arch_find(a->name))
+        return LM_EINVAL;
+    if (n_arches == MAX_ARCHES)
+        return LM_ENOMEM;
+    arches[n_arches++] = a;
+    return LM_OK;
+}
 
 const lm_arch *lm_arch_find(const char *name)
 {
-    for (size_t i = 0; arches[i]; i++)
+    for (size_t i = 0; i < n_arches; i++)
         if (!strcmp(arches[i]->name, name))
             return arches[i];
     return NULL;
@@ -17,7 +31,7 @@ const lm_arch *lm_arch_find(const char *name)
 
 const lm_arch *lm_arch_at(size_t i)
 {
-    return i < sizeof arches / sizeof *arches - 1 ? arches[i] : NULL;
+    return i < n_arches ? arches[i] : NULL;
 }
 
 const char *lm_arch_name(size_t i)
@@ -35,7 +49,7 @@ const char *lm_arch_summary(size_t i)
 /* "lstm, rwkv or transformer" into buf. */
 static const char *arch_list(char *buf, size_t cap)
 {
-    size_t len = 0, n = sizeof arches / sizeof *arches - 1;
+    size_t len = 0, n = n_arches;
     buf[0] = 0;
     for (size_t i = 0; i < n && len < cap; i++)
         len += (size_t)snprintf(buf + len, cap - len, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",

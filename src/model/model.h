@@ -74,6 +74,9 @@ typedef struct lm_arch {
 } lm_arch;
 
 const lm_arch *lm_arch_find(const char *name);
+/* Adds an architecture to the table (not thread-safe: call before any model is made).
+ * LM_EINVAL when the name is taken, LM_ENOMEM when the table is full. */
+int lm_arch_register(const lm_arch *a);
 /* The i-th architecture of the table (NULL past the end). */
 const lm_arch *lm_arch_at(size_t i);
 
