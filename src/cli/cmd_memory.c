@@ -76,6 +76,8 @@ static void help(void)
            "  --csv FILE             write every measurement as CSV (model,arch,quantity,x,value)\n"
            "  --plot FILE.svg        draw memory, time and loss curves of all models as SVG\n"
            "  --threads N            OpenBLAS and lstmlm threads; 0 = library default [1]\n"
+           "  --mix OTHER            probe each MODEL mixed with OTHER (same vocabulary)\n"
+           "  --lambda X             the weight of each MODEL in that mixture [0.5]\n"
            "  -q, --quiet            no progress on stderr\n"
            "  -h, --help             this text\n\n"
            "A transformer's cache grows by 2 x layers x embed x 4 bytes per token up to its\n"
@@ -99,6 +101,7 @@ static const struct option longopts[] = {
     {"csv", required_argument, NULL, O_CSV},
     {"plot", required_argument, NULL, O_PLOT},
     {"threads", required_argument, NULL, O_THREADS},
+    CLI_MIX_LONGOPTS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -183,7 +186,7 @@ static int run_memory(lm_model *m, model_run *r, const int32_t *ids, size_t n_id
     int rc = lm_state_create(m, &s, err);
     if (rc)
         return rc;
-    size_t V = lm_model_config(m)->vocab;
+    size_t V = lm_vocab_size(lm_model_vocab(m));
     float *logits = malloc(V * sizeof *logits);
     if (!logits) {
         lm_state_free(s);
@@ -440,10 +443,18 @@ int cmd_memory(int argc, char **argv)
     const char *test = NULL, *csv = NULL, *plot = NULL;
     size_t max_tokens = 100000, threads = 1;
     bool quiet = false;
+    cli_mix mix;
+    cli_mix_init(&mix);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         const char *a = optarg;
+        int taken = cli_mix_option(&mix, c, a);
+        if (taken >= 0) {
+            if (!taken)
+                return cli_bad_value("memory", longopts, c, a);
+            continue;
+        }
         bool ok = true;
         switch (c) {
         case O_TEST: test = a; break;
@@ -464,10 +475,10 @@ int cmd_memory(int argc, char **argv)
         case O_THREADS: ok = cli_size(a, &threads); break;
         case 'q': quiet = true; break;
         case 'h': help(); return EXIT_OK;
-        default: return cli_usage("memory", "unknown option");
+        default: return cli_unknown_option("memory", argv);
         }
         if (!ok)
-            return cli_usage("memory", "bad value '%s' for --%s", a, longopts[c - 256].name);
+            return cli_bad_value("memory", longopts, c, a);
     }
     if (optind >= argc)
         return cli_usage("memory", "need at least one MODEL.h5");
@@ -487,7 +498,7 @@ int cmd_memory(int argc, char **argv)
         lm_model *m = NULL;
         int32_t *ids = NULL;
         size_t n_ids = 0;
-        if (lm_model_load(r->path, &m, &err))
+        if (cli_load_model(r->path, &mix, NULL, 0, &m, &err))
             goto fail;
         snprintf(r->kind, sizeof r->kind, "%s", lm_model_kind(m));
         lm_model_describe(m, r->desc, sizeof r->desc);
