@@ -401,7 +401,7 @@ static int parse(arpa_reader *r, char *buf, size_t len, lm_error *err)
         /* Each n-gram line takes at least 4 bytes ("0 a\n"). */
         if (c >= (unsigned long)INT32_MAX || c > len / 4 || (n == 1 && c == 0))
             return lm_fail(err, LM_EFORMAT, "%s:%zu: impossible count %lu for a file of %zu "
-                           "bytes", path, lineno, c, len);
+                           "bytes%s", path, lineno, c, len, c ? " (truncated?)" : "");
         counts[r->order++] = c;
     }
     if (!r->order)
