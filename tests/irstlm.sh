@@ -106,6 +106,15 @@ for spec in "3 improved-kneser-ney" "4 witten-bell"; do
         bad "(b) IRSTLM could not build the $smooth $order-gram"
         continue
     fi
+    if [ "$order" = 3 ]; then
+        if "$LSTMLM" ngram import -q "$tmp/$name.gz" -o "$tmp/x.h5" 2> "$tmp/iarpa.err"; then
+            bad "(b) build-lm.sh's intermediate iARPA file was imported"
+        elif grep -q "iARPA" "$tmp/iarpa.err"; then
+            ok "(b) build-lm.sh's intermediate iARPA file is refused with a hint"
+        else
+            bad "(b) build-lm.sh's iARPA file refused for another reason: $(cat "$tmp/iarpa.err")"
+        fi
+    fi
     if "$LSTMLM" ngram import -q "$tmp/$name.arpa" -o "$tmp/$name.h5" &&
         "$LSTMLM" ngram eval "$tmp/$name.h5" "$tmp/test.txt" > "$tmp/$name.eval"; then
         agree "(b) IRSTLM $smooth $order-gram imported by lstmlm" \
