@@ -939,6 +939,8 @@ static void test_arpa_malformed(void)
          ":5: the unigram <eot> and the sentence markers"},
         {"\\data\\\nngram 1=1\n\n\\1-grams:\n-1\ta\n\\end", ":6: unexpected section"},
         {"\\data\\\nngram 1=1\n\n\\1-grams:\n-1\ta\n-1\tb\n\\end\\\n", ":6: more 1-grams"},
+        {"iARPA\n\n\\data\\\nngram 1=1\n\n\\1-grams:\n-1\ta\n\\end\\\n",
+         ":1: IRSTLM's intermediate"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[32];

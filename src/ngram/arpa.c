@@ -381,9 +381,15 @@ static int parse(arpa_reader *r, char *buf, size_t len, lm_error *err)
     const char *path = r->path;
     size_t pos = 0, lineno = 0, counts[LM_NGRAM_MAX_ORDER] = {0};
     char *s;
-    /* Text before \data\ is ignored, except our own comment with the tokenizer settings. */
-    while ((s = next_line(buf, len, &pos, &lineno)) && strcmp(s, "\\data\\"))
+    /* Text before \data\ is ignored, except our own comment with the tokenizer settings and
+     * IRSTLM's mark of its intermediate format, whose values are not back-off values yet. */
+    while ((s = next_line(buf, len, &pos, &lineno)) && strcmp(s, "\\data\\")) {
+        if (!strcmp(s, "iARPA"))
+            return lm_fail(err, LM_EFORMAT, "%s:%zu: IRSTLM's intermediate iARPA format, not "
+                           "ARPA (convert it with 'compile-lm FILE --text=yes OUT.arpa')", path,
+                           lineno);
         parse_comment(r, s);
+    }
     if (!s)
         return lm_fail(err, LM_EFORMAT, "%s: no \\data\\ header (not an ARPA file)", path);
     while ((s = next_line(buf, len, &pos, &lineno)) && s[0] != '\\') {
@@ -401,7 +407,7 @@ static int parse(arpa_reader *r, char *buf, size_t len, lm_error *err)
         /* Each n-gram line takes at least 4 bytes ("0 a\n"). */
         if (c >= (unsigned long)INT32_MAX || c > len / 4 || (n == 1 && c == 0))
             return lm_fail(err, LM_EFORMAT, "%s:%zu: impossible count %lu for a file of %zu "
-                           "bytes", path, lineno, c, len);
+                           "bytes%s", path, lineno, c, len, c ? " (truncated?)" : "");
         counts[r->order++] = c;
     }
     if (!r->order)
