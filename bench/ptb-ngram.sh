@@ -23,7 +23,7 @@ mkdir -p "$out"
     --prune-singletons "$prune" --tokenize whitespace "$ptb/ptb.train.txt.gz" -o "$out/model.h5"
 "$lstmlm" eval "$out/model.h5" "$ptb/ptb.valid.txt" "$ptb/ptb.test.txt" | tee "$out/eval.txt"
 "$lstmlm" ngram export "$out/model.h5" --arpa "$out/model.arpa"
-"$lstmlm" ngram eval --arpa "$out/model.arpa" "$ptb/ptb.test.txt" > "$out/eval-arpa.txt"
+"$lstmlm" eval "$out/model.arpa" "$ptb/ptb.test.txt" > "$out/eval-arpa.txt"
 wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$out/time.txt")
 rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$out/time.txt")
 ppl=$(awk '/^file/ {f=$2} /^perplexity/ && f ~ /test/ {print $2}' "$out/eval.txt")

@@ -279,7 +279,9 @@ typedef struct lm_eval_result {
 } lm_eval_result;
 
 /* Perplexity of ids[0..n) read as `batch` parallel streams (1 = exact, one stream) in windows
- * of bptt steps with the state carried. The first token of each stream is context only. */
+ * of bptt steps with the state carried. The first token of each stream is context only,
+ * except for models that read a text as beginning a line (n-gram sentence models, which
+ * predict it after an implied <eot>, as other toolkits score a line after <s>). */
 LM_API int lm_model_eval(const lm_model *m, const int32_t *ids, size_t n, size_t batch,
                          size_t bptt, lm_eval_result *res, lm_error *err);
 /* The log-probability of every target of that reading: *lp[i] = log p(*targets[i] | its
@@ -843,13 +845,6 @@ LM_API double lm_ngram_logprob(const lm_ngram *m, const int32_t *hist, size_t n_
  * file gives (1 for a proper model, up to the mass of <s> and rounding). Thread-safe. */
 LM_API void lm_ngram_dist(const lm_ngram *m, const int32_t *hist, size_t n_hist, double *p);
 
-/* Perplexity of ids[0..n) read as one stream, <eot> counting as a token and targets that are
- * <unk> counted in res->oov (the conventions of lm_model_eval). In a stream model the first
- * token is context only; a sentence model predicts every token, the text beginning a line (the
- * first token is scored after <eot>), as SRILM, KenLM and IRSTLM score each line after <s>.
- * LM_EINVAL with fewer than two tokens, LM_EMISMATCH for an id outside the vocabulary. */
-LM_API int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_result *res,
-                         lm_error *err);
 
 /* Saves the model to an HDF5 model file (arch "ngram"), atomically (temporary file renamed over
  * path). */

@@ -54,7 +54,7 @@ tail -n +701 "$tmp/all.txt" > "$tmp/test.txt"
 "$bin/add-start-end.sh" < "$tmp/test.txt" > "$tmp/test.se"
 
 # lstmlm's perplexity from the log10 probability (more digits than the report), the predicted
-# tokens and the OOV targets of `ngram eval` output $1.
+# tokens and the OOV targets of `lstmlm eval` output $1.
 lstmlm_ppl() {
     awk '/^tokens / { n = $2 } /^oov / { o = $2 } /^log10 prob/ { l = $3 }
          END { printf "%.6f %d %d\n", 10 ^ (-l / n), n, o }' "$1"
@@ -87,7 +87,7 @@ agree() {
 for order in 3 5; do
     if "$LSTMLM" ngram train -q --sentences --order $order --tokenize whitespace \
         "$tmp/train.txt" -o "$tmp/a$order.h5" --arpa "$tmp/a$order.arpa" &&
-        "$LSTMLM" ngram eval "$tmp/a$order.h5" "$tmp/test.txt" > "$tmp/a$order.eval"; then
+        "$LSTMLM" eval "$tmp/a$order.h5" "$tmp/test.txt" > "$tmp/a$order.eval"; then
         agree "(a) lstmlm KN $order-gram, its ARPA file scored by compile-lm" \
             "$(lstmlm_ppl "$tmp/a$order.eval")" "$(irstlm_ppl "a$order.arpa")"
     else
@@ -116,18 +116,18 @@ for spec in "3 improved-kneser-ney" "4 witten-bell"; do
         fi
     fi
     if "$LSTMLM" ngram import -q "$tmp/$name.arpa" -o "$tmp/$name.h5" &&
-        "$LSTMLM" ngram eval "$tmp/$name.h5" "$tmp/test.txt" > "$tmp/$name.eval"; then
+        "$LSTMLM" eval "$tmp/$name.h5" "$tmp/test.txt" > "$tmp/$name.eval"; then
         agree "(b) IRSTLM $smooth $order-gram imported by lstmlm" \
             "$(lstmlm_ppl "$tmp/$name.eval")" "$(irstlm_ppl "$name.arpa")"
     else
         bad "(b) lstmlm could not import or evaluate IRSTLM's $order-gram"
     fi
-    if "$LSTMLM" ngram eval --arpa "$tmp/$name.arpa" "$tmp/test.txt" > "$tmp/$name.eval2" &&
+    if "$LSTMLM" eval "$tmp/$name.arpa" "$tmp/test.txt" > "$tmp/$name.eval2" &&
         [ "$(field "log10 prob" "$tmp/$name.eval2")" = "$(field "log10 prob" "$tmp/$name.eval")" ]
     then
-        ok "(b) ngram eval --arpa on IRSTLM's $order-gram gives the imported model's log10 prob"
+        ok "(b) lstmlm eval of IRSTLM's $order-gram gives the imported model's log10 prob"
     else
-        bad "(b) ngram eval --arpa on IRSTLM's $order-gram differs from the imported model"
+        bad "(b) lstmlm eval of IRSTLM's $order-gram differs from the imported model"
     fi
 done
 

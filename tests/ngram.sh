@@ -26,7 +26,7 @@ check "no sub-command: exit 2" '[ "$(status "$LSTMLM" ngram)" = 2 ]'
 check "unknown sub-command: exit 2" '[ "$(status "$LSTMLM" ngram frob)" = 2 ]'
 check "ngram --help lists the sub-commands" \
     '[ "$(status "$LSTMLM" ngram --help)" = 0 ] && grep -q "ngram train" "$tmp/out" && grep -q "ngram export" "$tmp/out" && grep -q "ngram import" "$tmp/out"'
-for sub in train eval info export import; do
+for sub in train export import; do
     check "ngram $sub --help: exit 0" '[ "$(status "$LSTMLM" ngram $sub --help)" = 0 ] && grep -q "Usage: lstmlm ngram $sub" "$tmp/out"'
 done
 check "order 8: exit 2" '[ "$(status "$LSTMLM" ngram train --order 8 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ]'
@@ -41,8 +41,8 @@ check "train a trigram model with an ARPA copy" \
     '"$LSTMLM" ngram train --order 3 "$tmp/train.txt" -o "$tmp/m.h5" --arpa "$tmp/m.arpa" 2> "$tmp/train.err" && [ -f "$tmp/m.h5" ] && [ -f "$tmp/m.arpa" ] && [ ! -e "$tmp/m.h5.tmp" ]'
 check "training reports counts and discounts per order" \
     '[ "$(grep -c "^ *[123]  " "$tmp/train.err")" = 3 ]'
-check "ngram eval prints the eval report" \
-    '"$LSTMLM" ngram eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e1" && grep -q "^perplexity" "$tmp/e1" && grep -q "^ppl without oov" "$tmp/e1" && grep -q "^bits per token" "$tmp/e1" && grep -q "^oov" "$tmp/e1" && grep -q "^tokens " "$tmp/e1"'
+check "eval prints the eval report for an n-gram model" \
+    '"$LSTMLM" eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e1" && grep -q "^perplexity" "$tmp/e1" && grep -q "^ppl without oov" "$tmp/e1" && grep -q "^bits per token" "$tmp/e1" && grep -q "^oov" "$tmp/e1" && grep -q "^tokens " "$tmp/e1"'
 ppl=$(field perplexity "$tmp/e1")
 vocab=$("$LSTMLM" info "$tmp/m.h5" | awk '/^vocabulary/ {print $2}')
 check "perplexity ($ppl) is between 1 and the vocabulary size ($vocab)" \
@@ -67,14 +67,14 @@ check "--ban of an unknown word: exit 1" \
     '[ "$(status "$LSTMLM" generate "$tmp/m.h5" --ban zzzqqq)" = 1 ] && grep -q zzzqqq "$tmp/err"'
 
 # ARPA: re-scoring gives the same perplexity; export from the HDF5 file gives the same file.
-check "ngram eval --arpa: same perplexity and log10 prob as the HDF5 model" \
-    '"$LSTMLM" ngram eval --arpa "$tmp/m.arpa" "$tmp/test.txt" > "$tmp/e3" && [ "$(field perplexity "$tmp/e3")" = "$ppl" ] && [ "$(field "log10 prob" "$tmp/e3")" = "$(field "log10 prob" "$tmp/e1")" ]'
+check "eval of the ARPA export: same perplexity and log10 prob as the HDF5 model" \
+    '"$LSTMLM" eval "$tmp/m.arpa" "$tmp/test.txt" > "$tmp/e3" && [ "$(field perplexity "$tmp/e3")" = "$ppl" ] && [ "$(field "log10 prob" "$tmp/e3")" = "$(field "log10 prob" "$tmp/e1")" ]'
 check "ngram export writes the same ARPA file" \
     '"$LSTMLM" ngram export "$tmp/m.h5" --arpa "$tmp/m2.arpa" && cmp -s "$tmp/m.arpa" "$tmp/m2.arpa"'
 check "the ARPA file has </s> and <s> at -99, no <eot> after the header" \
     'grep -q "	</s>$" "$tmp/m.arpa" && grep -q "^-99	<s>	" "$tmp/m.arpa" && ! sed -n "/^.data.$/,\$p" "$tmp/m.arpa" | grep -q "<eot>"'
 check "ngram import gives a model with the same perplexity, marked as imported" \
-    '"$LSTMLM" ngram import -q "$tmp/m.arpa" -o "$tmp/imp.h5" && "$LSTMLM" ngram eval "$tmp/imp.h5" "$tmp/test.txt" > "$tmp/e4" && [ "$(field "log10 prob" "$tmp/e4")" = "$(field "log10 prob" "$tmp/e1")" ] && "$LSTMLM" ngram info "$tmp/imp.h5" > "$tmp/iinfo" && grep -q "^smoothing *imported from ARPA" "$tmp/iinfo" && grep -q "^history *stream" "$tmp/iinfo"'
+    '"$LSTMLM" ngram import -q "$tmp/m.arpa" -o "$tmp/imp.h5" && "$LSTMLM" eval "$tmp/imp.h5" "$tmp/test.txt" > "$tmp/e4" && [ "$(field "log10 prob" "$tmp/e4")" = "$(field "log10 prob" "$tmp/e1")" ] && "$LSTMLM" info "$tmp/imp.h5" > "$tmp/iinfo" && grep -q "^smoothing *imported from ARPA" "$tmp/iinfo" && grep -q "^history *stream" "$tmp/iinfo"'
 check "an imported model generates" \
     '"$LSTMLM" generate "$tmp/imp.h5" -p "how are" -n 10 --seed 4 > "$tmp/g5" && [ -s "$tmp/g5" ]'
 check "ngram import without -o: exit 2" '[ "$(status "$LSTMLM" ngram import "$tmp/m.arpa")" = 2 ]'
@@ -85,18 +85,18 @@ check "ngram import of a missing file: exit 1, one line naming it" \
 check "train --sentences: info says so" \
     '"$LSTMLM" ngram train -q --sentences --order 4 "$tmp/train.txt" -o "$tmp/s.h5" --arpa "$tmp/s.arpa" && "$LSTMLM" info "$tmp/s.h5" | grep -q "^history *sentences"'
 check "a sentence model predicts every token" \
-    '"$LSTMLM" ngram eval "$tmp/s.h5" "$tmp/test.txt" > "$tmp/s1" && grep -q "^tokens *\([0-9]*\) predicted (\1 in the file" "$tmp/s1"'
+    '"$LSTMLM" eval "$tmp/s.h5" "$tmp/test.txt" > "$tmp/s1" && grep -q "^tokens *\([0-9]*\) predicted (\1 in the file" "$tmp/s1"'
 check "its ARPA file has no </s> inside an n-gram and scores the same" \
-    '! grep -q "	.*</s> " "$tmp/s.arpa" && "$LSTMLM" ngram eval --arpa "$tmp/s.arpa" "$tmp/test.txt" > "$tmp/s2" && [ "$(field "log10 prob" "$tmp/s1")" = "$(field "log10 prob" "$tmp/s2")" ]'
+    '! grep -q "	.*</s> " "$tmp/s.arpa" && "$LSTMLM" eval "$tmp/s.arpa" "$tmp/test.txt" > "$tmp/s2" && [ "$(field "log10 prob" "$tmp/s1")" = "$(field "log10 prob" "$tmp/s2")" ]'
 check "sentence and stream models differ" '[ "$(field perplexity "$tmp/s1")" != "$ppl" ]'
 gzip -c "$tmp/s.arpa" > "$tmp/s.arpa.gz"
 check "a gzip ARPA file is imported" \
-    '"$LSTMLM" ngram import -q "$tmp/s.arpa.gz" -o "$tmp/sz.h5" && "$LSTMLM" ngram eval "$tmp/sz.h5" "$tmp/test.txt" > "$tmp/s3" && [ "$(field "log10 prob" "$tmp/s1")" = "$(field "log10 prob" "$tmp/s3")" ]'
+    '"$LSTMLM" ngram import -q "$tmp/s.arpa.gz" -o "$tmp/sz.h5" && "$LSTMLM" eval "$tmp/sz.h5" "$tmp/test.txt" > "$tmp/s3" && [ "$(field "log10 prob" "$tmp/s1")" = "$(field "log10 prob" "$tmp/s3")" ]'
 
 # A foreign file (no "# lstmlm" comment): a sentence model reading whitespace-split text.
 sed -n "/^.data.$/,\$p" "$tmp/s.arpa" > "$tmp/foreign.arpa"
 check "a foreign ARPA file: sentences, whitespace" \
-    '"$LSTMLM" ngram import -q "$tmp/foreign.arpa" -o "$tmp/f.h5" && "$LSTMLM" ngram info "$tmp/f.h5" > "$tmp/finfo" && grep -q "^history *sentences" "$tmp/finfo" && grep -q "^tokenize *whitespace" "$tmp/finfo"'
+    '"$LSTMLM" ngram import -q "$tmp/foreign.arpa" -o "$tmp/f.h5" && "$LSTMLM" info "$tmp/f.h5" > "$tmp/finfo" && grep -q "^history *sentences" "$tmp/finfo" && grep -q "^tokenize *whitespace" "$tmp/finfo"'
 sed "s/^ngram 2=.*/ngram 2=3/" "$tmp/s.arpa" > "$tmp/badcount.arpa"
 check "an ARPA file whose counts do not match: exit 1, file:line" \
     '[ "$(status "$LSTMLM" ngram import "$tmp/badcount.arpa" -o "$tmp/x.h5")" = 1 ] && grep -q "badcount.arpa:[0-9]*: " "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
@@ -113,13 +113,13 @@ check "character 7-grams (--chars) train, evaluate and generate" \
 # Bad files: one line naming the file, exit 1.
 printf 'not a model\n' > "$tmp/text.h5"
 check "a text file is refused" \
-    '[ "$(status "$LSTMLM" ngram eval "$tmp/text.h5" "$tmp/test.txt")" = 1 ] && grep -q text.h5 "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+    '[ "$(status "$LSTMLM" eval "$tmp/text.h5" "$tmp/test.txt")" = 1 ] && grep -q text.h5 "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
 head -c 3000 "$tmp/m.h5" > "$tmp/trunc.h5"
 check "a truncated model is refused" \
-    '[ "$(status "$LSTMLM" ngram info "$tmp/trunc.h5")" = 1 ] && [ "$(wc -l < "$tmp/err")" = 1 ]'
+    '[ "$(status "$LSTMLM" info "$tmp/trunc.h5")" = 1 ] && [ "$(wc -l < "$tmp/err")" = 1 ]'
 head -n 20 "$tmp/m.arpa" > "$tmp/trunc.arpa"
 check "a truncated ARPA file is refused" \
-    '[ "$(status "$LSTMLM" ngram eval --arpa "$tmp/trunc.arpa" "$tmp/test.txt")" = 1 ] && grep -q trunc.arpa "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+    '[ "$(status "$LSTMLM" eval "$tmp/trunc.arpa" "$tmp/test.txt")" = 1 ] && grep -q trunc.arpa "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
 
 echo "ngram.sh: $passes passed, $fails failed"
 [ "$fails" = 0 ]

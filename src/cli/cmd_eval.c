@@ -20,20 +20,26 @@ static void help(void)
            "                     state carried throughout (exact) [1]\n"
            "  --bptt N           tokens per window (a transformer sees at most this many) [35]\n");
     cli_mix_help();
-    printf("  --tune-lambda FILE with --mix: pick the weight that minimises the perplexity of\n"
+    printf("  --tokenize MODE    read the texts with this tokenizer (words, whitespace, chars)\n"
+           "                     instead of the model's own (e.g. an ARPA file of another\n"
+           "                     toolkit, read as whitespace by default)\n"
+           "  --lowercase        lower-case the texts as they are read\n"
+           "  --tune-lambda FILE with --mix: pick the weight that minimises the perplexity of\n"
            "                     FILE (held-out text, not the test text), then evaluate\n"
            "  --threads N        OpenBLAS and lstmlm threads [library default]\n"
            "  -h, --help         this text\n\n"
            "Exit status: 0 done, 1 failure, 2 bad usage.\n");
 }
 
-enum { O_BATCH = 256, O_BPTT, O_THREADS, O_TUNE };
+enum { O_BATCH = 256, O_BPTT, O_THREADS, O_TUNE, O_TOK, O_LOWER };
 static const struct option longopts[] = {
     {"batch", required_argument, NULL, O_BATCH},
     {"bptt", required_argument, NULL, O_BPTT},
     {"threads", required_argument, NULL, O_THREADS},
     CLI_MIX_LONGOPTS,
     {"tune-lambda", required_argument, NULL, O_TUNE},
+    {"tokenize", required_argument, NULL, O_TOK},
+    {"lowercase", no_argument, NULL, O_LOWER},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -60,7 +66,7 @@ int cmd_eval(int argc, char **argv)
     cli_mix mix;
     cli_mix_init(&mix);
     const char *tune = NULL;
-    int c;
+    int tokenize = -1, lowercase = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         int ok = cli_mix_option(&mix, c, optarg);
@@ -71,6 +77,8 @@ int cmd_eval(int argc, char **argv)
             case O_BPTT: ok = cli_size(optarg, &bptt) && bptt; break;
             case O_THREADS: ok = cli_size(optarg, &threads); break;
             case O_TUNE: tune = optarg; break;
+            case O_TOK: ok = (tokenize = lm_tokenize_parse(optarg)) >= 0; break;
+            case O_LOWER: lowercase = 1; break;
             case 'h': help(); return EXIT_OK;
             default: return cli_unknown_option("eval", argv);
             }
@@ -91,6 +99,9 @@ int cmd_eval(int argc, char **argv)
         return cli_fail(&err);
     lm_text_opts t;
     lm_model_text_opts(m, &t);
+    if (tokenize >= 0)
+        t.tokenize = tokenize;
+    t.lowercase |= lowercase;
     int rc = EXIT_OK;
     for (int i = optind + 1; i < argc; i++) {
         int32_t *ids;

@@ -1,5 +1,6 @@
-/* cmd_ngram.c - `lstmlm ngram train|eval|info|export|import`: the Kneser-Ney n-gram
- * baseline and ARPA interoperability. */
+/* cmd_ngram.c - `lstmlm ngram train|export|import`: what only n-gram models need (counting,
+ * and ARPA files both ways). Evaluating, sampling, chatting and inspecting go through the
+ * commands every model kind shares. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -40,32 +41,6 @@ static void help_train(void)
            o.order);
 }
 
-static void help_eval(void)
-{
-    printf("Usage: lstmlm ngram eval [options] MODEL.h5 TEXT...\n"
-           "       lstmlm ngram eval --arpa FILE [--tokenize MODE] [--lowercase] TEXT...\n\n"
-           "Perplexity of an n-gram model on each text, reported as 'lstmlm eval' does\n"
-           "(<eot> counts as a token, the first token of the text is context only), plus the\n"
-           "total log10 probability. A sentence model predicts every token (the text begins a\n"
-           "line), a stream model all but the first. With --arpa the model is read from an\n"
-           "ARPA file (any writer's, plain or gzip) as 'ngram import' reads it; the tokenizer\n"
-           "settings come from the file's '# lstmlm' comment, else whitespace, unless given.\n\n"
-           "  --arpa FILE             score with an ARPA back-off model instead of MODEL.h5\n"
-           "  --tokenize MODE         with --arpa: words | whitespace | chars\n"
-           "  --lowercase             with --arpa: lower-case ASCII letters\n"
-           "  -h, --help              this text\n");
-}
-
-static void help_info(void)
-{
-    printf("Usage: lstmlm ngram info [options] MODEL.h5\n\n"
-           "Shows an n-gram model's order, history (stream or sentences), tokenizer,\n"
-           "vocabulary, and per order the number of n-grams, the count-of-counts n1..n4 and\n"
-           "the discounts D1, D2, D3+ (a model imported from ARPA has only the n-grams).\n\n"
-           "  --tokens N              how many of the most frequent tokens to list [10]\n"
-           "  -h, --help              this text\n");
-}
-
 static void help_export(void)
 {
     printf("Usage: lstmlm ngram export MODEL.h5 --arpa FILE\n\n"
@@ -94,15 +69,13 @@ static void help_import(void)
 
 static void help(void)
 {
-    printf("Usage: lstmlm ngram train|eval|info|export|import [options] ...\n\n"
+    printf("Usage: lstmlm ngram train|export|import [options] ...\n\n"
            "Modified Kneser-Ney n-gram baselines on the same corpora, vocabulary and\n"
-           "conventions as the neural models. 'lstmlm eval', 'generate' and 'info' also accept\n"
-           "n-gram model files.\n\n");
+           "conventions as the neural models, and ARPA files both ways. An n-gram model file\n"
+           "(or an ARPA file) is a model like any other: 'lstmlm eval', 'generate', 'chat',\n"
+           "'info' and 'memory' take it, and their mixture option interpolates it with a\n"
+           "neural model.\n\n");
     help_train();
-    printf("\n");
-    help_eval();
-    printf("\n");
-    help_info();
     printf("\n");
     help_export();
     printf("\n");
@@ -262,172 +235,7 @@ out:
     return rc;
 }
 
-/* ---- eval -------------------------------------------------------------------------------- */
-
-static void report(const char *file, const lm_eval_result *r, size_t n, const lm_corpus_stats *st,
-                   double secs, size_t order)
-{
-    printf("file            %s\n", file);
-    printf("tokens          %zu predicted (%zu in the file, %zu lines)\n", r->tokens, n,
-           st->lines);
-    printf("oov             %zu targets are <unk> (%.2f%%; %zu words were outside the "
-           "vocabulary)\n", r->oov, r->tokens ? 100.0 * r->oov / r->tokens : 0.0, st->oov);
-    printf("perplexity      %.2f\n", r->ppl);
-    printf("ppl without oov %.2f\n", r->ppl_no_oov);
-    printf("bits per token  %.4f\n", r->bits_per_token);
-    printf("tokens/s        %.0f (%zu-gram)\n", secs > 0 ? r->tokens / secs : 0.0, order);
-    printf("log10 prob      %.6f\n", -r->nll / log(10.0));
-}
-
-static int ngram_eval(int argc, char **argv)
-{
-    static const struct option lo[] = {
-        {"arpa", required_argument, NULL, O_ARPA},
-        {"tokenize", required_argument, NULL, O_TOK},
-        {"lowercase", no_argument, NULL, O_LOWER},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *arpa = NULL;
-    int tok = -1, lower = -1;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case O_ARPA: arpa = optarg; break;
-        case O_TOK:
-            if (parse_tokenize("ngram eval", optarg, &tok))
-                return EXIT_USAGE;
-            break;
-        case O_LOWER: lower = 1; break;
-        case 'h': help_eval(); return EXIT_OK;
-        default: return cli_usage("ngram eval", "unknown option");
-        }
-    }
-    if (!arpa && (tok >= 0 || lower >= 0))
-        return cli_usage("ngram eval", "--tokenize and --lowercase go with --arpa (a model file "
-                         "records its own)");
-    if (argc - optind < (arpa ? 1 : 2))
-        return cli_usage("ngram eval", arpa ? "need at least one TEXT file"
-                                            : "need MODEL.h5 and at least one TEXT file");
-    lm_error err = {0};
-    lm_ngram *m = NULL;
-    int first = optind;
-    if (arpa ? lm_ngram_read_arpa(arpa, &m, &err) : lm_ngram_load(argv[first++], &m, &err))
-        return cli_fail(&err);
-    const lm_ngram_opts *o = lm_ngram_options(m);
-    const lm_vocab *v = lm_ngram_vocab(m);
-    lm_text_opts t = {o->tokenize, o->lowercase};
-    size_t order = o->order;
-    if (tok >= 0)
-        t.tokenize = tok;
-    if (lower >= 0)
-        t.lowercase = lower;
-    int rc = EXIT_OK;
-    for (int i = first; i < argc; i++) {
-        int32_t *ids;
-        size_t n;
-        lm_corpus_stats st;
-        lm_eval_result r;
-        if (lm_corpus_read(argv[i], &t, v, &ids, &n, &st, &err)) {
-            rc = cli_fail(&err);
-            break;
-        }
-        double t0 = cli_now();
-        int e = lm_ngram_eval(m, ids, n, &r, &err);
-        double el = cli_now() - t0;
-        free(ids);
-        if (e) {
-            fprintf(stderr, "lstmlm: %s: %s\n", argv[i], err.msg);
-            rc = EXIT_FAIL;
-            break;
-        }
-        report(argv[i], &r, n, &st, el, order);
-        if (i + 1 < argc)
-            printf("\n");
-    }
-    lm_ngram_free(m);
-    return rc;
-}
-
 /* ---- info and export --------------------------------------------------------------------- */
-
-static int ngram_info(int argc, char **argv)
-{
-    static const struct option lo[] = {
-        {"tokens", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    size_t show = 10;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!cli_size(optarg, &show))
-                return cli_usage("ngram info", "bad --tokens '%s'", optarg);
-            break;
-        case 'h': help_info(); return EXIT_OK;
-        default: return cli_usage("ngram info", "unknown option");
-        }
-    }
-    if (argc - optind != 1)
-        return cli_usage("ngram info", "need one MODEL.h5");
-    lm_error err = {0};
-    lm_ngram *m;
-    if (lm_ngram_load(argv[optind], &m, &err))
-        return cli_fail(&err);
-    const lm_ngram_opts *o = lm_ngram_options(m);
-    const lm_vocab *v = lm_ngram_vocab(m);
-    lm_ngram_info in;
-    lm_ngram_get_info(m, &in);
-    size_t total = 0;
-    for (size_t k = 0; k < in.order; k++)
-        total += in.count[k];
-    printf("file          %s\n", argv[optind]);
-    printf("arch          ngram\n");
-    printf("order         %zu\n", in.order);
-    printf("history       %s\n", o->sentences ? "sentences (restarts after each <eot>)"
-                                                : "stream (crosses <eot>)");
-    printf("smoothing     %s\n", in.imported ? "imported from ARPA (back-off weights as given)"
-                                             : "interpolated modified Kneser-Ney");
-    printf("pruning       %s", o->prune_singletons ? "" : "none\n");
-    if (o->prune_singletons)
-        printf("singletons of order >= %zu dropped\n", o->prune_singletons);
-    printf("tokenize      %s%s\n", tok_name(o->tokenize), o->lowercase ? ", lower-cased" : "");
-    if (in.imported)
-        printf("trained on    unknown (imported)\n");
-    else
-        printf("trained on    %llu tokens\n", (unsigned long long)in.tokens);
-    printf("n-grams       %zu\n", total);
-    printf("vocabulary    %zu types\n", lm_vocab_size(v));
-    printf("%s", in.imported ? "first tokens " : "top tokens   ");
-    for (size_t i = 0; i < show && i < lm_vocab_size(v); i++) {
-        printf(" %s", lm_vocab_token(v, (int32_t)i));
-        if (!in.imported)
-            printf("(%llu)", (unsigned long long)lm_vocab_count(v, (int32_t)i));
-    }
-    if (in.imported) {
-        /* Only counting knows count-of-counts and discounts. */
-        printf("\n\norder  n-grams\n");
-        for (size_t k = 0; k < in.order; k++)
-            printf("%5zu  %zu\n", k + 1, in.count[k]);
-        lm_ngram_free(m);
-        return EXIT_OK;
-    }
-    printf("\n\norder  n-grams      n1        n2        n3        n4         D1      D2"
-           "      D3+\n");
-    for (size_t k = 0; k < in.order; k++)
-        printf("%5zu  %-11zu  %-8llu  %-8llu  %-8llu  %-8llu  %6.4f  %6.4f  %6.4f%s\n", k + 1,
-               in.count[k], (unsigned long long)in.count_of_counts[k][0],
-               (unsigned long long)in.count_of_counts[k][1],
-               (unsigned long long)in.count_of_counts[k][2],
-               (unsigned long long)in.count_of_counts[k][3], in.discount[k][0], in.discount[k][1],
-               in.discount[k][2], in.fallback[k] ? "  (fallback)" : "");
-    lm_ngram_free(m);
-    return EXIT_OK;
-}
 
 static int ngram_export(int argc, char **argv)
 {
@@ -506,8 +314,7 @@ static int ngram_import(int argc, char **argv)
 int cmd_ngram(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage("ngram", "need a sub-command: train, eval, info, export or "
-                         "import");
+        return cli_usage("ngram", "need a sub-command: train, export or import");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
         help();
@@ -515,17 +322,13 @@ int cmd_ngram(int argc, char **argv)
     }
     if (!strcmp(sub, "train"))
         return ngram_train(argc - 1, argv + 1);
-    if (!strcmp(sub, "generate"))
-        return cli_usage("ngram", "'ngram generate' is now 'lstmlm generate MODEL', which takes "
-                         "n-gram models like any other");
-    if (!strcmp(sub, "eval"))
-        return ngram_eval(argc - 1, argv + 1);
-    if (!strcmp(sub, "info"))
-        return ngram_info(argc - 1, argv + 1);
+    if (!strcmp(sub, "generate") || !strcmp(sub, "eval") || !strcmp(sub, "info"))
+        return cli_usage("ngram", "'ngram %s' is 'lstmlm %s MODEL', which takes n-gram and "
+                         "ARPA files like any other model", sub, sub);
     if (!strcmp(sub, "export"))
         return ngram_export(argc - 1, argv + 1);
     if (!strcmp(sub, "import"))
         return ngram_import(argc - 1, argv + 1);
-    return cli_usage("ngram", "unknown sub-command '%s' (train, eval, info, export, "
-                     "import)", sub);
+    return cli_usage("ngram", "unknown sub-command '%s' (expected train, export or import)",
+                     sub);
 }

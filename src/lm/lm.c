@@ -110,6 +110,11 @@ size_t lm_model_n_params(const lm_model *m)
     return m->kind->n_params(m->impl);
 }
 
+int lm_model_predicts_first(const lm_model *m)
+{
+    return m->kind->predicts_first ? m->kind->predicts_first(m->impl) : 0;
+}
+
 size_t lm_model_context(const lm_model *m)
 {
     return m->kind->context ? m->kind->context(m->impl) : 0;
@@ -319,13 +324,23 @@ int lm_model_logprobs(const lm_model *m, const int32_t *ids, size_t n, size_t ba
         if (ids[i] < 0 || (size_t)ids[i] >= V)
             return lm_fail(err, LM_EMISMATCH, "token id %d outside the model's vocabulary",
                            (int)ids[i]);
+    /* A model that predicts the first token reads the text after an implied <eot>. */
+    int32_t *with = NULL;
+    if (lm_model_predicts_first(m) && n > 0) {
+        if (!(with = malloc((n + 1) * sizeof *with)))
+            return lm_fail(err, LM_ENOMEM, "out of memory for %zu tokens", n);
+        with[0] = LM_TOK_EOT;
+        memcpy(with + 1, ids, n * sizeof *ids);
+        ids = with;
+        n++;
+    }
     if (n / batch < 2)
         batch = n >= 2 ? 1 : 0;
-    if (batch == 0)
-        return lm_fail(err, LM_EINVAL, "need at least two tokens to evaluate");
     int32_t *x = NULL;
-    size_t L;
-    int rc = streams(ids, n, batch, &x, &L, err);
+    size_t L = 0;
+    int rc = batch ? streams(ids, n, batch, &x, &L, err)
+                   : lm_fail(err, LM_EINVAL, "need at least two tokens to evaluate");
+    free(with);
     if (rc)
         return rc;
     float *p = malloc(L * batch * sizeof *p);

@@ -22,6 +22,9 @@ int lm_kind_score(const lm_model *m, const int32_t *ids, size_t T, size_t B, siz
 int lm_state_write(const lm_state *s, lm_h5 *h, const char *group, lm_error *err);
 int lm_state_read(lm_state *s, lm_h5 *h, const char *group, lm_error *err);
 
+/* Non-zero when the model predicts a text's first token (after an implied <eot>). */
+int lm_model_predicts_first(const lm_model *m);
+
 /* The neural network of a neural model, NULL for other kinds (the trainer's one question). */
 struct lm_net *lm_model_net(const lm_model *m);
 

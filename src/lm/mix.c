@@ -81,6 +81,13 @@ static size_t mx_context(const void *impl)
     return !ca ? cb : !cb ? ca : ca < cb ? ca : cb;
 }
 
+/* Both parts must read a text the same way for their targets to line up. */
+static int mx_predicts_first(const void *impl)
+{
+    const mix *x = impl;
+    return lm_model_predicts_first(x->a) && lm_model_predicts_first(x->b);
+}
+
 static void mx_state_free(void *st)
 {
     mix_state *s = st;
@@ -224,6 +231,7 @@ const lm_kind lm_kind_mixture = {
     .text_opts = mx_text_opts,
     .describe = mx_describe,
     .facts = mx_facts,
+    .predicts_first = mx_predicts_first,
     .n_params = mx_n_params,
     .context = mx_context,
     .state_new = mx_state_new,

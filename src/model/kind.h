@@ -30,6 +30,10 @@ typedef struct lm_kind {
     void (*facts)(const void *impl, lm_fact_fn fn, void *ud);
     /* Values a model holds (parameters, or probabilities and back-off weights). */
     size_t (*n_params)(const void *impl);
+    /* Optional: non-zero when a text is read as beginning a line, so its first token is
+     * predicted after an implied <eot> (n-gram sentence models, as SRILM, KenLM and IRSTLM
+     * score every word of a line after <s>); otherwise the first token is context only. */
+    int (*predicts_first)(const void *impl);
     /* Tokens a state sees at most; 0 = unlimited (recurrent). */
     size_t (*context)(const void *impl);
     /* Neural models only (NULL otherwise): the network the trainer updates. */

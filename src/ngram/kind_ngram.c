@@ -104,6 +104,11 @@ static void ng_facts(const void *impl, lm_fact_fn fn, void *ud)
     }
 }
 
+static int ng_predicts_first(const void *impl)
+{
+    return ((const lm_ngram *)impl)->opts.sentences;
+}
+
 static int ng_state_new(const void *impl, void **out, lm_error *err)
 {
     const lm_ngram *g = impl;
@@ -235,6 +240,7 @@ const lm_kind lm_kind_ngram = {
     .text_opts = ng_text_opts,
     .describe = ng_describe,
     .facts = ng_facts,
+    .predicts_first = ng_predicts_first,
     .n_params = ng_n_params,
     .state_new = ng_state_new,
     .state_free = ng_state_free,
