@@ -329,6 +329,7 @@ int cmd_train(int argc, char **argv)
     lm_trainer_set_progress(t, on_progress, &pc, pc.tty ? 5 : 10);
     lm_trainer_set_clock(t, cli_now);
     cli_catch_signals();
+    double train_s = 0; /* seconds in training windows, validation excluded */
     for (;;) {
         lm_epoch_result r;
         pc.t0 = cli_now();
@@ -362,6 +363,7 @@ int cmd_train(int argc, char **argv)
         }
         if (e)
             goto fail;
+        train_s += r.seconds;
         char db[32];
         if (!quiet) {
             printf("epoch %2zu  train ppl %8.2f", r.epoch, exp(r.train_loss));
@@ -380,14 +382,17 @@ int cmd_train(int argc, char **argv)
     if (!rank && lm_trainer_save_best(t, out, &err))
         goto fail;
     if (!quiet && ranks > 1) {
-        double rs, ws, tr = cli_now() - t_start;
+        double rs, ws;
         uint64_t calls, bytes;
         cli_mpi_stats(&rs, &ws, &calls, &bytes);
-        fprintf(stderr, "all-reduce: %llu calls, %.1f MB in all, %.1f s (%.1f%% of the run)%s\n",
-                (unsigned long long)calls, (double)bytes / 1e6, rs, tr > 0 ? 100 * rs / tr : 0,
-                ws > 0 ? "" : "; waits for the slowest rank included");
+        /* Sums during validation and checkpoints are counted too; they are few and small. */
+        fprintf(stderr, "all-reduce: %.2f s in %llu calls (%.1f MB), %.1f%% of %.2f s training%s\n",
+                rs, (unsigned long long)calls, (double)bytes / 1e6,
+                train_s > 0 ? 100 * rs / train_s : 0, train_s,
+                ws > 0 ? "" : " (waits for the slowest rank included)");
         if (ws > 0)
-            fprintf(stderr, "waiting for the slowest rank: %.1f s\n", ws);
+            fprintf(stderr, "waiting for the slowest rank: %.2f s (%.1f%%)\n", ws,
+                    train_s > 0 ? 100 * ws / train_s : 0);
     }
     if (!quiet) {
         char db[32];
