@@ -22,9 +22,11 @@ static void make_corpus(void)
     lm_rng r;
     lm_rng_seed(&r, 9);
     for (int i = 0; i < NTOK; i++)
-        corpus[i] = (int32_t)(lm_rng_uniform(&r) < 0.8 ? 3 + i % 7 : 3 + (int)(lm_rng_next(&r) % 17));
+        corpus[i] =
+            (int32_t)(lm_rng_uniform(&r) < 0.8 ? 3 + i % 7 : 3 + (int)(lm_rng_next(&r) % 17));
     for (int i = 0; i < NVALID; i++)
-        valid[i] = (int32_t)(lm_rng_uniform(&r) < 0.8 ? 3 + i % 7 : 3 + (int)(lm_rng_next(&r) % 17));
+        valid[i] =
+            (int32_t)(lm_rng_uniform(&r) < 0.8 ? 3 + i % 7 : 3 + (int)(lm_rng_next(&r) % 17));
 }
 
 static lm_model *model(const char *arch, float dropout)
@@ -213,8 +215,8 @@ static void same_as_one(const char *arch, int optimizer, size_t batch, size_t ra
         LM_ASSERT_CLOSE(many[0].ppl[e], one[0].ppl[e], 0, PPL_RTOL);
         CU_ASSERT(one[0].ppl[e] < VOC);
     }
-    CU_ASSERT(th_check_tensor("params", many[0].m->params, one[0].m->params,
-                              one[0].m->table.total, 1e-4, 1e-3));
+    CU_ASSERT(th_check_tensor("params", many[0].m->params, one[0].m->params, one[0].m->table.total,
+                              1e-4, 1e-3));
     free_group(one, 0);
     free_group(many, ranks);
 }

@@ -74,8 +74,7 @@ int cli_mpi_allreduce(void *ud, void *buf, size_t n, int type)
     return LM_OK;
 }
 
-void cli_mpi_stats(double *reduce_seconds, double *wait_seconds, uint64_t *calls,
-                   uint64_t *bytes)
+void cli_mpi_stats(double *reduce_seconds, double *wait_seconds, uint64_t *calls, uint64_t *bytes)
 {
     *reduce_seconds = reduce_s;
     *wait_seconds = barrier_s;
@@ -129,9 +128,10 @@ bool cli_mpi_init(size_t *rank, size_t *ranks)
     if (launched_size() <= 1)
         return true;
     if (launched_rank() == 0)
-        fprintf(stderr, "lstmlm: this lstmlm was built without MPI, so under mpirun each of the "
-                        "%d processes would train alone; rebuild with Open MPI installed "
-                        "(./configure --with-mpi) for data-parallel training\n",
+        fprintf(stderr,
+                "lstmlm: this lstmlm was built without MPI, so under mpirun each of the "
+                "%d processes would train alone; rebuild with Open MPI installed "
+                "(./configure --with-mpi) for data-parallel training\n",
                 launched_size());
     return false;
 }
@@ -145,8 +145,7 @@ int cli_mpi_allreduce(void *ud, void *buf, size_t n, int type)
     return LM_OK; /* one process: the sum over ranks is the buffer itself */
 }
 
-void cli_mpi_stats(double *reduce_seconds, double *wait_seconds, uint64_t *calls,
-                   uint64_t *bytes)
+void cli_mpi_stats(double *reduce_seconds, double *wait_seconds, uint64_t *calls, uint64_t *bytes)
 {
     *reduce_seconds = *wait_seconds = 0;
     *calls = *bytes = 0;

@@ -252,16 +252,16 @@ static void state_rows(const lm_trainer *t, float *full, float *local, int to_lo
     }
 }
 
-int lm_trainer_set_shard(lm_trainer *t, size_t rank, size_t ranks, lm_allreduce_fn fn,
-                         void *ud, lm_error *err)
+int lm_trainer_set_shard(lm_trainer *t, size_t rank, size_t ranks, lm_allreduce_fn fn, void *ud,
+                         lm_error *err)
 {
     size_t B = t->o.batch;
     if (t->reduce)
         return lm_fail(err, LM_EINVAL, "the trainer is already sharded");
     if (!fn || ranks == 0 || rank >= ranks || ranks > B)
         return lm_fail(err, LM_EINVAL,
-                       "rank %zu of %zu: the batch (%zu streams) must give every rank at least "
-                       "one stream", rank, ranks, B);
+                       "rank %zu of %zu: the batch (%zu streams) must give every rank a stream",
+                       rank, ranks, B);
     lm_model *m = t->m;
     size_t lo = rank * B / ranks, bl = (rank + 1) * B / ranks - lo;
     size_t sf = m->arch->state_floats(&m->cfg, bl, 0);
