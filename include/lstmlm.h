@@ -361,7 +361,9 @@ LM_API int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_resu
 LM_API size_t lm_trainer_epoch(const lm_trainer *t);
 LM_API double lm_trainer_best_ppl(const lm_trainer *t);
 
-/* A checkpoint is a model file plus optimizer state and the trainer position. */
+/* A checkpoint is a model file plus optimizer state and the trainer position. On a sharded
+ * trainer every rank must call it (the carried state of all B streams is gathered, so the
+ * checkpoint resumes with any rank count); ranks that should not write pass path NULL. */
 LM_API int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *err);
 /* Loads a checkpoint into a new model and trainer positioned where it was saved. The options
  * stored in the checkpoint are used; epochs may be raised with lm_trainer_set_epochs. */
@@ -373,6 +375,31 @@ LM_API void lm_trainer_set_epochs(lm_trainer *t, size_t epochs);
  * without validation data) with the whole training history, atomically. */
 LM_API int lm_trainer_save_best(const lm_trainer *t, const char *path, lm_error *err);
 LM_API const lm_train_opts *lm_trainer_opts(const lm_trainer *t);
+
+/* ---- data-parallel training ---------------------------------------------------------------
+ * The library speaks no network protocol: the caller (the CLI, over MPI) gives a sharded
+ * trainer a function that sums a buffer over all ranks in place. Every rank builds the same
+ * model (same seed) and trainer over the same corpora, then calls lm_trainer_set_shard; rank r
+ * of R then trains on streams [r*B/R, (r+1)*B/R) of the B streams, so R ranks see exactly the
+ * batches of one process with the same total batch. Per window the flat gradient block (scaled
+ * by 1/B, the global batch), the loss sums and the stop flag are summed over the ranks, and the
+ * clip and optimizer step run identically on every rank; validation streams are split the same
+ * way and their sums reduced. lm_trainer_run_epoch and lm_trainer_save_checkpoint become
+ * collective: every rank must call them in the same order. */
+enum { LM_REDUCE_F32 = 0, LM_REDUCE_F64 = 1 };
+/* Sums buf (n floats for LM_REDUCE_F32, n doubles for LM_REDUCE_F64) over every rank, in place.
+ * Every rank must receive the same bits. Returns 0, or a negative LM_E* code (the trainer then
+ * fails with that code and "all-reduce failed"). */
+typedef int (*lm_allreduce_fn)(void *ud, void *buf, size_t n, int type);
+/* Makes t the shard `rank` (0-based) of `ranks`; fn(ud, ...) performs the sums. Call it once,
+ * after lm_trainer_create or lm_trainer_resume and before the next lm_trainer_run_epoch; it
+ * keeps this rank's rows of the carried state and replaces the workspace by one for this rank's
+ * streams only. ranks == 1 changes nothing but the collective calls. With dropout and ranks > 1
+ * each window's masks are drawn from (seed, epoch, window, rank), so runs with different rank
+ * counts see different (equally distributed) masks. LM_EINVAL when ranks is 0, rank >= ranks,
+ * ranks > batch, fn is NULL or t is already sharded; LM_ENOMEM. */
+LM_API int lm_trainer_set_shard(lm_trainer *t, size_t rank, size_t ranks, lm_allreduce_fn fn,
+                                void *ud, lm_error *err);
 
 /* ---- generation: state and step ---------------------------------------------------------- */
 

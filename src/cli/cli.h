@@ -144,4 +144,22 @@ void cli_mix_help(void);
 int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t bptt,
                    lm_model **out, lm_error *err);
 
+/* ---- data-parallel training over MPI (src/cli/mpi.c, the one file that includes mpi.h) ----
+ * cli_mpi_init initialises MPI when a launcher (mpirun) started the process and sets this
+ * process's rank and the number of ranks; otherwise 0 of 1 without touching MPI. False (with
+ * a message on stderr) when MPI_Init fails, or when a build without MPI is launched as more
+ * than one process. */
+bool cli_mpi_init(size_t *rank, size_t *ranks);
+/* An lm_allreduce_fn: MPI_Allreduce(MPI_IN_PLACE, MPI_SUM) over MPI_COMM_WORLD. With
+ * LSTMLM_MPI_BARRIER set in the environment a timed barrier comes first (benchmarks). */
+int cli_mpi_allreduce(void *ud, void *buf, size_t n, int type);
+/* Seconds spent in cli_mpi_allreduce (transfer) and in its barrier (waiting), calls, bytes. */
+void cli_mpi_stats(double *reduce_seconds, double *wait_seconds, uint64_t *calls,
+                   uint64_t *bytes);
+/* Ends every rank of the job (MPI_Abort) after flushing; a no-op without MPI. */
+void cli_mpi_abort(int code);
+void cli_mpi_finalize(void);
+/* Threads per rank when --threads is not given: this node's cores / its ranks, at least 1. */
+size_t cli_mpi_threads(size_t ranks);
+
 #endif

@@ -90,6 +90,9 @@ static void help(void)
            "  -o, --output FILE    model file to write (required)\n"
            "  -q, --quiet          no progress output\n"
            "  -h, --help           this text\n\n"
+           "Data-parallel: 'mpirun -np N lstmlm train ...' shares the --batch streams among N\n"
+           "ranks (same batches as one process with that --batch); rank 0 prints and writes the\n"
+           "files; --threads defaults to the node's cores / its ranks. See lstmlm-train(1).\n"
            "The loss is summed over the window's steps and averaged over the streams (as in\n"
            "Zaremba et al. 2014), so '--lr 1' is that paper's SGD rate.\n"
            "Transformer: each --bptt window is attended within itself, positions from 0 (use\n"
@@ -240,6 +243,14 @@ int cmd_train(int argc, char **argv)
             snprintf(ckbuf, sizeof ckbuf, "%s.ckpt.h5", out);
         ckpt = ckbuf;
     }
+    /* Data-parallel under mpirun: rank 0 alone prints and writes files. */
+    size_t rank = 0, ranks = 1;
+    if (!cli_mpi_init(&rank, &ranks))
+        return EXIT_FAIL;
+    if (rank)
+        quiet = true;
+    if (ranks > 1 && !threads)
+        threads = cli_mpi_threads(ranks);
     cli_threads(threads);
     if (!quiet)
         lm_set_log_fn(cli_log, NULL);
@@ -291,6 +302,8 @@ int cmd_train(int argc, char **argv)
         if (lm_trainer_create(m, &o, train, n_train, valid, n_valid, &t, &err))
             goto fail;
     }
+    if (ranks > 1 && lm_trainer_set_shard(t, rank, ranks, cli_mpi_allreduce, NULL, &err))
+        goto fail;
     const lm_train_opts *to = lm_trainer_opts(t);
     if (!quiet) {
         char shape[200];
@@ -304,11 +317,16 @@ int cmd_train(int argc, char **argv)
                 lm_model_n_params(m), to->batch, to->bptt,
                 to->optimizer == LM_OPT_SGD ? "sgd" : to->optimizer == LM_OPT_ADAM ? "adam" : "adamw",
                 to->lr, lm_blas_core_name(), lm_kernel_name(), lm_threads());
+        if (ranks > 1)
+            fprintf(stderr, "data-parallel: %zu ranks (MPI), %zu-%zu streams and %zu threads "
+                            "each\n", ranks, to->batch / ranks, (to->batch + ranks - 1) / ranks,
+                    lm_threads());
     }
     progress_ctx pc = {.tty = cli_stderr_tty(), .quiet = quiet, .epochs = to->epochs};
     lm_trainer_set_progress(t, on_progress, &pc, pc.tty ? 5 : 10);
     lm_trainer_set_clock(t, cli_now);
     cli_catch_signals();
+    double train_s = 0; /* seconds in training windows, validation excluded */
     for (;;) {
         lm_epoch_result r;
         pc.t0 = cli_now();
@@ -319,22 +337,30 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "\r\033[K");
         if (e == LM_EINTR) {
             lm_error e2 = {0};
-            if (lm_trainer_save_checkpoint(t, ckpt, &e2)) {
+            if (lm_trainer_save_checkpoint(t, rank ? NULL : ckpt, &e2)) {
                 cli_fail(&e2);
                 goto fail_quiet;
             }
+            rc = 130;
+            if (rank)
+                goto out;
             fprintf(stderr, "lstmlm: interrupted; checkpoint written to %s (resume with "
                             "'lstmlm train --resume %s ...')\n", ckpt, ckpt);
             rc = 130;
             goto out;
         }
         if (e == LM_EDIVERGED) {
+            if (rank) { /* every rank sees the same summed loss; rank 0 says it */
+                rc = EXIT_FAIL;
+                goto out;
+            }
             fprintf(stderr, "lstmlm: %s; the last good checkpoint (%s) and model (%s) are kept\n",
                     err.msg, ckpt, out);
             goto fail_quiet;
         }
         if (e)
             goto fail;
+        train_s += r.seconds;
         char db[32];
         if (!quiet) {
             printf("epoch %2zu  train ppl %8.2f", r.epoch, exp(r.train_loss));
@@ -344,14 +370,27 @@ int cmd_train(int argc, char **argv)
                    cli_duration(r.seconds, db, sizeof db));
             fflush(stdout);
         }
-        if ((r.improved && lm_trainer_save_best(t, out, &err)) ||
-            lm_trainer_save_checkpoint(t, ckpt, &err))
+        if ((r.improved && !rank && lm_trainer_save_best(t, out, &err)) ||
+            lm_trainer_save_checkpoint(t, rank ? NULL : ckpt, &err))
             goto fail;
         if (r.stop)
             break;
     }
-    if (lm_trainer_save_best(t, out, &err))
+    if (!rank && lm_trainer_save_best(t, out, &err))
         goto fail;
+    if (!quiet && ranks > 1) {
+        double rs, ws;
+        uint64_t calls, bytes;
+        cli_mpi_stats(&rs, &ws, &calls, &bytes);
+        /* Sums during validation and checkpoints are counted too; they are few and small. */
+        fprintf(stderr, "all-reduce: %.2f s in %llu calls (%.1f MB), %.1f%% of %.2f s training%s\n",
+                rs, (unsigned long long)calls, (double)bytes / 1e6,
+                train_s > 0 ? 100 * rs / train_s : 0, train_s,
+                ws > 0 ? "" : " (waits for the slowest rank included)");
+        if (ws > 0)
+            fprintf(stderr, "waiting for the slowest rank: %.2f s (%.1f%%)\n", ws,
+                    train_s > 0 ? 100 * ws / train_s : 0);
+    }
     if (!quiet) {
         char db[32];
         double best = lm_trainer_best_ppl(t);
@@ -365,9 +404,19 @@ int cmd_train(int argc, char **argv)
     rc = EXIT_OK;
     goto out;
 fail:
-    cli_fail(&err);
+    if (ranks > 1)
+        fprintf(stderr, "lstmlm: rank %zu of %zu: %s\n", rank, ranks, err.msg);
+    else
+        cli_fail(&err);
 fail_quiet:
     rc = EXIT_FAIL;
+    /* One rank's failure ends the whole job (the others would wait in the next sum). */
+    if (ranks > 1) {
+        if (!rank)
+            fprintf(stderr, "lstmlm: ending all %zu ranks; the last checkpoint (%s) and model "
+                            "(%s) are kept\n", ranks, ckpt, out);
+        cli_mpi_abort(EXIT_FAIL);
+    }
 out:
     lm_trainer_free(t);
     lm_model_free(m);
@@ -375,5 +424,6 @@ out:
     lm_vocab_free(vocab);
     free(train);
     free(valid);
+    cli_mpi_finalize();
     return rc;
 }

@@ -117,6 +117,11 @@ static void lstm_backward(const lm_net *m, float *ws, const float *X, const floa
     lm_lstm_backward(&d, &p, ws, X, dY, dX, &g, T, B);
 }
 
+static size_t lstm_state_groups(const lm_config *c)
+{
+    return 2 * c->layers;
+}
+
 static size_t lstm_describe(const lm_config *c, char *buf, size_t cap)
 {
     return (size_t)snprintf(buf, cap, ", hidden %zu", c->hidden);
@@ -135,6 +140,7 @@ const lm_arch lm_arch_lstm = {
     .summary = "LSTM (Hochreiter & Schmidhuber 1997), truncated BPTT",
     .max_layers = LM_LSTM_MAX_LAYERS,
     .describe = lstm_describe,
+    .state_groups = lstm_state_groups,
     .check = lstm_check,
     .out_dim = lstm_out_dim,
     .layout = lstm_layout,

@@ -218,6 +218,11 @@ static void rwkv_derive(lm_config *c)
     c->ffn = ffn_width(c);
 }
 
+static size_t rwkv_state_groups(const lm_config *c)
+{
+    return LM_RWKV_SLOTS * c->layers;
+}
+
 static size_t rwkv_describe(const lm_config *c, char *buf, size_t cap)
 {
     return (size_t)snprintf(buf, cap, ", ffn %zu", ffn_width(c));
@@ -237,6 +242,7 @@ const lm_arch lm_arch_rwkv = {
     .max_layers = LM_RWKV_MAX_LAYERS,
     .derive = rwkv_derive,
     .describe = rwkv_describe,
+    .state_groups = rwkv_state_groups,
     .check = rwkv_check,
     .out_dim = rwkv_out_dim,
     .layout = rwkv_layout,

@@ -44,6 +44,9 @@ typedef struct lm_arch {
     int positional;
     /* Optional: fills derived settings (e.g. the feed-forward width 0 -> 4 * embed). */
     void (*derive)(lm_config *c);
+    /* Optional: the carried state of B streams is this many blocks of (B, width) rows (h and
+     * c of each LSTM layer...), so data-parallel training can split it by stream; NULL = 1. */
+    size_t (*state_groups)(const lm_config *c);
     /* Optional: tokens a state sees at most (0 or NULL = unlimited, recurrent). */
     size_t (*window)(const lm_config *c);
     /* The shape after "arch, L layers, embed E": ", hidden H" (returns the length needed). */

@@ -56,6 +56,12 @@ struct lm_trainer {
     lm_progress_fn progress;
     void *progress_ud;
     size_t every;
+    /* Data-parallel shard (lm_trainer_set_shard): this rank trains streams [lo, lo + bl) of
+     * o.batch; reduce == NULL when not sharded (then bl == o.batch). */
+    size_t rank, ranks, lo, bl;
+    lm_allreduce_fn reduce;
+    void *reduce_ud;
+    int stop_agreed; /* some rank saw the stop flag in the last window */
 };
 
 static uint64_t hash_ids(const int32_t *ids, size_t n)
@@ -147,6 +153,8 @@ int lm_trainer_create(lm_model *model, const lm_train_opts *o, const int32_t *tr
     t->best_ppl = INFINITY;
     t->corpus_hash = hash_ids(train, n_train);
     t->every = 50;
+    t->ranks = 1;
+    t->bl = o->batch;
     *out = t;
     return LM_OK;
 }
@@ -225,12 +233,124 @@ static size_t epoch_offset(const lm_trainer *t, size_t e)
     return (size_t)(lm_rng_next(&r) % t->o.bptt);
 }
 
+/* ---- data-parallel shards ------------------------------------------------------------------ */
+
+/* The carried state is `groups` blocks of (B, width) rows, as the architecture declares. */
+static size_t state_groups(const lm_net *m)
+{
+    return m->arch->state_groups ? m->arch->state_groups(&m->cfg) : 1;
+}
+
+/* Copies this shard's rows between a full state (o.batch streams) and a local one (bl). */
+static void state_rows(const lm_trainer *t, float *full, float *local, int to_local)
+{
+    const lm_net *m = t->m;
+    size_t G = state_groups(m), B = t->o.batch, one = m->arch->state_floats(&m->cfg, 1, 0);
+    LM_ASSERT(one % G == 0 && m->arch->state_floats(&m->cfg, B, 0) == B * one);
+    size_t w = one / G, n = t->bl * w * sizeof(float);
+    for (size_t g = 0; g < G; g++) {
+        float *f = full + (g * B + t->lo) * w, *l = local + g * t->bl * w;
+        memcpy(to_local ? l : f, to_local ? f : l, n);
+    }
+}
+
+int lm_trainer_set_shard(lm_trainer *t, size_t rank, size_t ranks, lm_allreduce_fn fn, void *ud,
+                         lm_error *err)
+{
+    size_t B = t->o.batch;
+    if (t->reduce)
+        return lm_fail(err, LM_EINVAL, "the trainer is already sharded");
+    if (!fn || ranks == 0 || rank >= ranks || ranks > B)
+        return lm_fail(err, LM_EINVAL,
+                       "rank %zu of %zu: the batch (%zu streams) must give every rank a stream",
+                       rank, ranks, B);
+    lm_net *m = t->m;
+    size_t lo = rank * B / ranks, bl = (rank + 1) * B / ranks - lo;
+    size_t sf = m->arch->state_floats(&m->cfg, bl, 0);
+    float *state = lm_alloc_floats(sf);
+    lm_ws ws;
+    if (!state)
+        return lm_fail(err, LM_ENOMEM, "out of memory for the carried state");
+    int rc = lm_ws_init(&ws, m, t->o.bptt, bl, err);
+    if (rc) {
+        lm_free(state);
+        return rc;
+    }
+    lm_ws_free(&t->ws);
+    t->ws = ws;
+    t->rank = rank;
+    t->ranks = ranks;
+    t->lo = lo;
+    t->bl = bl;
+    state_rows(t, t->state, state, 1);
+    lm_free(t->state);
+    t->state = state;
+    t->state_floats = sf;
+    size_t len = t->n_train / B;
+    lm_batcher_init(&t->bt, t->train + lo * len, bl * len, bl, t->o.bptt);
+    t->reduce = fn;
+    t->reduce_ud = ud;
+    return LM_OK;
+}
+
+/* Dropout masks of window t->step of epoch e on this rank: a stream of its own, so a resumed
+ * run (with the same rank count) draws the same masks. */
+static void shard_rng(lm_trainer *t, size_t e)
+{
+    uint64_t k = t->o.seed;
+    k ^= 0x9e3779b97f4a7c15ull * (uint64_t)e;
+    k ^= 0xbf58476d1ce4e5b9ull * (uint64_t)(t->step + 1);
+    k ^= 0x94d049bb133111ebull * (uint64_t)(t->rank + 1);
+    lm_rng_seed(&t->rng, k);
+}
+
+/* Sums the window's gradient block, loss sums and stop flags over the ranks. */
+static int shard_reduce(lm_trainer *t, lm_ce_acc *acc, volatile int *stop, lm_error *err)
+{
+    double s[3] = {acc->nll, (double)acc->n, stop && *stop ? 1.0 : 0.0};
+    int rc = t->reduce(t->reduce_ud, t->grads, t->m->table.total, LM_REDUCE_F32);
+    if (!rc)
+        rc = t->reduce(t->reduce_ud, s, 3, LM_REDUCE_F64);
+    if (rc) {
+        memset(t->grads, 0, t->m->table.total * sizeof(float));
+        return lm_fail(err, rc, "all-reduce failed at epoch %zu, window %zu", t->epoch + 1,
+                       t->step);
+    }
+    acc->nll = s[0];
+    acc->n = (size_t)s[1];
+    t->stop_agreed = s[2] > 0;
+    return LM_OK;
+}
+
+/* Validation split like training: this rank's valid streams, sums reduced. A text too short
+ * for B streams is scored whole (one stream) by every rank, as lm_model_eval does. */
+static int shard_eval(lm_trainer *t, lm_eval_result *ev, lm_error *err)
+{
+    size_t B = t->o.batch, len = t->n_valid / B;
+    if (len < 2)
+        return lm_model_eval(t->model, t->valid, t->n_valid, B, t->o.bptt, ev, err);
+    int rc = lm_model_eval(t->model, t->valid + t->lo * len, t->bl * len, t->bl, t->o.bptt, ev, err);
+    double s[3] = {rc ? 0 : ev->nll, rc ? 0 : (double)ev->tokens, rc ? 1.0 : 0.0};
+    /* Every rank takes part in the sum even when its own share failed. */
+    int rr = t->reduce(t->reduce_ud, s, 3, LM_REDUCE_F64);
+    if (rc)
+        return rc;
+    if (rr)
+        return lm_fail(err, rr, "all-reduce failed in validation");
+    if (s[2] > 0)
+        return lm_fail(err, LM_EIO, "validation failed on another rank");
+    ev->nll = s[0];
+    ev->tokens = (size_t)s[1];
+    ev->ppl = ev->tokens ? exp(ev->nll / (double)ev->tokens) : 0;
+    return LM_OK;
+}
+
 int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res, lm_error *err)
 {
     if (t->finished || t->epoch >= t->o.epochs)
         return lm_fail(err, LM_EINVAL, "training already finished after %zu epochs", t->epoch);
     lm_net *m = t->m;
-    size_t e = t->epoch + 1, B = t->o.batch, P = m->table.total;
+    size_t e = t->epoch + 1, B = t->o.batch, P = m->table.total, Bl = t->bl;
     lm_batcher_set_offset(&t->bt, epoch_offset(t, e));
     size_t windows = t->bt.windows;
     if (t->o.max_steps && t->o.max_steps < windows)
@@ -238,7 +358,7 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
     float lr = (float)epoch_lr(t, e);
     float scale = 1.0f / (float)B;
     if (t->step == 0) {
-        m->arch->state_reset(&m->cfg, t->state, B);
+        m->arch->state_reset(&m->cfg, t->state, Bl);
         t->ep_nll = 0;
         t->ep_n = 0;
         t->ep_tokens = 0;
@@ -246,7 +366,8 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
     }
     double t0 = clock_now(t);
     while (t->step < windows) {
-        if (stop && *stop) {
+        if (t->reduce ? t->stop_agreed : stop && *stop) {
+            t->stop_agreed = 0;
             t->ep_seconds += clock_now(t) - t0;
             return lm_fail(err, LM_EINTR, "interrupted at epoch %zu, window %zu of %zu", e,
                            t->step, windows);
@@ -254,8 +375,15 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
         size_t T = lm_batcher_window(&t->bt, t->step, t->x, t->y);
         /* The gradient block is zero here: the optimizer step clears it as it reads it. */
         lm_ce_acc acc = {0};
-        lm_net_window(m, &t->ws, t->x, t->y, T, B, t->state, t->step * t->o.bptt, 1, &t->rng,
+        if (t->ranks > 1)
+            shard_rng(t, e);
+        lm_net_window(m, &t->ws, t->x, t->y, T, Bl, t->state, t->step * t->o.bptt, 1, &t->rng,
                         t->grads, scale, &acc);
+        if (t->reduce) {
+            int rc = shard_reduce(t, &acc, stop, err);
+            if (rc)
+                return rc;
+        }
         double norm = lm_grad_norm(t->grads, P);
         if (!isfinite(acc.nll) || !isfinite(norm)) {
             memset(t->grads, 0, P * sizeof(float));
@@ -293,7 +421,9 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
     r.seconds = t->ep_seconds;
     if (t->n_valid) {
         lm_eval_result ev;
-        int rc = lm_model_eval(t->model, t->valid, t->n_valid, B, t->o.bptt, &ev, err);
+        int rc = t->reduce ? shard_eval(t, &ev, err)
+                           : lm_model_eval(t->model, t->valid, t->n_valid, B, t->o.bptt, &ev,
+                                           err);
         if (rc)
             return rc;
         r.valid_ppl = ev.ppl;
@@ -342,15 +472,44 @@ int lm_trainer_save_best(const lm_trainer *t, const char *path, lm_error *err)
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
 
+/* The carried state of all o.batch streams, summed over the shards (zero outside each one's
+ * rows, so the sum is exact). *full: caller frees with lm_free. */
+static int shard_gather_state(const lm_trainer *t, float **full, lm_error *err)
+{
+    const lm_net *m = t->m;
+    size_t n = m->arch->state_floats(&m->cfg, t->o.batch, 0);
+    float *f = lm_alloc_floats(n);
+    if (!f)
+        return lm_fail(err, LM_ENOMEM, "out of memory for the carried state");
+    memset(f, 0, n * sizeof(float));
+    state_rows(t, f, t->state, 0);
+    int rc = t->reduce(t->reduce_ud, f, n, LM_REDUCE_F32);
+    if (rc) {
+        lm_free(f);
+        return lm_fail(err, rc, "all-reduce failed gathering the carried state");
+    }
+    *full = f;
+    return LM_OK;
+}
+
 int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *err)
 {
     lm_h5 *h;
-    int rc = lm_h5_create(path, &h, err);
-    if (rc)
+    float *full = NULL;
+    int rc;
+    if (t->reduce && (rc = shard_gather_state(t, &full, err)))
         return rc;
+    if (!path) {
+        lm_free(full);
+        return t->reduce ? LM_OK : lm_fail(err, LM_EINVAL, "no checkpoint path");
+    }
+    if ((rc = lm_h5_create(path, &h, err))) {
+        lm_free(full);
+        return rc;
+    }
     const lm_train_opts *o = &t->o;
     const lm_net *m = t->m;
-    size_t ds[1] = {t->state_floats};
+    size_t ds[1] = {full ? m->arch->state_floats(&m->cfg, o->batch, 0) : t->state_floats};
     struct {
         const char *name;
         uint64_t v;
@@ -382,15 +541,18 @@ int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if ((rc = lm_h5_attr_set_f64(h, "/train", f[i].name, f[i].v, err)))
             goto fail;
-    if ((rc = lm_h5_write(h, "/train/carry", LM_H5_F32, t->state, 1, ds, err)) ||
+    if ((rc = lm_h5_write(h, "/train/carry", LM_H5_F32, full ? full : t->state, 1, ds, err)) ||
         (rc = lm_block_write(m, h, "/train/best", t->best, err)))
         goto fail;
     if (t->m1 && ((rc = lm_block_write(m, h, "/optim/m", t->m1, err)) ||
                   (rc = lm_block_write(m, h, "/optim/v", t->m2, err))))
         goto fail;
-    return lm_h5_commit(h, err);
+    rc = lm_h5_commit(h, err);
+    lm_free(full);
+    return rc;
 fail:
     lm_h5_close(h);
+    lm_free(full);
     return rc;
 }
 
