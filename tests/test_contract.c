@@ -487,11 +487,11 @@ static int save_load(const lm_arch *a)
              x->vocab == y->vocab && x->embed == y->embed && x->hidden == y->hidden &&
              x->layers == y->layers && x->ffn == y->ffn && x->heads == y->heads &&
              x->context == y->context && x->dropout == y->dropout &&
-             x->init_range == y->init_range && x->tied == y->tied &&
-             x->tokenize == y->tokenize && x->lowercase == y->lowercase &&
-             x->dropout_embed == y->dropout_embed && x->dropout_input == y->dropout_input &&
-             x->dropout_hidden == y->dropout_hidden && x->dropout_output == y->dropout_output &&
-             x->weight_drop == y->weight_drop && x->ar == y->ar && x->tar == y->tar;
+             x->init_range == y->init_range && x->tied == y->tied && x->tokenize == y->tokenize &&
+             x->lowercase == y->lowercase && x->dropout_embed == y->dropout_embed &&
+             x->dropout_input == y->dropout_input && x->dropout_hidden == y->dropout_hidden &&
+             x->dropout_output == y->dropout_output && x->weight_drop == y->weight_drop &&
+             x->ar == y->ar && x->tar == y->tar;
         for (size_t i = 0; ok && i < n->table.n; i++) {
             const lm_param *p = &n->table.p[i];
             ok = !strcmp(b->table.p[i].name, p->name) && b->table.p[i].offset == p->offset &&

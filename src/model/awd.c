@@ -3,8 +3,8 @@
  * masks, embedding (word) dropout and activation / temporal activation regularisation. The
  * window (model.c) applies them; weight drop and locked dropout between layers live in the
  * LSTM stack (nn/lstm.c), since only the body sees its recurrent weights and layers. */
-#include "model/model.h"
 #include "lm/lm.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,18 +14,19 @@ typedef struct reg_field {
     const char *name, *what;
     size_t offset;
     unsigned need;
+    int rate; /* a probability in [0, 1); else a weight in [0, 1000] */
 } reg_field;
 
 static const reg_field fields[] = {
-    {"dropout_embed", "embedding dropout", offsetof(lm_config, dropout_embed), 0},
-    {"dropout_input", "locked input dropout", offsetof(lm_config, dropout_input), 0},
+    {"dropout_embed", "embedding dropout", offsetof(lm_config, dropout_embed), 0, 1},
+    {"dropout_input", "locked input dropout", offsetof(lm_config, dropout_input), 0, 1},
     {"dropout_hidden", "locked dropout between layers", offsetof(lm_config, dropout_hidden),
-     LM_REG_HIDDEN},
-    {"dropout_output", "locked output dropout", offsetof(lm_config, dropout_output), 0},
+     LM_REG_HIDDEN, 1},
+    {"dropout_output", "locked output dropout", offsetof(lm_config, dropout_output), 0, 1},
     {"weight_drop", "weight drop on the recurrent weights", offsetof(lm_config, weight_drop),
-     LM_REG_WEIGHT_DROP},
-    {"ar", "activation regularisation", offsetof(lm_config, ar), 0},
-    {"tar", "temporal activation regularisation", offsetof(lm_config, tar), LM_REG_TAR},
+     LM_REG_WEIGHT_DROP, 1},
+    {"ar", "activation regularisation", offsetof(lm_config, ar), 0, 0},
+    {"tar", "temporal activation regularisation", offsetof(lm_config, tar), LM_REG_TAR, 0},
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -43,7 +44,7 @@ int lm_config_check_reg(const lm_config *c, const lm_arch *a, lm_error *err)
 {
     for (size_t i = 0; i < N_FIELDS; i++) {
         float v = get(c, i);
-        int rate = i != 5 && i != 6; /* ar and tar are weights, not probabilities */
+        int rate = fields[i].rate;
         if (rate ? !(v >= 0.0f && v < 1.0f) : !(v >= 0.0f && v <= 1000.0f))
             return lm_fail(err, LM_EINVAL, "%s %g out of range %s", fields[i].name, (double)v,
                            rate ? "[0, 1)" : "[0, 1000]");
@@ -92,8 +93,7 @@ int lm_model_set_regularization(lm_model *model, const lm_config *cfg, lm_error 
 {
     lm_net *m = lm_model_net(model);
     if (!m)
-        return lm_fail(err, LM_EINVAL, "a %s model has no training settings",
-                       lm_model_kind(model));
+        return lm_fail(err, LM_EINVAL, "a %s model has no training settings", lm_model_kind(model));
     lm_config c = m->cfg;
     c.dropout = cfg->dropout;
     for (size_t i = 0; i < N_FIELDS; i++)

@@ -72,9 +72,9 @@ size_t lm_config_describe(const lm_config *c, char *buf, size_t cap)
     if (a && a->describe)
         n += a->describe(c, n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     if (c->tied)
-        n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s",
-                              a && a->out_dim(c) != c->embed ? ", tied via a projection"
-                                                             : ", tied");
+        n +=
+            (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s",
+                             a && a->out_dim(c) != c->embed ? ", tied via a projection" : ", tied");
     return n;
 }
 
@@ -220,8 +220,7 @@ int lm_net_create(const lm_config *cfg_in, lm_vocab *vocab, lm_rng *rng, lm_net 
     uniform(lm_tensor(m, m->params, m->i_emb), lm_param_size(&m->table.p[m->i_emb]), r, rng);
     m->arch->init(m, m->params, rng);
     if (m->i_proj)
-        uniform(lm_tensor(m, m->params, m->i_proj), lm_param_size(&m->table.p[m->i_proj]), r,
-                rng);
+        uniform(lm_tensor(m, m->params, m->i_proj), lm_param_size(&m->table.p[m->i_proj]), r, rng);
     if (!cfg.tied)
         uniform(lm_tensor(m, m->params, m->i_head_w), lm_param_size(&m->table.p[m->i_head_w]),
                 r, rng);
@@ -296,9 +295,9 @@ int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err)
     w->buf = lm_alloc_floats(total);
     if (!w->buf)
         return lm_fail(err, LM_ENOMEM, "out of memory for a %zu-float workspace", total);
-    float **slots[11] = {&w->emb,    &w->emb_mask,  &w->out,   &w->out_mask,
+    float **slots[11] = {&w->emb,     &w->emb_mask, &w->out,       &w->out_mask,
                          &w->head_in, &w->logits,   &w->d_head_in, &w->d_emb,
-                         &w->body,   &w->proj,     &w->d_proj};
+                         &w->body,    &w->proj,     &w->d_proj};
     float *p = w->buf;
     for (int i = 0; i < 11; i++) {
         *slots[i] = p;
@@ -377,8 +376,8 @@ void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y
     float *gb = grads ? lm_tensor(m, grads, m->i_head_b) : NULL;
     float *dx_head = !grads ? NULL : m->i_proj ? w->d_proj : w->d_head_in;
     lm_softmax_ce(N, D, V, x_head, lm_tensor(m, m->params, m->i_head_w),
-                  lm_tensor(m, m->params, m->i_head_b), y, w->logits, w->chunk, acc, scale,
-                  dx_head, gW, gb);
+                  lm_tensor(m, m->params, m->i_head_b), y, w->logits, w->chunk, acc, scale, dx_head,
+                  gW, gb);
     if (train && c->ar > 0 && !grads)
         acc->reg += lm_ar(c, T, B, O, head_in, scale, NULL);
     if (train && c->tar > 0 && !grads)

@@ -517,9 +517,9 @@ size_t lm_import_eou_normalize(const char *in, size_t len, char *tmp, char *out)
         while (n) {
             size_t cut = glued_sentence(p, n), m = cut ? cut : n;
             int contraction = m == 1 && p[0] == '\'' && o && is_alnum((unsigned char)out[o - 1]) &&
-                              !cut && (is_clitic(next, (size_t)(ne - next)) ||
-                                       (o_clock(out, o) && ne - next == 5 &&
-                                        same_ci(next, "clock", 5)));
+                              !cut &&
+                              (is_clitic(next, (size_t)(ne - next)) ||
+                               (o_clock(out, o) && ne - next == 5 && same_ci(next, "clock", 5)));
             if (o && !glue && !contraction && !is_punct_token(p, m))
                 out[o++] = ' ';
             memcpy(out + o, p, m);
