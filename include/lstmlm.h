@@ -333,7 +333,8 @@ typedef struct lm_train_opts {
     int asgd;             /* non-zero: NT-ASGD (Merity et al. 2017): once the validation
                            * perplexity has not improved for asgd_patience epochs, keep the
                            * running average of the parameters after every step; validation,
-                           * the best model and lm_trainer_save_best then use the average [0] */
+                           * the best model and lm_trainer_save_best then use the average;
+                           * never starts without validation data [0] */
     size_t asgd_patience; /* [5] */
 } lm_train_opts;
 

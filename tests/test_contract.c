@@ -369,9 +369,11 @@ static void test_gradients(void)
 }
 
 /* The log-probabilities of ids[1..N) by steps and by the model's window scoring. */
-static int step_equals_window(const lm_arch *a)
+static void proj(lm_config *c, const lm_arch *a);
+
+static int step_equals_window_with(const lm_arch *a, int tied, tweak_fn tweak)
 {
-    lm_net *n = tiny(a, 0, 0.0f);
+    lm_net *n = tiny_with(a, tied, 0.0f, tweak);
     if (!n)
         return 0;
     lm_model *m = th_model(n);
@@ -404,8 +406,11 @@ static int step_equals_window(const lm_arch *a)
 
 static void test_step_equals_window(void)
 {
-    for (size_t i = 0; lm_arch_at(i); i++)
-        CU_ASSERT(step_equals_window(lm_arch_at(i)));
+    for (size_t i = 0; lm_arch_at(i); i++) {
+        CU_ASSERT(step_equals_window_with(lm_arch_at(i), 0, NULL));
+        /* The tied head through a projection (and the training-only settings, inactive). */
+        CU_ASSERT(step_equals_window_with(lm_arch_at(i), 1, proj));
+    }
 }
 
 /* Steps k tokens of ids into s, the last distribution into row. */
