@@ -105,6 +105,7 @@ static void asgd_maybe_start(lm_trainer *t, size_t e)
     t->asgd_start = e;
     t->asgd_n = 0;
     t->bad_epochs = 0;
+    memcpy(t->avg, t->m->params, t->m->table.total * sizeof(float));
 }
 
 static uint64_t hash_ids(const int32_t *ids, size_t n)
