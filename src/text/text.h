@@ -34,4 +34,12 @@ void lm_batcher_set_offset(lm_batcher *bt, size_t off);
 /* Fills x and y (T*B time-major) for window k; returns its length (<= T, the last may be short). */
 size_t lm_batcher_window(const lm_batcher *bt, size_t k, int32_t *x, int32_t *y);
 
+/* Decodes a valid UTF-8 sequence at s (n bytes available) into *cp and returns its length
+ * (1..4), or returns 0 when the bytes are not valid UTF-8 (overlong forms and surrogates
+ * included). */
+size_t lm_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Writes code point cp (at most U+10FFFF) as UTF-8 to out (4 bytes of room) and returns its
+ * length. */
+size_t lm_utf8_encode(uint32_t cp, char *out);
+
 #endif
