@@ -2,7 +2,7 @@
 #ifndef LM_CLI_H
 #define LM_CLI_H
 
-#include "lstmlm.h"
+#include "lstmlm-tools.h"
 
 #include <stdbool.h>
 #include <stddef.h>

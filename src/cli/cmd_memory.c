@@ -14,18 +14,6 @@
 #define TIMED_STEPS 256
 
 /* Fills err (the CLI's own failures) and returns code. */
-static int mem_fail(lm_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int mem_fail(lm_error *err, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = code;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 typedef struct mem_row {
     size_t n;      /* tokens fed */
     size_t bytes;  /* lm_state_bytes */
@@ -190,7 +178,7 @@ static int run_memory(lm_model *m, model_run *r, const int32_t *ids, size_t n_id
     float *logits = malloc(V * sizeof *logits);
     if (!logits) {
         lm_state_free(s);
-        return mem_fail(err, LM_ENOMEM, "out of memory");
+        return lm_fail(err, LM_ENOMEM, "out of memory");
     }
     lm_rng rng;
     lm_rng_seed(&rng, seed);
@@ -319,7 +307,7 @@ static int write_csv(const char *path, const model_run *runs, size_t nr, lm_erro
 {
     FILE *f = fopen(path, "w");
     if (!f)
-        return mem_fail(err, LM_EIO, "%s: cannot open for writing", path);
+        return lm_fail(err, LM_EIO, "%s: cannot open for writing", path);
     fprintf(f, "model,arch,quantity,x,value\n");
     for (size_t i = 0; i < nr; i++) {
         const model_run *r = &runs[i];
@@ -356,7 +344,7 @@ static int write_csv(const char *path, const model_run *runs, size_t nr, lm_erro
         fprintf(f, "%s,%s,targets,0,%zu\n", q, a, c->targets);
     }
     if (fclose(f))
-        return mem_fail(err, LM_EIO, "%s: write failed", path);
+        return lm_fail(err, LM_EIO, "%s: write failed", path);
     return LM_OK;
 }
 
@@ -369,13 +357,13 @@ static int write_plot(const char *path, const model_run *runs, size_t nr, lm_err
     if (!buf || !se) {
         free(buf);
         free(se);
-        return mem_fail(err, LM_ENOMEM, "out of memory");
+        return lm_fail(err, LM_ENOMEM, "out of memory");
     }
     char(*shl)[96] = calloc(nr + 1, sizeof *shl);
     if (!shl) {
         free(buf);
         free(se);
-        return mem_fail(err, LM_ENOMEM, "out of memory");
+        return lm_fail(err, LM_ENOMEM, "out of memory");
     }
     size_t used = 0;
     lm_plot_series *mem_b = se, *mem_r = se + nr, *mem_t = se + 2 * nr, *ctx = se + 3 * nr;
@@ -424,11 +412,11 @@ static int write_plot(const char *path, const model_run *runs, size_t nr, lm_err
     int rc;
     FILE *f = fopen(path, "w");
     if (!f)
-        rc = mem_fail(err, LM_EIO, "%s: cannot open for writing", path);
+        rc = lm_fail(err, LM_EIO, "%s: cannot open for writing", path);
     else {
         rc = lm_svg_write(f, "lstmlm memory: recurrent state vs attention cache", panels, np, err);
         if (fclose(f) || rc)
-            rc = mem_fail(err, rc ? rc : LM_EIO, "%s: cannot write the plot", path);
+            rc = lm_fail(err, rc ? rc : LM_EIO, "%s: cannot write the plot", path);
     }
     free(shl);
     free(buf);
