@@ -57,7 +57,7 @@ for sub in import split stats; do
 done
 expect 2 corpus
 expect 2 corpus frobnicate
-has "$tmp/err" "Try 'lstmlm corpus --help'"
+has "$tmp/err" "lstmlm corpus: unknown sub-command"
 expect 2 corpus import "$data/turns.txt" -o "$tmp/x.txt"
 has "$tmp/err" "--format is required"
 expect 2 corpus import --format yaml "$data/turns.txt" -o "$tmp/x.txt"

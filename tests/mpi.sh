@@ -91,7 +91,13 @@ check "2-rank checkpoint resumed with 1 rank: perplexities within 1e-4" \
 "$LSTMLM_MPIRUN" --oversubscribe -np 2 "$LSTMLM" train $common --epochs 2000 "$train" \
     -o "$tmp/k.h5" >/dev/null 2>"$tmp/err" &
 job=$!
-sleep 2
+# Kill once the first epoch's model and checkpoint exist (a loaded machine is slow to get
+# there), and a little into the next epoch.
+for i in $(seq 1 120); do
+    [ -f "$tmp/k.h5" ] && [ -f "$tmp/k.ckpt.h5" ] && break
+    sleep 0.5
+done
+sleep 1
 victim=$(pgrep -P $job -f "lstmlm" | tail -n 1)
 kill -KILL "$victim"
 start=$(date +%s)

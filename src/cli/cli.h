@@ -24,15 +24,35 @@ int cmd_memory(int argc, char **argv);
 
 /* Prints "lstmlm: <msg>" to stderr and returns EXIT_FAIL. */
 int cli_fail(const lm_error *err);
-/* Prints "lstmlm CMD: <formatted>\nTry 'lstmlm CMD --help'." and returns EXIT_USAGE. */
+/* Prints the one line "lstmlm CMD: <formatted>" and returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "lstmlm: FILE: <msg>" (the message without a leading "FILE: " of its own); EXIT_FAIL. */
 int cli_fail_file(const char *file, const lm_error *err);
-/* "lstmlm CMD: unknown option 'X'" for the option getopt_long just refused; EXIT_USAGE. */
-int cli_unknown_option(const char *cmd, char **argv);
-/* "lstmlm CMD: --NAME: bad value 'ARG'" where NAME is option c of opts; EXIT_USAGE. */
+/* "lstmlm CMD: unknown option 'X' (did you mean --Y?)" for the option getopt_long just refused;
+ * EXIT_USAGE. */
+int cli_unknown_option(const char *cmd, const struct option *opts, char **argv);
+/* "lstmlm CMD: --NAME: bad value 'ARG' (expected ...)" where NAME is option c of opts and the
+ * expectation is what the last failed value parser gave cli_expect; EXIT_USAGE. */
 int cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg);
+/* Records what an option's value should be (static text) for the next bad-value message;
+ * returns false, so a parser can end with `return cli_expect("a number >= 0");`. */
+bool cli_expect(const char *what);
+
+/* One option parser for every command: getopt_long over argv with the command's short and
+ * long options; 'h' prints help; each other option goes to fn, which returns 1 when it took
+ * it, 0 when its value is bad (after cli_expect) and -1 when it is not an option it knows.
+ * Returns -1 when every option was taken (optind is then at the first operand), else the exit
+ * code to return at once: EXIT_OK after --help, EXIT_USAGE after a one-line message (unknown
+ * option with the nearest name, a missing or bad value). */
+typedef int (*cli_opt_fn)(void *ud, int c, const char *arg);
+int cli_parse(const char *cmd, int argc, char **argv, const char *shortopts,
+              const struct option *opts, void (*help)(void), cli_opt_fn fn, void *ud);
+
+/* Whole numbers >= min, and reals in [lo, hi]; on failure they record the expectation
+ * ("a whole number >= 1", or what). */
+bool cli_size_min(const char *s, size_t *out, size_t min);
+bool cli_real(const char *s, double *out, double lo, double hi, const char *what);
 
 /* Strict number parsing for option values: false when the text is not a whole number/real. */
 bool cli_size(const char *s, size_t *out);

@@ -30,21 +30,17 @@ static void print_fact(void *ud, const char *key, const char *value)
     printf("%-13s %s\n", key, value);
 }
 
+static int option(void *ud, int c, const char *arg)
+{
+    return c == 'n' ? cli_size_min(arg, ud, 0) : -1;
+}
+
 int cmd_info(int argc, char **argv)
 {
     size_t show = 10;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            if (!cli_size(optarg, &show))
-                return cli_bad_value("info", longopts, c, optarg);
-            break;
-        case 'h': help(); return EXIT_OK;
-        default: return cli_unknown_option("info", argv);
-        }
-    }
+    int done = cli_parse("info", argc, argv, "h", longopts, help, option, &show);
+    if (done >= 0)
+        return done;
     if (argc - optind != 1)
         return cli_usage("info", "need one MODEL");
     const char *path = argv[optind];
