@@ -20,6 +20,9 @@
     } while (0)
 _Noreturn void lm_assert_fail(const char *file, int line, const char *expr);
 
+/* Makes room for n elements of size bytes in the array *p of *cap elements (doubling, at
+ * least 16): LM_OK, or LM_ENOMEM with *p and *cap unchanged. */
+int lm_grow(void **p, size_t *cap, size_t n, size_t size);
 /* Prefixes an existing message: "prefix: old message". */
 void lm_error_prefix(lm_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sends one formatted line to the log callback, if any. */

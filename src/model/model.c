@@ -131,14 +131,8 @@ int lm_config_check(const lm_config *c, lm_error *err)
 
 int lm_ptable_add(lm_ptable *t, const char *name, size_t rows, size_t cols)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        lm_param *p = realloc(t->p, cap * sizeof *p);
-        if (!p)
-            return LM_ENOMEM;
-        t->p = p;
-        t->cap = cap;
-    }
+    if (lm_grow((void **)&t->p, &t->cap, t->n + 1, sizeof *t->p))
+        return LM_ENOMEM;
     lm_param *p = &t->p[t->n];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -232,37 +226,10 @@ void lm_net_free(lm_net *m)
     free(m);
 }
 
-const lm_config *lm_net_config(const lm_net *m)
-{
-    return &m->cfg;
-}
-
-const lm_vocab *lm_net_vocab(const lm_net *m)
-{
-    return m->vocab;
-}
-
-size_t lm_net_n_params(const lm_net *m)
-{
-    return m->table.count;
-}
-
-size_t lm_net_history(const lm_net *m, const lm_history_row **rows)
-{
-    *rows = m->hist;
-    return m->n_hist;
-}
-
 int lm_net_add_history(lm_net *m, const lm_history_row *row)
 {
-    if (m->n_hist == m->cap_hist) {
-        size_t cap = m->cap_hist ? m->cap_hist * 2 : 16;
-        lm_history_row *h = realloc(m->hist, cap * sizeof *h);
-        if (!h)
-            return LM_ENOMEM;
-        m->hist = h;
-        m->cap_hist = cap;
-    }
+    if (lm_grow((void **)&m->hist, &m->cap_hist, m->n_hist + 1, sizeof *m->hist))
+        return LM_ENOMEM;
     m->hist[m->n_hist++] = *row;
     return LM_OK;
 }
