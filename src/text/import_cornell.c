@@ -32,6 +32,19 @@ static size_t cornell_fields(const char *line, size_t n, const char **f, size_t 
     return nf;
 }
 
+/* The next non-blank record of c split into at most max fields (*nf of them); 0 at the end. */
+static int next_record(cursor *c, const char **f, size_t *fl, size_t max, size_t *nf)
+{
+    const char *line;
+    size_t n;
+    while (lm_imp_next_line(c, &line, &n))
+        if (!lm_imp_is_blank(line, n)) {
+            *nf = cornell_fields(line, n, f, fl, max);
+            return 1;
+        }
+    return 0;
+}
+
 /* Trims spaces and tabs around s[0..*n). */
 static const char *trim(const char *s, size_t *n)
 {
@@ -63,14 +76,9 @@ enum { CORNELL_LINES, CORNELL_CONVERSATIONS };
 static int cornell_kind(const char *path, const char *buf, size_t len)
 {
     cursor c = {buf, buf + len, 0};
-    const char *line;
-    size_t n;
-    while (lm_imp_next_line(&c, &line, &n)) {
-        if (lm_imp_is_blank(line, n))
-            continue;
-        const char *f[5];
-        size_t fl[5];
-        size_t nf = cornell_fields(line, n, f, fl, 5);
+    const char *f[5];
+    size_t fl[5], nf;
+    while (next_record(&c, f, fl, 5, &nf)) {
         size_t ll = fl[nf - 1];
         const char *last = trim(f[nf - 1], &ll);
         if (nf == 4 && ll && last[0] == '[')
@@ -92,14 +100,9 @@ static int cornell_read_lines(cornell *cn, const char *path, const char *buf, si
 {
     importer *im = cn->im;
     cursor c = {buf, buf + len, 0};
-    const char *line;
-    size_t n;
-    while (lm_imp_next_line(&c, &line, &n)) {
-        if (lm_imp_is_blank(line, n))
-            continue;
-        const char *f[5];
-        size_t fl[5];
-        size_t nf = cornell_fields(line, n, f, fl, 5);
+    const char *f[5];
+    size_t fl[5], nf;
+    while (next_record(&c, f, fl, 5, &nf)) {
         if (nf < 5) {
             lm_imp_warnf(im, path, c.lineno, "truncated record: %zu of 5 fields, line skipped", nf);
             continue;
@@ -162,14 +165,9 @@ static int cornell_conversations(cornell *cn, const char *path, const char *buf,
 {
     importer *im = cn->im;
     cursor c = {buf, buf + len, 0};
-    const char *line;
-    size_t n;
-    while (lm_imp_next_line(&c, &line, &n)) {
-        if (lm_imp_is_blank(line, n))
-            continue;
-        const char *f[4];
-        size_t fl[4];
-        size_t nf = cornell_fields(line, n, f, fl, 4);
+    const char *f[4];
+    size_t fl[4], nf;
+    while (next_record(&c, f, fl, 4, &nf)) {
         size_t ll = fl[nf - 1];
         const char *p = trim(f[nf - 1], &ll);
         if (nf < 4 || !ll || p[0] != '[') {
