@@ -158,6 +158,8 @@ void cli_mix_init(cli_mix *x);
 /* As cli_sampling_option, for --mix and --lambda. */
 int cli_mix_option(cli_mix *x, int c, const char *arg);
 void cli_mix_help(void);
+/* The options generate and chat share: cli_sampling_option, then cli_mix_option. */
+int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg);
 /* Loads the model at path (any kind); with x->path, the mixture of it and that model, its
  * weight x->lambda or, when tune names a held-out text, the weight that fits that text best
  * (reported on standard error). */

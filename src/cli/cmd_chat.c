@@ -278,9 +278,7 @@ typedef struct chat_args {
 static int option(void *ud, int c, const char *arg)
 {
     chat_args *a = ud;
-    int ok = cli_sampling_option(&a->cs, c, arg);
-    if (ok < 0)
-        ok = cli_mix_option(&a->mix, c, arg);
+    int ok = cli_generation_option(&a->cs, &a->mix, c, arg);
     if (ok >= 0)
         return ok;
     switch (c) {

@@ -406,6 +406,12 @@ int cli_mix_option(cli_mix *x, int c, const char *arg)
     }
 }
 
+int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg)
+{
+    int ok = cli_sampling_option(s, c, arg);
+    return ok >= 0 ? ok : cli_mix_option(x, c, arg);
+}
+
 void cli_mix_help(void)
 {
     printf("  --mix OTHER        interpolate with a second model over the same vocabulary\n"
