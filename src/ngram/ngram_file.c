@@ -28,11 +28,6 @@
 
 #define FORMAT_VERSION 1
 
-static const char *tok_name(int t)
-{
-    return t == LM_TOKENIZE_WHITESPACE ? "whitespace" : t == LM_TOKENIZE_CHARS ? "chars" : "words";
-}
-
 static int write_model(const lm_ngram *m, lm_h5 *h, lm_error *err)
 {
     char created[64];
@@ -45,7 +40,7 @@ static int write_model(const lm_ngram *m, lm_h5 *h, lm_error *err)
         (rc = lm_h5_attr_set_str(h, "/", "created_by", created, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "order", o->order, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "vocab_size", m->V, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok_name(o->tokenize), err)) ||
+        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", lm_tokenize_name(o->tokenize), err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "lowercase", o->lowercase ? 1 : 0, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "chars", o->tokenize == LM_TOKENIZE_CHARS, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "prune", o->prune_singletons, err)) ||
@@ -229,13 +224,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     o.lowercase = (int)lower;
     o.prune_singletons = (size_t)prune;
     o.sentences = (int)sent;
-    if (!strcmp(buf, "words"))
-        o.tokenize = LM_TOKENIZE_WORDS;
-    else if (!strcmp(buf, "whitespace"))
-        o.tokenize = LM_TOKENIZE_WHITESPACE;
-    else if (!strcmp(buf, "chars"))
-        o.tokenize = LM_TOKENIZE_CHARS;
-    else {
+    if ((o.tokenize = lm_tokenize_parse(buf)) < 0) {
         rc = lm_fail(err, LM_EFORMAT, "%s: unknown /config/tokenize '%s'", path, buf);
         goto out;
     }
