@@ -257,6 +257,14 @@ LM_API size_t lm_model_history(const lm_model *m, const lm_history_row **rows);
 /* Saves the model to path atomically: written to a temporary file in the same folder, then
  * renamed over path (LM_EINVAL for a mixture, whose parts are saved on their own). */
 LM_API int lm_model_save(const lm_model *m, const char *path, lm_error *err);
+/* A copy of the float32 neural model m with every weight matrix in reduced precision: type
+ * "bf16" (bfloat16), "int8" (blocks of 32 weights of a row with one float16 scale, as ggml's
+ * Q8_0) or "f32" (no reduction); vectors (biases, LayerNorms, RWKV decays and mixes) stay
+ * float32. The copy generates, chats and evaluates like any model and saves to its own file
+ * kind (lstmlm-model(5)); it is not trained. LM_EINVAL for another kind of model or an
+ * unknown type. m is not changed; caller frees *out with lm_model_free. */
+LM_API int lm_model_quantize(const lm_model *m, const char *type, lm_model **out,
+                             lm_error *err);
 /* Loads any model file, its kind read from the file: a neural model or checkpoint (its
  * optimizer state is ignored), an n-gram model file, or an ARPA text file (plain or gzip).
  * LM_EFORMAT for a file of no known kind, naming it. */

@@ -33,7 +33,7 @@ int lm_h5_exists(lm_h5 *h, const char *path);
 
 /* Datasets of rank 1..4. Writing creates missing parent groups. Reading checks the stored
  * shape equals dims exactly (LM_EFORMAT otherwise). */
-enum { LM_H5_F32, LM_H5_F64, LM_H5_I32, LM_H5_U64, LM_H5_U8 };
+enum { LM_H5_F32, LM_H5_F64, LM_H5_I32, LM_H5_U64, LM_H5_U8, LM_H5_I8, LM_H5_U16 };
 int lm_h5_write(lm_h5 *h, const char *path, int type, const void *data, int rank,
                 const size_t *dims, lm_error *err);
 int lm_h5_read(lm_h5 *h, const char *path, int type, void *data, int rank, const size_t *dims,

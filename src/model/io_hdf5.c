@@ -329,6 +329,8 @@ static hid_t mem_type(int type)
     case LM_H5_F64: return H5T_NATIVE_DOUBLE;
     case LM_H5_I32: return H5T_NATIVE_INT32;
     case LM_H5_U64: return H5T_NATIVE_UINT64;
+    case LM_H5_I8: return H5T_NATIVE_INT8;
+    case LM_H5_U16: return H5T_NATIVE_UINT16;
     default: return H5T_NATIVE_UINT8;
     }
 }
@@ -340,6 +342,8 @@ static hid_t file_type(int type)
     case LM_H5_F64: return H5T_IEEE_F64LE;
     case LM_H5_I32: return H5T_STD_I32LE;
     case LM_H5_U64: return H5T_STD_U64LE;
+    case LM_H5_I8: return H5T_STD_I8LE;
+    case LM_H5_U16: return H5T_STD_U16LE;
     default: return H5T_STD_U8LE;
     }
 }
