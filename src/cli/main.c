@@ -18,6 +18,7 @@ static const command commands[] = {
     {"corpus", cmd_corpus, "import, split and describe dialogue corpora"},
     {"ngram", cmd_ngram, "train and evaluate Kneser-Ney n-gram baselines"},
     {"memory", cmd_memory, "compare how models use memory and context"},
+    {"serve", cmd_serve, "serve a model over HTTP (OpenAI API, recurrent sessions)"},
     {NULL, NULL, NULL},
 };
 
