@@ -12,6 +12,10 @@ stop_server() {
         wait "$pid" 2>/dev/null
         server_rc=$?
         pid=""
+        if [ "$server_rc" != 0 ]; then
+            echo "the server exited with $server_rc; the end of its log:"
+            tail -n 30 "$tmp/server.log"
+        fi
     fi
 }
 trap 'stop_server; rm -rf "$tmp"' EXIT

@@ -209,7 +209,7 @@ static int parse_messages(const cJSON *v, api_req *r, api_error *e)
     cJSON_ArrayForEach(m, v)
     {
         char name[64];
-        size_t i = r->n_msgs;
+        size_t i = r->n_msgs++; /* counted now, so api_req_free frees a half-read message */
         snprintf(name, sizeof name, "messages[%zu]", i);
         if (!cJSON_IsObject(m))
             return bad_type(e, name, m, "an object");
@@ -248,7 +248,6 @@ static int parse_messages(const cJSON *v, api_req *r, api_error *e)
                                 "Unrecognized request argument supplied: %s", fname);
             }
         }
-        r->n_msgs++;
         if (!has_role || !has_content)
             return api_fail(e, 400, "missing_parameter", name,
                             "'%s' needs a 'role' and a 'content'.", name);
