@@ -220,8 +220,9 @@ int cmd_serve(int argc, char **argv)
 #ifndef HAVE_SERVE
     (void)threads;
     (void)name;
-    fprintf(stderr, "lstmlm: serve: built without HTTP support (configure found no "
-                    "libmicrohttpd or cJSON; apt-get install libmicrohttpd-dev libcjson-dev)\n");
+    fprintf(stderr, "lstmlm: serve: built without HTTP support (it needs libmicrohttpd and "
+                    "cJSON: apt-get install libmicrohttpd-dev libcjson-dev, then configure "
+                    "again)\n");
     return EXIT_FAIL;
 #else
     if (o.session_dir) {
