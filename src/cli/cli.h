@@ -22,6 +22,7 @@ int cmd_ngram(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "lstmlm: <msg>" to stderr and returns EXIT_FAIL. */
 int cli_fail(const lm_error *err);

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"ngram", cmd_ngram, "train and evaluate Kneser-Ney n-gram baselines"},
     {"memory", cmd_memory, "compare how models use memory and context"},
     {"quantize", cmd_quantize, "store a model's weights in bf16 or int8 for generation"},
+    {"serve", cmd_serve, "serve a model over HTTP (OpenAI API, recurrent sessions)"},
     {NULL, NULL, NULL},
 };
 
