@@ -210,6 +210,11 @@ static int command(session *s, char *line)
             char *name = next_word(&rest);
             if (lm_chat_set(s->chat, name, rest, &err))
                 fprintf(stderr, "lstmlm: /set: %s\n", err.msg);
+            else {
+                char buf[2048];
+                lm_chat_describe(s->chat, buf, sizeof buf);
+                fprintf(s->msg, "(set %s%s%s; now %s)\n", name, *rest ? " " : "", rest, buf);
+            }
         }
     } else if (!strcmp(cmd, "save") || !strcmp(cmd, "load")) {
         if (!*rest)
@@ -347,7 +352,8 @@ int cmd_chat(int argc, char **argv)
     if ((system && lm_chat_prime(s.chat, system, &err)) ||
         (pbuf && lm_chat_prime(s.chat, pbuf, &err)))
         goto fail;
-    if (session_path && access(session_path, F_OK) == 0 && lm_chat_load(s.chat, session_path, &err))
+    bool resumed = session_path && access(session_path, F_OK) == 0;
+    if (resumed && lm_chat_load(s.chat, session_path, &err))
         goto fail;
     if (s.tty) {
         struct sigaction sa;
@@ -362,9 +368,15 @@ int cmd_chat(int argc, char **argv)
         if (!quiet) {
             char desc[400];
             lm_model_describe(m, desc, sizeof desc);
-            printf("lstmlm chat: %s (%s, vocabulary %zu)\n"
-                   "Type a line and press Enter; /help lists the commands, Ctrl-D ends.\n",
-                   path, desc, lm_vocab_size(lm_model_vocab(m)));
+            printf("lstmlm chat: %s (%s, vocabulary %zu)\n", path, desc,
+                   lm_vocab_size(lm_model_vocab(m)));
+            if (resumed) {
+                lm_chat_stats cs;
+                lm_chat_get_stats(s.chat, &cs);
+                printf("Resumed the conversation saved in %s (%zu turns so far).\n",
+                       session_path, cs.turns);
+            }
+            printf("Type a line and press Enter; /help lists the commands, Ctrl-D ends.\n");
             fflush(stdout);
         }
     }
