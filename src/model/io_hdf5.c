@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,8 +205,18 @@ static int h5_fail(lm_error *err, int code, const char *path, const char *what)
     return lm_fail(err, code, "%s: %s", path, what);
 }
 
+/* HDF5 1.10 can be left unable to shut down after it met damaged metadata (every handle
+ * closed, yet its exit handler loops, printing "HDF5: infinite loop closing library"): it is
+ * not asked to. Only effective before the first HDF5 call of the process. */
+static void no_atexit(void)
+{
+    H5dont_atexit();
+}
+
 static void quiet(lm_h5 *h)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, no_atexit);
     H5Eget_auto2(H5E_DEFAULT, &h->old_fn, &h->old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
