@@ -33,8 +33,7 @@ const char *fuzz_h5_file(const uint8_t *data, size_t size)
     }
     if (size)
         memcpy(buf, data, size);
-    if (lm_h5_header_check(buf, size) != 0 ||
-        (size >= 8 && !memcmp(buf, "\x89LSTMLM\n", 8)))
+    if (size >= 520 && (lm_h5_header_check(buf, size) != 0 || !memcmp(buf, "\x89LSTMLM\n", 8)))
         lm_h5_header_fill(buf, size);
     else if (!getenv("LSTMLM_FUZZ_LEGACY"))
         return NULL;
