@@ -43,8 +43,9 @@ load() {
 fails=0
 total=0
 for kind in lstm rwkv transformer ngram ckpt state; do
-    ok=0 refused=0 n=0
+    report=""
     for mode in plain fix; do
+        ok=0 refused=0 n=0
         cases=$DAMAGE_CASES
         [ "$mode" = fix ] && cases=$DAMAGE_FIXED
         i=0
@@ -69,9 +70,10 @@ for kind in lstm rwkv transformer ngram ckpt state; do
                 head -n 3 "$tmp/err"
             fi
         done
+        total=$((total + n))
+        report="$report; $mode: $n copies, $refused refused in one line, $ok loaded"
     done
-    total=$((total + n))
-    echo "$kind: $n damaged copies, $refused refused with one line, $ok loaded"
+    echo "$kind:${report#;}"
 done
 echo "damage.sh: $total cases, $fails failures"
 [ "$fails" = 0 ]
