@@ -98,6 +98,10 @@ typedef struct lm_text_opts {
 } lm_text_opts;
 
 LM_API void lm_text_opts_init(lm_text_opts *o);
+/* "words", "whitespace" or "chars" for an LM_TOKENIZE_* value ("?" otherwise); static text. */
+LM_API const char *lm_tokenize_name(int tokenize);
+/* The LM_TOKENIZE_* value of a name, or LM_EINVAL for an unknown one. */
+LM_API int lm_tokenize_parse(const char *name);
 
 /* Splits one line (no '\n') into tokens. Calls fn(ud, token, len) for each token; the token
  * bytes are borrowed for the duration of the call. Invalid UTF-8 bytes become U+FFFD.
@@ -160,12 +164,18 @@ LM_API int lm_corpus_read(const char *path, const lm_text_opts *t, const lm_voca
 LM_API int lm_text_to_ids(const char *text, const lm_text_opts *t, const lm_vocab *v,
                           int add_eot, int32_t **ids, size_t *n, lm_error *err);
 
-/* ---- models ------------------------------------------------------------------------------ */
+/* ---- models ------------------------------------------------------------------------------
+ * One handle for every kind of language model: neural (LSTM, RWKV, transformer), n-gram (an
+ * lstmlm n-gram file or an ARPA file of any toolkit) and mixtures of two models. Every kind
+ * answers the same calls: its vocabulary and tokenizer, a state per stream (lm_state_*), one
+ * step from (state, token) to the next-token log-probabilities (lm_step), evaluation
+ * (lm_model_eval), sampling, beam search, chat and the probes. Only training knows that neural
+ * models learn by gradient (lm_trainer_*) and n-grams by counting (lm_ngram_train). */
 
 typedef struct lm_model lm_model;
 typedef struct lm_state lm_state;
 
-/* Architecture names: "lstm", "rwkv", "transformer". */
+/* Neural model settings. Architectures: lm_arch_name(0..). */
 typedef struct lm_config {
     char arch[16];      /* ["lstm"] */
     size_t vocab;       /* set from the vocabulary */
@@ -183,15 +193,45 @@ typedef struct lm_config {
 } lm_config;
 
 LM_API void lm_config_init(lm_config *cfg);
+/* LM_OK, or LM_EINVAL naming the first bad setting (an unknown architecture lists the known
+ * ones). Fills nothing in: see lm_config_derive. */
 LM_API int lm_config_check(const lm_config *cfg, lm_error *err);
+/* Fills the settings the architecture derives from others (e.g. the feed-forward width 0 ->
+ * 4 * embed); an unknown architecture is left as it is. */
+LM_API void lm_config_derive(lm_config *cfg);
+/* One line: "lstm, 2 layers, embed 200, hidden 200, tied" (at most cap-1 bytes and a NUL;
+ * returns the length needed). */
+LM_API size_t lm_config_describe(const lm_config *cfg, char *buf, size_t cap);
+/* The i-th architecture's name and a one-line summary (static text; NULL past the end). */
+LM_API const char *lm_arch_name(size_t i);
+LM_API const char *lm_arch_summary(size_t i);
 
-/* Makes a model with parameters drawn from rng. Takes ownership of vocab (also on failure). */
+/* Makes a neural model with parameters drawn from rng. Takes ownership of vocab (also on
+ * failure). */
 LM_API int lm_model_create(const lm_config *cfg, lm_vocab *vocab, lm_rng *rng, lm_model **out,
                            lm_error *err);
 LM_API void lm_model_free(lm_model *m);
+/* What the model is: "lstm", "rwkv", "transformer", "ngram" or "mixture" (static text or text
+ * owned by m). For display and file attributes; the interface is the same for all. */
+LM_API const char *lm_model_kind(const lm_model *m);
+/* One line describing the model, e.g. "lstm, 2 layers, embed 200, hidden 200" or "5-gram,
+ * interpolated modified Kneser-Ney, 1203344 n-grams". Returns the length needed. */
+LM_API size_t lm_model_describe(const lm_model *m, char *buf, size_t cap);
+/* The settings a neural model was made with; NULL for other kinds. */
 LM_API const lm_config *lm_model_config(const lm_model *m);
 LM_API const lm_vocab *lm_model_vocab(const lm_model *m);
+/* How text is read into the model's ids (tokenizer and lower-casing of its training text). */
+LM_API void lm_model_text_opts(const lm_model *m, lm_text_opts *t);
+/* Reports what the model is, one (key, value) pair per call, borrowed for the call: for a
+ * neural model its architecture and shape, for an n-gram model its order, smoothing and
+ * counts per order. lstmlm info prints them. */
+typedef void (*lm_fact_fn)(void *ud, const char *key, const char *value);
+LM_API void lm_model_facts(const lm_model *m, lm_fact_fn fn, void *ud);
+/* Values the model holds: parameters of a neural model, stored n-grams of an n-gram model. */
 LM_API size_t lm_model_n_params(const lm_model *m);
+/* Tokens a state sees at most (a transformer's context); 0 = unlimited (recurrent, n-gram
+ * states keep what they need). */
+LM_API size_t lm_model_context(const lm_model *m);
 
 /* One row of the training history. */
 typedef struct lm_history_row {
@@ -204,16 +244,27 @@ typedef struct lm_history_row {
     double seconds;
 } lm_history_row;
 
+/* The training history of a neural model (0 rows for other kinds). */
 LM_API size_t lm_model_history(const lm_model *m, const lm_history_row **rows);
 
-/* Saves the model (config, vocab, params, history) to path atomically: written to a temporary
- * file in the same folder, then renamed over path. */
+/* Saves the model to path atomically: written to a temporary file in the same folder, then
+ * renamed over path (LM_EINVAL for a mixture, whose parts are saved on their own). */
 LM_API int lm_model_save(const lm_model *m, const char *path, lm_error *err);
-/* Loads a model file or a checkpoint (its optimizer state is ignored). */
+/* Loads any model file, its kind read from the file: a neural model or checkpoint (its
+ * optimizer state is ignored), an n-gram model file, or an ARPA text file (plain or gzip).
+ * LM_EFORMAT for a file of no known kind, naming it. */
 LM_API int lm_model_load(const char *path, lm_model **out, lm_error *err);
 
-/* Reads only the "arch" attribute of a model file ("lstm", "ngram", ...) into buf. */
-LM_API int lm_file_arch(const char *path, char *buf, size_t cap, lm_error *err);
+/* A linear mixture p = lambda p_a + (1 - lambda) p_b of two models over the same vocabulary,
+ * itself a model (each part keeps its own state). Takes ownership of a and b, also on failure.
+ * LM_EINVAL for lambda outside [0, 1], LM_EMISMATCH when the vocabularies or tokenizers
+ * differ. */
+LM_API int lm_model_mix(lm_model *a, lm_model *b, double lambda, lm_model **out,
+                        lm_error *err);
+/* The weight lambda of a that minimises the perplexity of the mixture of a and b on ids[0..n)
+ * (one stream, windows of bptt), by EM; *ppl (may be NULL) gets that perplexity. */
+LM_API int lm_mix_tune(const lm_model *a, const lm_model *b, const int32_t *ids, size_t n,
+                       size_t bptt, double *lambda, double *ppl, lm_error *err);
 
 /* ---- evaluation -------------------------------------------------------------------------- */
 
@@ -229,8 +280,15 @@ typedef struct lm_eval_result {
 
 /* Perplexity of ids[0..n) read as `batch` parallel streams (1 = exact, one stream) in windows
  * of bptt steps with the state carried. The first token of each stream is context only. */
-LM_API int lm_model_eval(lm_model *m, const int32_t *ids, size_t n, size_t batch, size_t bptt,
-                         lm_eval_result *res, lm_error *err);
+LM_API int lm_model_eval(const lm_model *m, const int32_t *ids, size_t n, size_t batch,
+                         size_t bptt, lm_eval_result *res, lm_error *err);
+/* The log-probability of every target of that reading: *lp[i] = log p(*targets[i] | its
+ * stream so far), *n_lp of them (both malloc'd, caller frees). lm_model_eval sums these. */
+LM_API int lm_model_logprobs(const lm_model *m, const int32_t *ids, size_t n, size_t batch,
+                             size_t bptt, float **lp, int32_t **targets, size_t *n_lp,
+                             lm_error *err);
+/* Sums n target log-probabilities into res (the <unk> targets counted apart). */
+LM_API void lm_eval_sum(const float *lp, const int32_t *targets, size_t n, lm_eval_result *res);
 
 /* ---- training ---------------------------------------------------------------------------- */
 
@@ -329,9 +387,10 @@ LM_API size_t lm_state_bytes(const lm_state *s);
 LM_API int lm_state_save(const lm_state *s, const char *path, lm_error *err);
 LM_API int lm_state_load(lm_state *s, const char *path, lm_error *err);
 
-/* Feeds one token and writes the next-token logits (vocab floats) to logits (may be NULL when
- * only the state matters). */
-LM_API int lm_step(const lm_model *m, lm_state *s, int32_t token, float *logits, lm_error *err);
+/* Feeds one token and writes the next-token log-probabilities (vocab floats, normalised; a
+ * token the model cannot produce gets -INFINITY) to logp (may be NULL when only the state
+ * matters). */
+LM_API int lm_step(const lm_model *m, lm_state *s, int32_t token, float *logp, lm_error *err);
 
 /* ---- memory probes (src/probe/) ------------------------------------------------------------- */
 
@@ -715,11 +774,15 @@ LM_API const lm_state *lm_chat_state(const lm_chat *c);
 
 /* Interpolated modified Kneser-Ney n-gram models (Chen & Goodman 1998), the baseline the neural
  * models are measured against. They read the same id streams as the neural models
- * (lm_corpus_read: <eot> after each line, <eoc> after a conversation) and see them the same
- * way, as one continuous stream per file: the history of a token is the previous order-1 ids,
- * crossing <eot> and <eoc>; no n-gram spans two files. Probabilities interpolate down to a
- * uniform distribution over the whole vocabulary, so every token, <unk> included, has a
- * non-zero probability. See lstmlm-ngram(1) for the smoothing and the file layout. */
+ * (lm_corpus_read: <eot> after each line, <eoc> after a conversation). By default they see
+ * them the same way, as one continuous stream per file: the history of a token is the previous
+ * order-1 ids, crossing <eot> and <eoc>. A sentence model (opts.sentences) restarts the history
+ * at every line as the standard toolkits do: the history of a token reaches back to the last
+ * <eot> before it and no further (that <eot> plays the part of ARPA's <s>). No n-gram spans two
+ * files. Probabilities of a trained model interpolate down to a uniform distribution over the
+ * whole vocabulary, so every token, <unk> included, has a non-zero probability. A model can
+ * also be read from an ARPA file (any writer's). See lstmlm-ngram(1) for the smoothing and
+ * lstmlm-model(5) for the file layout. */
 
 #define LM_NGRAM_MAX_ORDER 7
 
@@ -731,24 +794,34 @@ typedef struct lm_ngram_opts {
                                 (2..order); 0 = keep everything [0] */
     int tokenize;            /* LM_TOKENIZE_* of the training text, recorded in the model [WORDS] */
     int lowercase;           /* lower-casing of the training text, recorded [0] */
+    int sentences;           /* non-zero: a sentence model, the history restarts after every
+                                <eot> (see above); 0: one continuous stream [0] */
 } lm_ngram_opts;
 
 LM_API void lm_ngram_opts_init(lm_ngram_opts *o);
 
 /* Counts the n-grams of the id streams streams[0..n_streams) (lengths lens; ids below the
- * vocabulary size; borrowed) and smooths them. Takes ownership of vocab (also on failure).
+ * vocabulary size; borrowed) and smooths them. With o->sentences each stream begins a line (as
+ * if preceded by <eot>) and no n-gram is counted that holds <eot> anywhere but first or last;
+ * an n-gram that starts with <eot> (below the top order) keeps its raw count, as n-grams that
+ * start with <s> do in KenLM, since nothing precedes a sentence start. Takes ownership of vocab (also on failure).
  * LM_EINVAL for a bad order or prune setting, an id outside the vocabulary or no tokens at all;
  * LM_ENOMEM. Thread-safe for distinct inputs. */
 LM_API int lm_ngram_train(const lm_ngram_opts *o, lm_vocab *vocab, const int32_t *const *streams,
                           const size_t *lens, size_t n_streams, lm_ngram **out, lm_error *err);
 LM_API void lm_ngram_free(lm_ngram *m);
+/* The n-gram model as an lm_model (taken over, also on failure), for every generic call. */
+LM_API int lm_model_from_ngram(lm_ngram *g, lm_model **out, lm_error *err);
 /* Borrowed while m lives. */
 LM_API const lm_ngram_opts *lm_ngram_options(const lm_ngram *m);
 LM_API const lm_vocab *lm_ngram_vocab(const lm_ngram *m);
 
-/* What a model holds, order by order (index n-1 for order n). */
+/* What a model holds, order by order (index n-1 for order n). A model read from an ARPA file
+ * has imported = 1 and zero tokens, count-of-counts, discounts and fallbacks (only counting
+ * knows them). */
 typedef struct lm_ngram_info {
     size_t order, vocab;
+    int imported;                                 /* read from an ARPA file */
     uint64_t tokens;                              /* training tokens counted */
     size_t count[LM_NGRAM_MAX_ORDER];             /* n-grams stored (unigrams: the vocabulary) */
     uint64_t count_of_counts[LM_NGRAM_MAX_ORDER][4]; /* n1..n4 of the counts smoothed at the
@@ -761,21 +834,19 @@ typedef struct lm_ngram_info {
 LM_API void lm_ngram_get_info(const lm_ngram *m, lm_ngram_info *info);
 
 /* Natural log of p(w | hist): only the last order-1 ids of hist[0..n_hist) matter (fewer at the
- * start of a text). Ids must be below the vocabulary size. Thread-safe (read-only). */
+ * start of a text); for a sentence model only those from the last <eot> in them on (a history
+ * without <eot> is taken as it is, so a caller at a line start passes that <eot>). Ids must be
+ * below the vocabulary size. Thread-safe (read-only). */
 LM_API double lm_ngram_logprob(const lm_ngram *m, const int32_t *hist, size_t n_hist, int32_t w);
-/* The whole next-token distribution: p[0..vocab) (caller-owned) sums to 1. Thread-safe. */
+/* The whole next-token distribution p[0..vocab) (caller-owned), with the history rule of
+ * lm_ngram_logprob. It sums to 1 for a trained model; an imported model's sums are what its
+ * file gives (1 for a proper model, up to the mass of <s> and rounding). Thread-safe. */
 LM_API void lm_ngram_dist(const lm_ngram *m, const int32_t *hist, size_t n_hist, double *p);
 
-/* Beam search for the reply that follows hist[0..n_hist): the search of lm_beam_search (same
- * options, scores, tie-breaking and results: *out malloc'd without the final <eot>, *ended,
- * *score; ended and score may be NULL) with the n-gram history as the state. LM_EINVAL (beam or
- * max_tokens 0, every token banned, an id outside the vocabulary), LM_ENOMEM. Thread-safe. */
-LM_API int lm_ngram_beam_search(const lm_ngram *m, const int32_t *hist, size_t n_hist,
-                                const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
-                                double *score, lm_error *err);
-
-/* Perplexity of ids[0..n) read as one stream: the first token is context only, <eot> counts as
- * a token, targets that are <unk> are counted in res->oov (the conventions of lm_model_eval).
+/* Perplexity of ids[0..n) read as one stream, <eot> counting as a token and targets that are
+ * <unk> counted in res->oov (the conventions of lm_model_eval). In a stream model the first
+ * token is context only; a sentence model predicts every token, the text beginning a line (the
+ * first token is scored after <eot>), as SRILM, KenLM and IRSTLM score each line after <s>.
  * LM_EINVAL with fewer than two tokens, LM_EMISMATCH for an id outside the vocabulary. */
 LM_API int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_result *res,
                          lm_error *err);
@@ -787,36 +858,35 @@ LM_API int lm_ngram_save(const lm_ngram *m, const char *path, lm_error *err);
  * out-of-range ids or values give LM_EFORMAT with one line naming the file and the problem. */
 LM_API int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err);
 
-/* Writes the model in the ARPA back-off text format, atomically. The file uses the toolkit's
- * token names: there are no <s> and </s>, <eot> (which ends every line) stands for itself.
- * Probabilities of listed n-grams already include the interpolated lower orders, and each
- * n-gram that is the context of a higher-order one carries its interpolation weight as its
- * back-off weight, so standard back-off scoring gives exactly the model's probabilities. A
- * comment before \data\ records the tokenizer settings. */
+/* Writes the model in the ARPA back-off text format (log10 values, 9 significant digits),
+ * atomically. Probabilities of listed n-grams already include the interpolated lower orders,
+ * and each n-gram that is the context of a higher-order one carries its interpolation weight
+ * as its back-off weight, so standard back-off scoring gives exactly the model's
+ * probabilities. <eot> is written as the ARPA consumers expect: "</s>" where it is predicted
+ * (last word of an n-gram, and its unigram) and "<s>" where it begins an n-gram, with a unigram
+ * "<s>" at -99 carrying <eot>'s back-off weight; <unk> and <eoc> keep their names. For a
+ * sentence model the file then means exactly what the model means. A stream model also has
+ * n-grams with "</s>" inside ("a </s> b"), which other toolkits never query (they restart the
+ * history at each line), so for them it is an approximation. A "# lstmlm" comment before
+ * \data\ records the tokenizer settings and the history kind, so lm_ngram_read_arpa gives
+ * back the same model (the same log-probabilities, bit for bit). LM_EIO, LM_ENOMEM. */
 LM_API int lm_ngram_write_arpa(const lm_ngram *m, const char *path, lm_error *err);
 
-/* An ARPA back-off model read from text (any writer's), scored with the standard back-off rule:
- * p(w | h) = p(h w) when h w is listed, else bow(h) p(w | h minus its first word). */
-typedef struct lm_arpa lm_arpa;
-
-/* Reads an ARPA file (plain or gzip). Its vocabulary is <unk>, <eot>, <eoc>, then the unigrams in
- * file order. LM_EFORMAT (with the line number) when the header counts do not match the
- * sections, a line is malformed, or an n-gram's prefix or suffix is missing; LM_EIO; LM_ENOMEM. */
-LM_API int lm_arpa_load(const char *path, lm_arpa **out, lm_error *err);
-LM_API void lm_arpa_free(lm_arpa *a);
-LM_API size_t lm_arpa_order(const lm_arpa *a);
-/* Entries of order n (1..order) in the file. */
-LM_API size_t lm_arpa_count(const lm_arpa *a, size_t n);
-LM_API const lm_vocab *lm_arpa_vocab(const lm_arpa *a);
-/* Fills t from the file's "# lstmlm" comment; returns 1 when there was one, 0 otherwise (then t
- * is left as it was). */
-LM_API int lm_arpa_text_opts(const lm_arpa *a, lm_text_opts *t);
-/* Natural log of p(w | hist) by back-off; ids below lm_vocab_size(lm_arpa_vocab(a)). A token
- * without a unigram entry (a special the file does not list) gets -INFINITY. */
-LM_API double lm_arpa_logprob(const lm_arpa *a, const int32_t *hist, size_t n_hist, int32_t w);
-/* Perplexity with the conventions of lm_ngram_eval. LM_EFORMAT when a target has no unigram. */
-LM_API int lm_arpa_eval(const lm_arpa *a, const int32_t *ids, size_t n, lm_eval_result *res,
-                        lm_error *err);
+/* Reads an ARPA back-off file (plain or gzip; any writer's: SRILM, KenLM, IRSTLM, this toolkit)
+ * into a model (caller frees with lm_ngram_free) scored by standard back-off, p(w | h) = p(h w)
+ * when h w is listed, else bow(h) p(w | h without its first word). The vocabulary is <unk>,
+ * <eot>, <eoc>, then the other unigrams in file order. "</s>" is read as <eot>, "<s>" starting an
+ * n-gram as the <eot> before a line (the unigram "<s>" gives <eot> its back-off weight; its
+ * probability, -99 or not, is not used, since <s> is never predicted); n-grams the toolkit can
+ * never ask for ("<s>" inside, as IRSTLM's "<s> <s>", or "</s>" before the end) are dropped.
+ * <unk> and <eoc> are the specials of those names; one the file does not list gets -99. The
+ * model is imported (lm_ngram_info.imported) and, unless the file's "# lstmlm" comment says
+ * otherwise, a sentence model with whitespace tokenization (pre-tokenized text, as the other
+ * toolkits expect). LM_EFORMAT with "file:line: problem" for a malformed line or header, counts
+ * that do not match the sections, an order above LM_NGRAM_MAX_ORDER, an n-gram listed twice, a
+ * word without a unigram, a missing prefix or suffix, or a value that is not a finite number
+ * (a log-probability must also be <= 0); LM_EIO; LM_ENOMEM. Thread-safe for distinct outputs. */
+LM_API int lm_ngram_read_arpa(const char *path, lm_ngram **out, lm_error *err);
 
 /* ---- end of n-gram models --------------------------------------------------------------- */
 

@@ -183,3 +183,54 @@ void th_fd_direction(float *x, const float *g, const float *dir, size_t n, doubl
     *analytic = an;
     *numeric = (lp - lm) / (2 * h);
 }
+
+/* ---- borrowed handles ------------------------------------------------------------------- */
+
+#include "model/kind.h"
+#include "lm/lm.h"
+
+static void borrow_free(void *impl)
+{
+    (void)impl;
+}
+
+#define TH_MAX_HANDLES 256
+static lm_model *handles[TH_MAX_HANDLES];
+static size_t n_handles;
+static lm_kind borrowed, borrowed_ngram;
+
+static void free_handles(void)
+{
+    for (size_t i = 0; i < n_handles; i++)
+        lm_model_free(handles[i]);
+    n_handles = 0;
+}
+
+static lm_model *borrow(lm_kind *k, const lm_kind *base, void *impl)
+{
+    for (size_t i = 0; i < n_handles; i++)
+        if (handles[i]->impl == impl)
+            return handles[i];
+    if (!k->step) {
+        *k = *base;
+        k->free = borrow_free;
+        if (!borrowed.step || !borrowed_ngram.step)
+            atexit(free_handles);
+    }
+    LM_ASSERT(n_handles < TH_MAX_HANDLES);
+    lm_model *m = NULL;
+    LM_ASSERT(lm_model_wrap(k, impl, &m, NULL) == LM_OK);
+    handles[n_handles++] = m;
+    return m;
+}
+
+lm_model *th_ngram_model(lm_ngram *g)
+{
+    return borrow(&borrowed_ngram, &lm_kind_ngram, g);
+}
+
+
+lm_model *th_model(struct lm_net *n)
+{
+    return borrow(&borrowed, &lm_kind_neural, n);
+}

@@ -61,4 +61,13 @@ typedef struct th_test {
 } th_test;
 int th_run(const char *suite, const th_test *tests);
 
+/* A borrowed generic handle for a neural network made by a test (valid while the network
+ * lives; handles are released at exit). */
+#include "lstmlm.h"
+struct lm_net;
+lm_model *th_model(struct lm_net *n);
+/* The same for an n-gram model. */
+lm_model *th_ngram_model(lm_ngram *g);
+#define TH_M(n) th_model((struct lm_net *)(n))
+
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # ngram.sh - `lstmlm ngram` on the shipped corpus: train -> eval -> info -> generate, the
-# dispatch from `lstmlm eval/info/generate` for n-gram files, ARPA export and re-scoring to the
-# same perplexity, character n-grams, pruning, exit codes and one-line errors.
+# dispatch from `lstmlm eval/info/generate` for n-gram files, ARPA export with <s> and </s>,
+# import and re-scoring to the same perplexity, sentence models, character n-grams, pruning,
+# exit codes and one-line errors.
 set -u
 : "${srcdir:=.}"
 : "${LSTMLM:=./src/lstmlm}"
@@ -24,8 +25,8 @@ tail -n +801 "$corpus" > "$tmp/test.txt"
 check "no sub-command: exit 2" '[ "$(status "$LSTMLM" ngram)" = 2 ]'
 check "unknown sub-command: exit 2" '[ "$(status "$LSTMLM" ngram frob)" = 2 ]'
 check "ngram --help lists the sub-commands" \
-    '[ "$(status "$LSTMLM" ngram --help)" = 0 ] && grep -q "ngram train" "$tmp/out" && grep -q "ngram export" "$tmp/out"'
-for sub in train eval generate info export; do
+    '[ "$(status "$LSTMLM" ngram --help)" = 0 ] && grep -q "ngram train" "$tmp/out" && grep -q "ngram export" "$tmp/out" && grep -q "ngram import" "$tmp/out"'
+for sub in train eval info export import; do
     check "ngram $sub --help: exit 0" '[ "$(status "$LSTMLM" ngram $sub --help)" = 0 ] && grep -q "Usage: lstmlm ngram $sub" "$tmp/out"'
 done
 check "order 8: exit 2" '[ "$(status "$LSTMLM" ngram train --order 8 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ]'
@@ -49,9 +50,9 @@ check "perplexity ($ppl) is between 1 and the vocabulary size ($vocab)" \
 check "lstmlm eval dispatches n-gram files to the same report" \
     '"$LSTMLM" eval "$tmp/m.h5" "$tmp/test.txt" > "$tmp/e2" && grep -v "^tokens/s" "$tmp/e1" > "$tmp/e1b" && grep -v "^tokens/s" "$tmp/e2" > "$tmp/e2b" && cmp -s "$tmp/e1b" "$tmp/e2b"'
 check "lstmlm info shows order, counts and discounts" \
-    '"$LSTMLM" info "$tmp/m.h5" > "$tmp/info" && grep -q "^arch *ngram" "$tmp/info" && grep -q "^order *3" "$tmp/info" && [ "$(grep -c "^ *[123]  " "$tmp/info")" = 3 ]'
+    '"$LSTMLM" info "$tmp/m.h5" > "$tmp/info" && grep -q "^arch *ngram" "$tmp/info" && grep -q "^order *3" "$tmp/info" && [ "$(grep -c "^[123]-grams .*D1" "$tmp/info")" = 3 ]'
 check "generate is repeatable with a seed and non-empty" \
-    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g1" && "$LSTMLM" ngram generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g2" && cmp -s "$tmp/g1" "$tmp/g2" && [ -s "$tmp/g1" ]'
+    '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g1" && "$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 4 > "$tmp/g2" && cmp -s "$tmp/g1" "$tmp/g2" && [ -s "$tmp/g1" ]'
 check "another seed, another sample" \
     '"$LSTMLM" generate "$tmp/m.h5" -p "how are" -n 20 --seed 5 > "$tmp/g3" && ! cmp -s "$tmp/g1" "$tmp/g3"'
 check "greedy generation with --stop-at-eot stops after one line" \
@@ -70,6 +71,36 @@ check "ngram eval --arpa: same perplexity and log10 prob as the HDF5 model" \
     '"$LSTMLM" ngram eval --arpa "$tmp/m.arpa" "$tmp/test.txt" > "$tmp/e3" && [ "$(field perplexity "$tmp/e3")" = "$ppl" ] && [ "$(field "log10 prob" "$tmp/e3")" = "$(field "log10 prob" "$tmp/e1")" ]'
 check "ngram export writes the same ARPA file" \
     '"$LSTMLM" ngram export "$tmp/m.h5" --arpa "$tmp/m2.arpa" && cmp -s "$tmp/m.arpa" "$tmp/m2.arpa"'
+check "the ARPA file has </s> and <s> at -99, no <eot> after the header" \
+    'grep -q "	</s>$" "$tmp/m.arpa" && grep -q "^-99	<s>	" "$tmp/m.arpa" && ! sed -n "/^.data.$/,\$p" "$tmp/m.arpa" | grep -q "<eot>"'
+check "ngram import gives a model with the same perplexity, marked as imported" \
+    '"$LSTMLM" ngram import -q "$tmp/m.arpa" -o "$tmp/imp.h5" && "$LSTMLM" ngram eval "$tmp/imp.h5" "$tmp/test.txt" > "$tmp/e4" && [ "$(field "log10 prob" "$tmp/e4")" = "$(field "log10 prob" "$tmp/e1")" ] && "$LSTMLM" ngram info "$tmp/imp.h5" > "$tmp/iinfo" && grep -q "^smoothing *imported from ARPA" "$tmp/iinfo" && grep -q "^history *stream" "$tmp/iinfo"'
+check "an imported model generates" \
+    '"$LSTMLM" generate "$tmp/imp.h5" -p "how are" -n 10 --seed 4 > "$tmp/g5" && [ -s "$tmp/g5" ]'
+check "ngram import without -o: exit 2" '[ "$(status "$LSTMLM" ngram import "$tmp/m.arpa")" = 2 ]'
+check "ngram import of a missing file: exit 1, one line naming it" \
+    '[ "$(status "$LSTMLM" ngram import "$tmp/nope.arpa" -o "$tmp/x.h5")" = 1 ] && grep -q nope.arpa "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+
+# Sentence models: the history restarts at each line; the ARPA file means the same.
+check "train --sentences: info says so" \
+    '"$LSTMLM" ngram train -q --sentences --order 4 "$tmp/train.txt" -o "$tmp/s.h5" --arpa "$tmp/s.arpa" && "$LSTMLM" info "$tmp/s.h5" | grep -q "^history *sentences"'
+check "a sentence model predicts every token" \
+    '"$LSTMLM" ngram eval "$tmp/s.h5" "$tmp/test.txt" > "$tmp/s1" && grep -q "^tokens *\([0-9]*\) predicted (\1 in the file" "$tmp/s1"'
+check "its ARPA file has no </s> inside an n-gram and scores the same" \
+    '! grep -q "	.*</s> " "$tmp/s.arpa" && "$LSTMLM" ngram eval --arpa "$tmp/s.arpa" "$tmp/test.txt" > "$tmp/s2" && [ "$(field "log10 prob" "$tmp/s1")" = "$(field "log10 prob" "$tmp/s2")" ]'
+check "sentence and stream models differ" '[ "$(field perplexity "$tmp/s1")" != "$ppl" ]'
+gzip -c "$tmp/s.arpa" > "$tmp/s.arpa.gz"
+check "a gzip ARPA file is imported" \
+    '"$LSTMLM" ngram import -q "$tmp/s.arpa.gz" -o "$tmp/sz.h5" && "$LSTMLM" ngram eval "$tmp/sz.h5" "$tmp/test.txt" > "$tmp/s3" && [ "$(field "log10 prob" "$tmp/s1")" = "$(field "log10 prob" "$tmp/s3")" ]'
+
+# A foreign file (no "# lstmlm" comment): a sentence model reading whitespace-split text.
+sed -n "/^.data.$/,\$p" "$tmp/s.arpa" > "$tmp/foreign.arpa"
+check "a foreign ARPA file: sentences, whitespace" \
+    '"$LSTMLM" ngram import -q "$tmp/foreign.arpa" -o "$tmp/f.h5" && "$LSTMLM" ngram info "$tmp/f.h5" > "$tmp/finfo" && grep -q "^history *sentences" "$tmp/finfo" && grep -q "^tokenize *whitespace" "$tmp/finfo"'
+sed "s/^ngram 2=.*/ngram 2=3/" "$tmp/s.arpa" > "$tmp/badcount.arpa"
+check "an ARPA file whose counts do not match: exit 1, file:line" \
+    '[ "$(status "$LSTMLM" ngram import "$tmp/badcount.arpa" -o "$tmp/x.h5")" = 1 ] && grep -q "badcount.arpa:[0-9]*: " "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+
 check "ARPA header counts match the sections" \
     'awk "/^ngram /{split(\$2,a,\"=\"); h[a[1]]=a[2]} /^\\\\[0-9]-grams:/{s=substr(\$0,2,1); next} /^\\\\end/{s=0} s && NF {c[s]++} END {for (k in h) if (h[k] != c[k]) exit 1; exit !(length(h) == 3)}" "$tmp/m.arpa"'
 
@@ -88,7 +119,7 @@ check "a truncated model is refused" \
     '[ "$(status "$LSTMLM" ngram info "$tmp/trunc.h5")" = 1 ] && [ "$(wc -l < "$tmp/err")" = 1 ]'
 head -n 20 "$tmp/m.arpa" > "$tmp/trunc.arpa"
 check "a truncated ARPA file is refused" \
-    '[ "$(status "$LSTMLM" ngram eval --arpa "$tmp/trunc.arpa" "$tmp/test.txt")" = 1 ] && grep -q trunc.arpa "$tmp/err"'
+    '[ "$(status "$LSTMLM" ngram eval --arpa "$tmp/trunc.arpa" "$tmp/test.txt")" = 1 ] && grep -q trunc.arpa "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
 
 echo "ngram.sh: $passes passed, $fails failed"
 [ "$fails" = 0 ]

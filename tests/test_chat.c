@@ -61,7 +61,7 @@ typedef struct best {
 static void exhaust(const lm_model *m, const lm_state *s, const float *lp, int32_t *prefix,
                     size_t len, double sum, size_t L, double alpha, best *b)
 {
-    size_t V = m->cfg.vocab;
+    size_t V = lm_vocab_size(lm_model_vocab(m));
     for (int32_t t = LM_TOK_EOT; t < (int32_t)V; t++) {
         if (t == LM_TOK_EOC || (t == LM_TOK_EOT && len == 0))
             continue;
@@ -98,7 +98,7 @@ static void test_beam_exhaustive(void)
 {
     lm_model *m = tiny(4, 6, 5);
     CU_ASSERT_FATAL(m != NULL);
-    size_t V = m->cfg.vocab;
+    size_t V = lm_vocab_size(lm_model_vocab(m));
     lm_error err;
     int found_long = 0;
     for (int trial = 0; trial < 6; trial++) {

@@ -1,6 +1,7 @@
 /* test_ngram.c - modified Kneser-Ney n-grams: probabilities computed by hand on a 13-token
  * corpus, distributions that sum to 1, pruning, several files, save/load bit-exact and damaged
- * files refused, ARPA export well-formed and re-scored to the same perplexity, and (when
+ * files refused, sentence models (no n-gram across a line end), ARPA export well-formed and
+ * read back to bit-identical log-probabilities, foreign and malformed ARPA files, and (when
  * ../shared is present) the PTB 5-gram against Mikolov et al.'s KN-5 figure. */
 #include "harness.h"
 #include "model/h5.h"
@@ -36,9 +37,36 @@ static const char *write_text(const char *name, const char *text)
     return p;
 }
 
+/* The whole file as a NUL-terminated malloc'd string; 0 or -1. */
+static int read_all(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    size_t got;
+    while (b && (got = fread(b + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *nb = realloc(b, cap *= 2);
+            if (!nb)
+                free(b);
+            b = nb;
+        }
+    }
+    fclose(f);
+    if (!b)
+        return -1;
+    b[n] = 0;
+    *out = b;
+    *len = n;
+    return 0;
+}
+
 /* Trains an n-gram model on the files, returns it (NULL on failure, printed). */
-static lm_ngram *train_files(const char *const *paths, size_t n, int tokenize, size_t order,
-                             size_t prune)
+static lm_ngram *train_files_s(const char *const *paths, size_t n, int tokenize, size_t order,
+                               size_t prune, int sentences)
 {
     lm_text_opts t = {tokenize, 0};
     lm_vocab_opts vo;
@@ -61,12 +89,19 @@ static lm_ngram *train_files(const char *const *paths, size_t n, int tokenize, s
     o.order = order;
     o.prune_singletons = prune;
     o.tokenize = tokenize;
+    o.sentences = sentences;
     lm_ngram *m = NULL;
     if (lm_ngram_train(&o, v, (const int32_t *const *)ids, lens, n, &m, &err))
         printf("\n  %s\n", err.msg);
     for (size_t i = 0; i < n; i++)
         free(ids[i]);
     return m;
+}
+
+static lm_ngram *train_files(const char *const *paths, size_t n, int tokenize, size_t order,
+                             size_t prune)
+{
+    return train_files_s(paths, n, tokenize, order, prune, 0);
 }
 
 static lm_ngram *train_text(const char *text, size_t order, size_t prune)
@@ -419,7 +454,7 @@ static void test_save_load(void)
     lm_error err = {0};
     CU_ASSERT_EQUAL_FATAL(lm_ngram_save(m, tmp("m.h5"), &err), 0);
     char arch[32];
-    CU_ASSERT_EQUAL(lm_file_arch(tmp("m.h5"), arch, sizeof arch, &err), 0);
+    CU_ASSERT_EQUAL(lm_h5_file_arch(tmp("m.h5"), arch, sizeof arch, &err), 0);
     CU_ASSERT_STRING_EQUAL(arch, "ngram");
     lm_ngram *l = NULL;
     CU_ASSERT_EQUAL_FATAL(lm_ngram_load(tmp("m.h5"), &l, &err), 0);
@@ -613,88 +648,345 @@ static int arpa_well_formed(const char *path, size_t order, const size_t *expect
     return (int)ok;
 }
 
+/* The words of entry e of level k, first to last. */
+static void entry_words(const lm_ngram *m, size_t k, uint32_t e, int32_t *w)
+{
+    for (size_t j = k + 1; j-- > 0;) {
+        w[j] = j ? m->lv[j].word[e] : (int32_t)e;
+        if (j)
+            e = m->lv[j].parent[e];
+    }
+}
+
+/* Sentence models: the hand corpus with a virtual <eot> before it,
+ *     E b a c a E d a b E c E d E
+ * has the 12 bigram types of the stream plus "E b", and only the trigrams without E inside:
+ * Eba bac aca caE Eda dab abE EcE EdE. Bigrams that start with E keep their raw counts
+ * (Eb 1, Ed 2, Ec 1), so p(d | E) = (2 - D2) / 4 + gamma(E) p(d) with
+ * gamma(E) = (2 D1 + D2) / 4. The history is cut at its last <eot>. */
+static void test_sentences(void)
+{
+    const char *p = write_text("hand.txt", hand);
+    lm_ngram *m = train_files_s(&p, 1, LM_TOKENIZE_WHITESPACE, 3, 0, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(m->opts.sentences);
+    CU_ASSERT_EQUAL(m->tokens, 13);
+    CU_ASSERT_EQUAL(m->lv[1].n, 12);
+    CU_ASSERT_EQUAL(m->lv[2].n, 9);
+    int inside = 0;
+    for (uint32_t e = 0; e < m->lv[2].n; e++) {
+        int32_t w[3];
+        entry_words(m, 2, e, w);
+        inside |= w[1] == LM_TOK_EOT;
+    }
+    CU_ASSERT(!inside);
+    int32_t E = LM_TOK_EOT, d = id_of(m, "d");
+    CU_ASSERT(lm_ngram_find(m, (int32_t[]){E, id_of(m, "b")}, 2) != LM_NGRAM_NONE);
+    const double *D = m->D[1];
+    double pd = exp(lm_ngram_logprob(m, NULL, 0, d));
+    double want = (2 - D[1]) / 4 + (2 * D[0] + D[1]) / 4 * pd;
+    LM_ASSERT_CLOSE(exp(lm_ngram_logprob(m, &E, 1, d)), want, 0, HAND_RTOL);
+    /* What precedes the last <eot> does not matter. */
+    int32_t h1[4] = {id_of(m, "a"), id_of(m, "c"), E, d}, h2[2] = {E, d};
+    for (int32_t w = 0; (size_t)w < m->V; w++) {
+        CU_ASSERT_EQUAL(lm_ngram_logprob(m, h1, 4, w), lm_ngram_logprob(m, h2, 2, w));
+        CU_ASSERT_EQUAL(lm_ngram_logprob(m, h1, 3, w), lm_ngram_logprob(m, &E, 1, w));
+    }
+    /* Every distribution sums to 1, for all histories. */
+    lm_rng rng;
+    lm_rng_seed(&rng, 3);
+    CU_ASSERT(check_sums(m, 1000, &rng) <= SUM_TOL);
+    /* Evaluation predicts every token, the first after a virtual <eot>. */
+    int32_t ids[13];
+    size_t n = 0;
+    lm_text_opts t = {LM_TOKENIZE_WHITESPACE, 0};
+    int32_t *rd;
+    CU_ASSERT_EQUAL_FATAL(lm_corpus_read(p, &t, m->vocab, &rd, &n, NULL, NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(n, 13);
+    memcpy(ids, rd, sizeof ids);
+    free(rd);
+    lm_eval_result r;
+    CU_ASSERT_EQUAL(lm_ngram_eval(m, ids, n, &r, NULL), 0);
+    CU_ASSERT_EQUAL(r.tokens, 13);
+    double nll = -lm_ngram_logprob(m, &E, 1, ids[0]);
+    for (size_t i = 1; i < n; i++) {
+        int32_t h[3] = {E, ids[0], 0};
+        size_t hl = i < 2 ? i + 1 : 2;
+        const int32_t *hp = i < 2 ? h : ids + i - 2;
+        nll -= lm_ngram_logprob(m, hp, hl, ids[i]);
+    }
+    LM_ASSERT_CLOSE(r.nll, nll, 0, 1e-12);
+    lm_ngram_free(m);
+    /* Save/load keeps the kind; a real corpus sums to 1 too. */
+    const char *path = th_srcpath("data/dialogues.txt");
+    m = train_files_s(&path, 1, LM_TOKENIZE_WORDS, 4, 2, 1);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(check_sums(m, 40, &rng) <= SUM_TOL);
+    CU_ASSERT_EQUAL_FATAL(lm_ngram_save(m, tmp("s.h5"), NULL), 0);
+    lm_ngram *b;
+    CU_ASSERT_EQUAL_FATAL(lm_ngram_load(tmp("s.h5"), &b, NULL), 0);
+    CU_ASSERT(b->opts.sentences && !b->imported);
+    lm_ngram_free(b);
+    lm_ngram_free(m);
+}
+
+/* Export then read back: the same vocabulary, tables and settings, and log-probabilities
+ * equal bit for bit, for stream and sentence models. */
+static void check_round_trip(lm_ngram *m, const int32_t *ids, size_t n)
+{
+    lm_error err = {0};
+    size_t N = m->opts.order;
+    CU_ASSERT_EQUAL_FATAL(lm_ngram_write_arpa(m, tmp("m.arpa"), &err), 0);
+    size_t expect[LM_NGRAM_MAX_ORDER];
+    for (size_t k = 0; k < N; k++)
+        expect[k] = m->lv[k].n + (k == 0); /* the unigram <s> */
+    CU_ASSERT(arpa_well_formed(tmp("m.arpa"), N, expect));
+    lm_ngram *a = NULL;
+    if (lm_ngram_read_arpa(tmp("m.arpa"), &a, &err))
+        printf("\n  %s\n", err.msg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+    CU_ASSERT(lm_vocab_equal(a->vocab, m->vocab));
+    CU_ASSERT_EQUAL(a->opts.order, N);
+    CU_ASSERT_EQUAL(a->opts.sentences, m->opts.sentences);
+    CU_ASSERT_EQUAL(a->opts.tokenize, m->opts.tokenize);
+    CU_ASSERT_EQUAL(a->opts.lowercase, m->opts.lowercase);
+    CU_ASSERT(a->imported);
+    int same = 1;
+    for (size_t k = 0; k < N; k++) {
+        same &= a->lv[k].n == m->lv[k].n;
+        if (!same)
+            break;
+        for (size_t e = 0; e < m->lv[k].n; e++) {
+            same &= a->lv[k].logprob[e] == m->lv[k].logprob[e];
+            if (k)
+                same &= a->lv[k].word[e] == m->lv[k].word[e] &&
+                        a->lv[k].parent[e] == m->lv[k].parent[e];
+            /* Weights matter where the entry is a context. */
+            if (k + 1 < N && m->lv[k].child[e] < m->lv[k].child[e + 1])
+                same &= a->lv[k].backoff[e] == m->lv[k].backoff[e];
+        }
+    }
+    CU_ASSERT(same);
+    lm_eval_result r1, r2;
+    CU_ASSERT_EQUAL(lm_ngram_eval(m, ids, n, &r1, &err), 0);
+    CU_ASSERT_EQUAL(lm_ngram_eval(a, ids, n, &r2, &err), 0);
+    CU_ASSERT_EQUAL(r1.tokens, r2.tokens);
+    CU_ASSERT(r1.nll == r2.nll && r1.nll_no_oov == r2.nll_no_oov);
+    /* Token by token for random histories, unseen ones included. */
+    lm_rng rng;
+    lm_rng_seed(&rng, 9);
+    int agree = 1;
+    for (int i = 0; i < 3000; i++) {
+        int32_t h[6];
+        for (int j = 0; j < 6; j++)
+            h[j] = i % 2 ? ids[(i * 7 + j) % n] : (int32_t)(lm_rng_next(&rng) % m->V);
+        if (i % 5 == 0)
+            h[i % 6] = LM_TOK_EOT;
+        size_t len = (size_t)i % 7;
+        int32_t w = (int32_t)(lm_rng_next(&rng) % m->V);
+        if (i % 3 == 0)
+            w = ids[(i * 7 + 6) % n];
+        agree &= lm_ngram_logprob(m, h + 6 - len, len, w) == lm_ngram_logprob(a, h + 6 - len,
+                                                                               len, w);
+    }
+    CU_ASSERT(agree);
+    /* Saved and loaded, the imported model is the same again and says it was imported. */
+    CU_ASSERT_EQUAL_FATAL(lm_ngram_save(a, tmp("imp.h5"), &err), 0);
+    lm_ngram *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(lm_ngram_load(tmp("imp.h5"), &b, &err), 0);
+    lm_ngram_info in;
+    lm_ngram_get_info(b, &in);
+    CU_ASSERT(in.imported && in.tokens == 0 && in.discount[0][0] == 0);
+    CU_ASSERT_EQUAL(b->opts.sentences, m->opts.sentences);
+    lm_eval_result r3;
+    CU_ASSERT_EQUAL(lm_ngram_eval(b, ids, n, &r3, &err), 0);
+    CU_ASSERT(r3.nll == r1.nll);
+    lm_ngram_free(b);
+    lm_ngram_free(a);
+}
+
 static void test_arpa(void)
 {
     const char *path = th_srcpath("data/dialogues.txt");
-    for (size_t prune = 0; prune <= 2; prune += 2) {
-        lm_ngram *m = train_files(&path, 1, LM_TOKENIZE_WORDS, 3, prune);
-        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-        lm_error err = {0};
-        CU_ASSERT_EQUAL_FATAL(lm_ngram_write_arpa(m, tmp("m.arpa"), &err), 0);
-        size_t expect[3] = {m->lv[0].n, m->lv[1].n, m->lv[2].n};
-        CU_ASSERT(arpa_well_formed(tmp("m.arpa"), 3, expect));
-        lm_arpa *a = NULL;
-        CU_ASSERT_EQUAL_FATAL(lm_arpa_load(tmp("m.arpa"), &a, &err), 0);
-        CU_ASSERT_EQUAL(lm_arpa_order(a), 3);
-        CU_ASSERT_EQUAL(lm_arpa_count(a, 2), m->lv[1].n);
-        CU_ASSERT(lm_vocab_equal(lm_arpa_vocab(a), m->vocab));
-        lm_text_opts t = {-1, -1};
-        CU_ASSERT_EQUAL(lm_arpa_text_opts(a, &t), 1);
-        CU_ASSERT(t.tokenize == LM_TOKENIZE_WORDS && t.lowercase == 0);
-        /* Re-scoring the text: the same perplexity (back-off vs interpolation code paths). */
-        int32_t *ids;
-        size_t n;
-        CU_ASSERT_EQUAL_FATAL(lm_corpus_read(path, &t, m->vocab, &ids, &n, NULL, NULL), 0);
-        lm_eval_result r1, r2;
-        CU_ASSERT_EQUAL(lm_ngram_eval(m, ids, n, &r1, &err), 0);
-        CU_ASSERT_EQUAL(lm_arpa_eval(a, ids, n, &r2, &err), 0);
-        LM_ASSERT_CLOSE(r2.ppl, r1.ppl, 0, 1e-9);
-        LM_ASSERT_CLOSE(r2.ppl_no_oov, r1.ppl_no_oov, 0, 1e-9);
-        CU_ASSERT_EQUAL(r1.tokens, r2.tokens);
-        /* And token by token for random histories, unseen ones included. */
-        lm_rng rng;
-        lm_rng_seed(&rng, 9);
-        int agree = 1;
-        for (int i = 0; i < 2000; i++) {
-            int32_t h[3];
-            for (int j = 0; j < 3; j++)
-                h[j] = i % 2 ? ids[(i * 7 + j) % n] : (int32_t)(lm_rng_next(&rng) % m->V);
-            size_t len = (size_t)i % 4;
-            int32_t w = (int32_t)(lm_rng_next(&rng) % m->V);
-            if (i % 3 == 0)
-                w = ids[(i * 7 + 3) % n];
-            double x = lm_ngram_logprob(m, h + 3 - len, len, w);
-            double y = lm_arpa_logprob(a, h + 3 - len, len, w);
-            if (fabs(x - y) > 1e-9)
-                agree = 0;
+    for (int sent = 0; sent < 2; sent++)
+        for (size_t prune = 0; prune <= 2; prune += 2) {
+            lm_ngram *m = train_files_s(&path, 1, LM_TOKENIZE_WORDS, 3 + sent, prune, sent);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+            int32_t *ids;
+            size_t n;
+            lm_text_opts t = {LM_TOKENIZE_WORDS, 0};
+            CU_ASSERT_EQUAL_FATAL(lm_corpus_read(path, &t, m->vocab, &ids, &n, NULL, NULL), 0);
+            check_round_trip(m, ids, n);
+            free(ids);
+            lm_ngram_free(m);
         }
-        CU_ASSERT(agree);
-        free(ids);
-        lm_arpa_free(a);
-        lm_ngram_free(m);
-    }
-    /* The hand corpus: header and a few exact lines. p(a) = 17/105 -> log10 = -0.7907...;
-     * "a" is a context with gamma 0.5 -> back-off log10 0.5 = -0.30103. */
+    /* The hand corpus: a few exact lines. p(a) = 17/105 -> log10 = -0.7907...; "a" is a
+     * context with gamma 0.5 -> back-off log10 0.5 = -0.30103. <eot> is </s> and <s>. */
     lm_ngram *m = train_text(hand, 2, 0);
     CU_ASSERT_PTR_NOT_NULL_FATAL(m);
     CU_ASSERT_EQUAL_FATAL(lm_ngram_write_arpa(m, tmp("hand.arpa"), NULL), 0);
-    size_t expect[2] = {7, 11};
+    size_t expect[2] = {8, 11};
     CU_ASSERT(arpa_well_formed(tmp("hand.arpa"), 2, expect));
-    lm_arpa *a;
-    CU_ASSERT_EQUAL_FATAL(lm_arpa_load(tmp("hand.arpa"), &a, NULL), 0);
+    char *txt = NULL;
+    size_t len = 0;
+    CU_ASSERT_EQUAL_FATAL(read_all(tmp("hand.arpa"), &txt, &len), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(txt, "\n-0.790740371\ta\t-0.30103001\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(txt, "\n-99\t<s>\t"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(txt, "\t<s> d\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(txt, "\ta </s>\n"));
+    CU_ASSERT_PTR_NULL(strstr(strstr(txt, "\\data\\"), "<eot>"));
+    free(txt);
+    lm_ngram *a;
+    CU_ASSERT_EQUAL_FATAL(lm_ngram_read_arpa(tmp("hand.arpa"), &a, NULL), 0);
     int32_t ha = id_of(m, "a");
-    LM_ASSERT_CLOSE(lm_arpa_logprob(a, NULL, 0, ha), log(17.0 / 105), 0, HAND_RTOL);
-    LM_ASSERT_CLOSE(lm_arpa_logprob(a, &ha, 1, id_of(m, "a")), log(17.0 / 210), 0, HAND_RTOL);
-    lm_arpa_free(a);
+    LM_ASSERT_CLOSE(lm_ngram_logprob(a, NULL, 0, ha), log(17.0 / 105), 0, HAND_RTOL);
+    LM_ASSERT_CLOSE(lm_ngram_logprob(a, &ha, 1, ha), log(17.0 / 210), 0, HAND_RTOL);
+    lm_ngram_free(a);
     lm_ngram_free(m);
+}
 
-    /* Damaged ARPA files are refused with the line. */
-    lm_error err;
-    const char *bad1 = write_text("bad1.arpa", "\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<unk>\n"
-                                               "\\end\\\n");
-    CU_ASSERT_EQUAL(lm_arpa_load(bad1, &a, &err), LM_EFORMAT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "announces"));
-    const char *bad2 = write_text("bad2.arpa", "\\data\\\nngram 1=1\nngram 2=1\n\n\\1-grams:\n"
-                                               "-1\t<unk>\n\n\\2-grams:\n-1\t<unk> x\n\\end\\\n");
-    CU_ASSERT_EQUAL(lm_arpa_load(bad2, &a, &err), LM_EFORMAT);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, ":9:"));
-    const char *bad3 = write_text("bad3.arpa", "\\data\\\nngram 1=1\n\n\\1-grams:\n-1\t<unk>\n");
-    CU_ASSERT_EQUAL(lm_arpa_load(bad3, &a, &err), LM_EFORMAT);
-    CU_ASSERT_EQUAL(lm_arpa_load(write_text("bad4.arpa", "hello\n"), &a, &err), LM_EFORMAT);
+/* A file as other toolkits write it: <s> at -99 (or not: IRSTLM), "<s> <s>" n-grams, no
+ * comment, padded counts, no <eoc>. */
+static void test_arpa_foreign(void)
+{
+    const char *f = write_text("foreign.arpa",
+                               "Some preamble text\n\n\\data\\\nngram  1=  5\nngram 2=4\n"
+                               "ngram 3=2\n\n\n\\1-grams:\n-0.5\t</s>\n-99\t<s>\t-0.25\n"
+                               "-1\t<unk>\n-0.75 x -0.125\n-0.875\ty\t0.5\n\n\\2-grams:\n"
+                               "-0.3\t<s> x\t-0.2\n-0.4\tx y\n-0.6\t<s> <s>\t-0.1\n"
+                               "-0.7\ty </s>\n\n\\3-grams:\n-0.05\t<s> x y\n"
+                               "-0.02\t<s> <s> x\n\n\\end\\\ntrailing text\n");
+    lm_ngram *m = NULL;
+    lm_error err = {0};
+    if (lm_ngram_read_arpa(f, &m, &err))
+        printf("\n  %s\n", err.msg);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    CU_ASSERT(m->imported && m->opts.sentences && m->opts.order == 3);
+    CU_ASSERT_EQUAL(m->opts.tokenize, LM_TOKENIZE_WHITESPACE);
+    CU_ASSERT_EQUAL(m->V, 5); /* <unk> <eot> <eoc> x y */
+    int32_t E = LM_TOK_EOT, x = id_of(m, "x"), y = id_of(m, "y");
+    CU_ASSERT(x == 3 && y == 4);
+    CU_ASSERT_EQUAL(m->lv[1].n, 3); /* "<s> <s>" dropped */
+    CU_ASSERT_EQUAL(m->lv[2].n, 1);
+    const double L = log(10.0);
+    LM_ASSERT_CLOSE(lm_ngram_logprob(m, NULL, 0, E), -0.5 * L, 0, 1e-6);
+    LM_ASSERT_CLOSE(lm_ngram_logprob(m, NULL, 0, LM_TOK_EOC), -99 * L, 0, 1e-6);
+    LM_ASSERT_CLOSE(lm_ngram_logprob(m, &E, 1, x), -0.3 * L, 0, 1e-6);
+    /* p(y | <s>) backs off with <s>'s weight; p(y | <s> x) is listed; p(</s> | x y) backs off
+     * through "x y" (no weight: 0) to "y </s>". A positive weight is kept. */
+    LM_ASSERT_CLOSE(lm_ngram_logprob(m, &E, 1, y), (-0.25 - 0.875) * L, 0, 1e-6);
+    int32_t h[3] = {y, E, x};
+    LM_ASSERT_CLOSE(lm_ngram_logprob(m, h, 3, y), -0.05 * L, 0, 1e-6);
+    int32_t h2[2] = {x, y};
+    LM_ASSERT_CLOSE(lm_ngram_logprob(m, h2, 2, E), -0.7 * L, 0, 1e-6);
+    LM_ASSERT_CLOSE(lm_ngram_logprob(m, &y, 1, x), (0.5 - 0.75) * L, 0, 1e-6);
+    /* Evaluation: every token, the first after <s>. */
+    int32_t ids[3] = {x, y, E};
+    lm_eval_result r;
+    CU_ASSERT_EQUAL(lm_ngram_eval(m, ids, 3, &r, NULL), 0);
+    CU_ASSERT_EQUAL(r.tokens, 3);
+    LM_ASSERT_CLOSE(r.nll, (0.3 + 0.05 + 0.7) * L, 0, 1e-6);
+    CU_ASSERT_EQUAL(lm_ngram_save(m, tmp("foreign.h5"), NULL), 0);
+    lm_ngram_free(m);
+    CU_ASSERT_EQUAL(lm_ngram_load(tmp("foreign.h5"), &m, &err), 0);
+    lm_ngram_free(m);
+    /* gzip is read too. */
+    char cmd[2200];
+    snprintf(cmd, sizeof cmd, "gzip -c '%s' > '%s.gz'", f, f);
+    if (system(cmd) == 0) {
+        snprintf(cmd, sizeof cmd, "%s.gz", f);
+        CU_ASSERT_EQUAL(lm_ngram_read_arpa(cmd, &m, NULL), 0);
+        lm_ngram_free(m);
+    }
+}
+
+/* Damaged or hostile files: LM_EFORMAT with the file and the line, never a crash. */
+static void test_arpa_malformed(void)
+{
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<unk>\n\\end\\\n", ":6: the header announces"},
+        {"\\data\\\nngram 1=1\nngram 2=1\n\n\\1-grams:\n-1\t<unk>\n\n\\2-grams:\n-1\t<unk> x\n"
+         "\\end\\\n", ":9: word 'x' has no unigram"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\n-1\t<unk>\n", ":5: truncated"},
+        {"hello\n", "no \\data\\"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\nnan\t<unk>\n\\end\\\n", ":5: no log-probability"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\n-inf\t<unk>\n\\end\\\n", ":5: no log-probability"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\n0.5\t<unk>\n\\end\\\n", ":5: log-probability 0.5"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\n-1\t<unk>\tinf\n\\end\\\n", ":5: the back-off"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\n-1\t<unk>\t-1 x\n\\end\\\n", ":5: extra text"},
+        {"\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<unk>\n-1\t<unk>\n\\end\\\n",
+         ":6: unigram '<unk>' listed twice (line 5)"},
+        {"\\data\\\nngram 1=2\nngram 2=2\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\2-grams:\n-1\ta b\n"
+         "-1\ta b\n\\end\\\n", ":11: the same 2-gram as line 10"},
+        {"\\data\\\nngram 1=2\nngram 2=1\nngram 3=1\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\2-grams:\n"
+         "-1\ta b\n\n\\3-grams:\n-1\tb a b\n\\end\\\n", ":14: the 3-gram's prefix"},
+        {"\\data\\\nngram 1=2\nngram 2=1\nngram 3=1\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\2-grams:\n"
+         "-1\ta b\n\n\\3-grams:\n-1\ta b b\n\\end\\\n", ":14: the 3-gram's suffix"},
+        {"\\data\\\nngram 1=2\nngram 2=2\nngram 3=1\n\n\\1-grams:\n-1\ta\n-1\tb\n\n\\2-grams:\n"
+         "-1\ta b\n-1\tb a\n\n\\3-grams:\n-1\tb b a\n\\end\\\n", ":15: the 3-gram's prefix"},
+        {"\\data\\\nngram 1=99999999999\n", ":2: impossible count"},
+        {"\\data\\\nngram 1=0\n", ":2: impossible count"},
+        {"\\data\\\nngram 1=1\nngram 3=1\n", ":3: 'ngram 3=' out of sequence"},
+        {"\\data\\\nngram 1=1\nngram 2=0\nngram 3=0\nngram 4=0\nngram 5=0\nngram 6=0\n"
+         "ngram 7=0\nngram 8=0\n", ":9: order 8 is above"},
+        {"\\data\\\nngram 1=1\nbogus\n", ":3: expected 'ngram N=COUNT'"},
+        {"\\data\\\nngram 1=1\n\n\\2-grams:\n", ":4: unexpected section"},
+        {"\\data\\\nngram 1=1\nngram 2=1\n\n\\1-grams:\n-1\ta\n\n\\2-grams:\n-1\ta\n\\end\\\n",
+         ":9: a 2-gram needs 2 words"},
+        {"\\data\\\nngram 1=2\n\n\\1-grams:\n-1\t<eot>\n-1\t</s>\n\\end\\\n",
+         ":5: the unigram <eot> and the sentence markers"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\n-1\ta\n\\end", ":6: unexpected section"},
+        {"\\data\\\nngram 1=1\n\n\\1-grams:\n-1\ta\n-1\tb\n\\end\\\n", ":6: more 1-grams"},
+        {"iARPA\n\n\\data\\\nngram 1=1\n\n\\1-grams:\n-1\ta\n\\end\\\n",
+         ":1: IRSTLM's intermediate"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "bad%zu.arpa", i);
+        const char *f = write_text(name, cases[i].text);
+        lm_ngram *m = NULL;
+        lm_error err = {0};
+        int rc = lm_ngram_read_arpa(f, &m, &err);
+        int ok = rc == LM_EFORMAT && !m && strstr(err.msg, name) && strstr(err.msg, cases[i].want);
+        if (!ok)
+            printf("\n  case %zu: rc %d, '%s' (want '%s')\n", i, rc, err.msg, cases[i].want);
+        CU_ASSERT(ok);
+        lm_ngram_free(m);
+    }
+    /* A binary file; a missing one. */
+    const char bin[] = "\\data\\\n\0\0\0";
+    FILE *fb = fopen(tmp("bin.arpa"), "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(fb);
+    fwrite(bin, 1, sizeof bin, fb);
+    fclose(fb);
+    lm_ngram *m = NULL;
+    CU_ASSERT_EQUAL(lm_ngram_read_arpa(tmp("bin.arpa"), &m, NULL), LM_EFORMAT);
+    CU_ASSERT_EQUAL(lm_ngram_read_arpa(tmp("none.arpa"), &m, NULL), LM_EIO);
+    CU_ASSERT_PTR_NULL(m);
 }
 
 /* Beam search of width 1 is greedy decoding (<unk> masked, <eot> not first), and its score is
  * the summed log-probability over the length (alpha 1, the <eot> counted). */
+/* Beam search through the generic engine on an n-gram model: the state after hist[0..n). */
+static int ng_beam(lm_ngram *g, const int32_t *hist, size_t n, const lm_beam_opts *o,
+                   int32_t **out, size_t *n_out, int *ended, double *score, lm_error *err)
+{
+    lm_model *m = th_ngram_model(g);
+    lm_state *s = NULL;
+    size_t V = lm_vocab_size(lm_model_vocab(m));
+    float *lp = malloc(V * sizeof *lp);
+    int rc = lm_state_create(m, &s, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = lm_step(m, s, hist[i], lp, err);
+    if (!rc)
+        rc = lm_beam_search(m, s, lp, o, out, n_out, ended, score, NULL, err);
+    lm_state_free(s);
+    free(lp);
+    return rc;
+}
+
 static void test_beam(void)
 {
     const char *path = th_srcpath("data/dialogues.txt");
@@ -725,7 +1017,7 @@ static void test_beam(void)
     size_t n_out = 0;
     int ended = 0;
     double score = 0;
-    CU_ASSERT_EQUAL_FATAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, &ended, &score,
+    CU_ASSERT_EQUAL_FATAL(ng_beam(m, hist, start, &bo, &out, &n_out, &ended, &score,
                                                NULL), 0);
     CU_ASSERT(ended);
     CU_ASSERT_EQUAL(n_out + 1, nh - start);
@@ -735,20 +1027,20 @@ static void test_beam(void)
     /* A wider beam finds a reply scoring at least as well here; banned words never appear. */
     bo.beam = 8;
     double score8;
-    CU_ASSERT_EQUAL_FATAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, &ended,
+    CU_ASSERT_EQUAL_FATAL(ng_beam(m, hist, start, &bo, &out, &n_out, &ended,
                                                &score8, NULL), 0);
     CU_ASSERT(score8 >= score - 1e-12);
     int32_t ban[1] = {out[0]};
     free(out);
     bo.banned = ban;
     bo.n_banned = 1;
-    CU_ASSERT_EQUAL_FATAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, &ended, NULL,
+    CU_ASSERT_EQUAL_FATAL(ng_beam(m, hist, start, &bo, &out, &n_out, &ended, NULL,
                                                NULL), 0);
     for (size_t i = 0; i < n_out; i++)
         CU_ASSERT(out[i] != ban[0]);
     free(out);
     bo.beam = 0;
-    CU_ASSERT_EQUAL(lm_ngram_beam_search(m, hist, start, &bo, &out, &n_out, NULL, NULL, NULL),
+    CU_ASSERT_EQUAL(ng_beam(m, hist, start, &bo, &out, &n_out, NULL, NULL, NULL),
                     LM_EINVAL);
     free(p);
     lm_ngram_free(m);
@@ -790,7 +1082,10 @@ int main(void)
         {"every distribution sums to 1", test_sums_to_one},
         {"several files; bad inputs", test_files_and_errors},
         {"save/load bit-exact; damaged files refused", test_save_load},
-        {"ARPA export well-formed and re-scored identically", test_arpa},
+        {"sentence models", test_sentences},
+        {"ARPA export read back bit-identical", test_arpa},
+        {"foreign ARPA files", test_arpa_foreign},
+        {"malformed ARPA files refused with the line", test_arpa_malformed},
         {"beam search", test_beam},
         {"PTB 5-gram near 141.2", test_ptb_5gram},
         {NULL, NULL},

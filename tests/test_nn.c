@@ -282,86 +282,7 @@ static void test_softmax_ce_value(void)
     LM_ASSERT_CLOSE(ce_loss(&c), want, 1e-5, 1e-6);
 }
 
-/* ---- the whole model: embedding, LSTM stack, head ------------------------------------- */
-
-typedef struct model_case {
-    lm_model *m;
-    lm_ws w;
-    int32_t x[3 * 2], y[3 * 2];
-    float *state0, *state;
-    size_t sf;
-} model_case;
-
-static double model_loss(void *ud)
-{
-    model_case *c = ud;
-    memcpy(c->state, c->state0, c->sf * sizeof(float));
-    lm_ce_acc acc = {0};
-    lm_model_window(c->m, &c->w, c->x, c->y, 3, 2, c->state, 0, 0, NULL, NULL, 0, &acc);
-    return acc.nll / 2;
-}
-
-static void model_gradcheck(int tied)
-{
-    lm_vocab *v;
-    CU_ASSERT_FATAL(lm_vocab_create(&v, NULL) == LM_OK);
-    for (int i = 0; i < 8; i++) {
-        char t[8];
-        snprintf(t, sizeof t, "w%d", i);
-        lm_vocab_add(v, t, strlen(t), 1);
-    }
-    lm_config cfg;
-    lm_config_init(&cfg);
-    cfg.embed = 4;
-    cfg.hidden = 4;
-    cfg.layers = 2;
-    cfg.tied = tied;
-    cfg.init_range = 0.5f;
-    model_case c;
-    lm_error err;
-    CU_ASSERT_FATAL(lm_model_create(&cfg, v, &rng, &c.m, &err) == LM_OK);
-    CU_ASSERT_FATAL(lm_ws_init(&c.w, c.m, 3, 2, &err) == LM_OK);
-    c.sf = c.m->arch->state_floats(&c.m->cfg, 2, 0);
-    c.state0 = lm_alloc_floats(c.sf);
-    c.state = lm_alloc_floats(c.sf);
-    fill(c.state0, c.sf, 0.5f);
-    for (int i = 0; i < 6; i++) {
-        c.x[i] = (int32_t)(lm_rng_next(&rng) % 11);
-        c.y[i] = (int32_t)(lm_rng_next(&rng) % 11);
-    }
-    float *g = lm_alloc_floats(c.m->table.total);
-    memcpy(c.state, c.state0, c.sf * sizeof(float));
-    lm_ce_acc acc = {0};
-    lm_model_window(c.m, &c.w, c.x, c.y, 3, 2, c.state, 0, 0, NULL, g, 0.5f, &acc);
-    for (size_t i = 0; i < c.m->table.n; i++) {
-        const lm_param *p = &c.m->table.p[i];
-        CU_ASSERT(fd_check(p->name, c.m->params + p->offset, g + p->offset, lm_param_size(p),
-                           model_loss, &c));
-    }
-    /* One random direction over the whole flat block (kann's check). */
-    size_t P = c.m->table.total;
-    float *dir = lm_alloc_floats(P);
-    fill(dir, P, 1.0f);
-    double an, num;
-    th_fd_direction(c.m->params, g, dir, P, 1e-3, model_loss, &c, &an, &num);
-    LM_ASSERT_CLOSE(an, num, 1e-3, 2e-2);
-    lm_free(dir);
-    lm_free(g);
-    lm_free(c.state0);
-    lm_free(c.state);
-    lm_ws_free(&c.w);
-    lm_model_free(c.m);
-}
-
-static void test_model_gradcheck(void)
-{
-    model_gradcheck(0);
-}
-
-static void test_model_gradcheck_tied(void)
-{
-    model_gradcheck(1);
-}
+/* The whole model's gradients, for every architecture, are in test_contract.c. */
 
 /* Dropout keeps the expected value and zeroes about p of the units. */
 static void test_dropout_mask(void)
@@ -390,8 +311,6 @@ int main(void)
         {"lstm workspace sizes", test_lstm_workspace_sizes},
         {"softmax cross-entropy gradients", test_softmax_ce_gradcheck},
         {"softmax cross-entropy value", test_softmax_ce_value},
-        {"whole model gradients", test_model_gradcheck},
-        {"whole model gradients, tied head", test_model_gradcheck_tied},
         {"dropout mask", test_dropout_mask},
         {NULL, NULL},
     };

@@ -15,10 +15,10 @@
 enum { V = 11, E = 5, H = 6, L = 2, T = 4, B = 2 };
 
 static lm_h5 *fx;
-static lm_model *m;
+static lm_net *m;
 
 /* A model of the fixture's shape with the fixture's initial parameters. */
-static lm_model *fixture_model(void)
+static lm_net *fixture_model(void)
 {
     lm_vocab *v;
     if (lm_vocab_create(&v, NULL))
@@ -33,11 +33,11 @@ static lm_model *fixture_model(void)
     c.embed = E;
     c.hidden = H;
     c.layers = L;
-    lm_model *mm;
+    lm_net *mm;
     lm_rng rng;
     lm_rng_seed(&rng, 1);
     lm_error err;
-    if (lm_model_create(&c, v, &rng, &mm, &err) || lm_block_read(mm, fx, "/params", mm->params, &err)) {
+    if (lm_net_create(&c, v, &rng, &mm, &err) || lm_block_read(mm, fx, "/params", mm->params, &err)) {
         printf("fixture model: %s\n", err.msg);
         return NULL;
     }
@@ -79,7 +79,7 @@ static void test_forward_backward(void)
     CU_ASSERT_FATAL(lm_ws_init(&w, m, T, B, &err) == 0);
     float *g = lm_alloc_floats(m->table.total);
     lm_ce_acc acc = {0};
-    lm_model_window(m, &w, x, y, T, B, state, 0, 1, NULL, g, 1.0f / B, &acc);
+    lm_net_window(m, &w, x, y, T, B, state, 0, 1, NULL, g, 1.0f / B, &acc);
     LM_ASSERT_CLOSE(acc.nll / acc.n, loss, 0, RTOL);
     CU_ASSERT(th_check_tensor("h1", state, h1, L * B * H, ATOL, RTOL));
     CU_ASSERT(th_check_tensor("c1", state + L * B * H, c1, L * B * H, ATOL, RTOL));
@@ -132,7 +132,7 @@ static void record(void *ud, const lm_progress *p)
 
 static void test_sgd_loop(void)
 {
-    lm_model *mm = fixture_model();
+    lm_net *mm = fixture_model();
     CU_ASSERT_FATAL(mm != NULL);
     int32_t stream[B * (5 * T + 1)];
     size_t dn[1] = {B * (5 * T + 1)}, d5[1] = {5};
@@ -149,7 +149,7 @@ static void test_sgd_loop(void)
     o.decay_start = 0;
     o.clip = 0.25;
     lm_trainer *t;
-    CU_ASSERT_FATAL(lm_trainer_create(mm, &o, stream, dn[0], NULL, 0, &t, &err) == 0);
+    CU_ASSERT_FATAL(lm_trainer_create(TH_M(mm), &o, stream, dn[0], NULL, 0, &t, &err) == 0);
     lm_trainer_set_progress(t, record, NULL, 1);
     lm_epoch_result r;
     CU_ASSERT_FATAL(lm_trainer_run_epoch(t, NULL, &r, &err) == 0);
@@ -158,7 +158,7 @@ static void test_sgd_loop(void)
         LM_ASSERT_CLOSE(step_loss, want[k - 1], 0, RTOL);
     }
     lm_trainer_free(t);
-    lm_model_free(mm);
+    lm_net_free(mm);
 }
 
 int main(void)
@@ -177,7 +177,7 @@ int main(void)
         {NULL, NULL},
     };
     int rc = th_run("torch", tests);
-    lm_model_free(m);
+    lm_net_free(m);
     lm_h5_close(fx);
     return rc;
 }

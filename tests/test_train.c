@@ -1,6 +1,7 @@
 /* test_train.c - the trainer: learning, schedules, exact resume from a mid-epoch checkpoint,
  * divergence detection, early stopping, corpus mismatch on resume. */
 #include "harness.h"
+#include "lm/lm.h"
 #include "model/model.h"
 #include "train/train.h"
 
@@ -142,7 +143,7 @@ static void resume_case(int optimizer, float dropout, int shift)
     }
     for (int e = 0; e < 3; e++)
         CU_ASSERT_EQUAL(resumed[e], straight[e]);
-    CU_ASSERT(memcmp(a->params, c->params, a->table.total * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(lm_model_net(a)->params, lm_model_net(c)->params, lm_model_net(a)->table.total * sizeof(float)) == 0);
     const lm_history_row *h;
     CU_ASSERT_EQUAL(lm_model_history(c, &h), 3);
     /* A different corpus is refused. */
@@ -225,8 +226,8 @@ static void test_divergence(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "diverged"));
     /* The parameters are those before the bad step: all finite. */
     int finite = 1;
-    for (size_t i = 0; i < m->table.total; i++)
-        finite &= isfinite(m->params[i]) != 0;
+    for (size_t i = 0; i < lm_model_net(m)->table.total; i++)
+        finite &= isfinite(lm_model_net(m)->params[i]) != 0;
     CU_ASSERT(finite);
     lm_trainer_free(t);
     lm_model_free(m);

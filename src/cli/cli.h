@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <getopt.h>
 #include <stdio.h>
 
 /* Exit codes: 0 success, 1 runtime failure, 2 misuse (bad option or argument). */
@@ -25,6 +26,13 @@ int cmd_memory(int argc, char **argv);
 int cli_fail(const lm_error *err);
 /* Prints "lstmlm CMD: <formatted>\nTry 'lstmlm CMD --help'." and returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "lstmlm: FILE: <msg>" (the message without a leading "FILE: " of its own); EXIT_FAIL. */
+int cli_fail_file(const char *file, const lm_error *err);
+/* "lstmlm CMD: unknown option 'X'" for the option getopt_long just refused; EXIT_USAGE. */
+int cli_unknown_option(const char *cmd, char **argv);
+/* "lstmlm CMD: --NAME: bad value 'ARG'" where NAME is option c of opts; EXIT_USAGE. */
+int cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg);
 
 /* Strict number parsing for option values: false when the text is not a whole number/real. */
 bool cli_size(const char *s, size_t *out);
@@ -75,7 +83,9 @@ enum {
     CLI_O_BEAM,
     CLI_O_ALPHA,
     CLI_O_SEED,
-    CLI_O_THREADS
+    CLI_O_THREADS,
+    CLI_O_MIX,
+    CLI_O_LAMBDA
 };
 #define CLI_SAMPLING_LONGOPTS                                                                      \
     {"temperature", required_argument, NULL, 't'}, {"top-k", required_argument, NULL, CLI_O_TOPK}, \
@@ -120,5 +130,29 @@ void cli_sampling_free(cli_sampling *s);
 /* Takes option c (with its argument) when it is one of the shared set: returns 1 when taken,
  * 0 when its value is bad, -1 when c is not a shared option. */
 int cli_sampling_option(cli_sampling *s, int c, const char *arg);
+
+/* ---- model loading shared by eval, generate, chat and memory ------------------------------
+ * --mix OTHER (a second model over the same vocabulary) and --lambda X (the weight of MODEL in
+ * the mixture [0.5]). */
+#define CLI_MIX_LONGOPTS                                                                           \
+    {"mix", required_argument, NULL, CLI_O_MIX}, {                                                 \
+        "lambda", required_argument, NULL, CLI_O_LAMBDA                                            \
+    }
+
+typedef struct cli_mix {
+    const char *path; /* NULL: no mixture */
+    double lambda;
+    bool lambda_set;
+} cli_mix;
+
+void cli_mix_init(cli_mix *x);
+/* As cli_sampling_option, for --mix and --lambda. */
+int cli_mix_option(cli_mix *x, int c, const char *arg);
+void cli_mix_help(void);
+/* Loads the model at path (any kind); with x->path, the mixture of it and that model, its
+ * weight x->lambda or, when tune names a held-out text, the weight that fits that text best
+ * (reported on standard error). */
+int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t bptt,
+                   lm_model **out, lm_error *err);
 
 #endif

@@ -23,8 +23,8 @@ static void help(void)
 {
     lm_chat_opts o;
     lm_chat_opts_init(&o);
-    printf("Usage: lstmlm chat [options] MODEL.h5\n\n"
-           "Talks with a model. Each line you type is a turn: its words and an <eot> are fed\n"
+    printf("Usage: lstmlm chat [options] MODEL\n\n"
+           "Talks with a model (any kind: neural, n-gram, ARPA, or a mixture with --mix). Each line you type is a turn: its words and an <eot> are fed\n"
            "to the model, which replies until it produces <eot> or the length limit. The state\n"
            "carries across turns. Lines starting with '/' are commands (/help lists them;\n"
            "'//' sends a line starting with '/'); blank lines are ignored.\n"
@@ -44,6 +44,9 @@ static void help(void)
            "  --beam N                   replies by beam search of width N [0 = sample]\n"
            "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
            "  --seed N                   sampling seed [%llu]\n"
+           "  --mix OTHER                interpolate with a second model over the same\n"
+           "                             vocabulary: p = lambda p_MODEL + (1 - lambda) p_OTHER\n"
+           "  --lambda X                 the weight of MODEL in the mixture [0.5]\n"
            "  --system TEXT              opening text fed before the first turn\n"
            "  --prime-file FILE          opening turns (one per line) fed before the first\n"
            "  --session FILE             resume the conversation saved in FILE (if it exists)\n"
@@ -77,6 +80,7 @@ enum { O_SYSTEM = 256, O_PRIME, O_SESSION, O_STATS };
 static const struct option longopts[] = {
     {"tokens", required_argument, NULL, 'n'},
     CLI_SAMPLING_LONGOPTS,
+    CLI_MIX_LONGOPTS,
     {"system", required_argument, NULL, O_SYSTEM},
     {"prime-file", required_argument, NULL, O_PRIME},
     {"session", required_argument, NULL, O_SESSION},
@@ -270,6 +274,8 @@ int cmd_chat(int argc, char **argv)
     cli_sampling cs;
     const char *system = NULL, *prime = NULL, *session_path = NULL;
     bool stats = false, quiet = false;
+    cli_mix mix;
+    cli_mix_init(&mix);
     int c;
     if (!cli_sampling_init(&cs, argc))
         return EXIT_FAIL;
@@ -278,6 +284,8 @@ int cmd_chat(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:t:qh", longopts, NULL)) != -1) {
         int ok = cli_sampling_option(&cs, c, optarg);
+        if (ok < 0)
+            ok = cli_mix_option(&mix, c, optarg);
         if (ok < 0) {
             ok = 1;
             switch (c) {
@@ -305,12 +313,12 @@ int cmd_chat(int argc, char **argv)
                 return EXIT_OK;
             default:
                 cli_sampling_free(&cs);
-                return cli_usage("chat", "unknown option");
+                return cli_unknown_option("chat", argv);
             }
         }
         if (!ok) {
             cli_sampling_free(&cs);
-            return cli_usage("chat", "bad value '%s'", optarg);
+            return cli_bad_value("chat", longopts, c, optarg);
         }
     }
     co.sampler = cs.sampler;
@@ -321,7 +329,7 @@ int cmd_chat(int argc, char **argv)
     size_t threads = cs.threads, n_ban = cs.n_ban;
     if (argc - optind != 1) {
         free(ban);
-        return cli_usage("chat", "need one MODEL.h5");
+        return cli_usage("chat", "need one MODEL");
     }
     lm_error err = {0};
     if (lm_sampler_check(&co.sampler, &err) || co.max_tokens == 0) {
@@ -335,15 +343,7 @@ int cmd_chat(int argc, char **argv)
     session s = {NULL, isatty(STDIN_FILENO) != 0, stderr};
     s.msg = s.tty ? stdout : stderr;
     int rc = EXIT_FAIL;
-    char arch[32];
-    if (lm_file_arch(path, arch, sizeof arch, &err))
-        goto fail;
-    if (!strcmp(arch, "ngram")) {
-        snprintf(err.msg, sizeof err.msg, "%s: chat needs a neural model, not an n-gram model",
-                 path);
-        goto fail;
-    }
-    if (lm_model_load(path, &m, &err) || lm_chat_create(m, &co, &s.chat, &err))
+    if (cli_load_model(path, &mix, NULL, 0, &m, &err) || lm_chat_create(m, &co, &s.chat, &err))
         goto fail;
     for (size_t i = 0; i < n_ban; i++)
         if (lm_chat_set(s.chat, "ban", ban[i], &err)) {
@@ -370,10 +370,11 @@ int cmd_chat(int argc, char **argv)
         using_history();
 #endif
         if (!quiet) {
-            const lm_config *cf = lm_model_config(m);
-            printf("lstmlm chat: %s (%s, %zu layers x %zu, vocabulary %zu)\n"
+            char desc[400];
+            lm_model_describe(m, desc, sizeof desc);
+            printf("lstmlm chat: %s (%s, vocabulary %zu)\n"
                    "Type a line and press Enter; /help lists the commands, Ctrl-D ends.\n",
-                   path, cf->arch, cf->layers, cf->hidden, cf->vocab);
+                   path, desc, lm_vocab_size(lm_model_vocab(m)));
             fflush(stdout);
         }
     }

@@ -404,15 +404,9 @@ static int corpus_stats(int argc, char **argv)
             t.lowercase = 1;
             break;
         case OPT_TOKENIZE:
-            if (!strcmp(optarg, "words"))
-                t.tokenize = LM_TOKENIZE_WORDS;
-            else if (!strcmp(optarg, "whitespace"))
-                t.tokenize = LM_TOKENIZE_WHITESPACE;
-            else if (!strcmp(optarg, "chars"))
-                t.tokenize = LM_TOKENIZE_CHARS;
-            else
-                return cli_usage(cmd, "--tokenize is words, whitespace or chars, not '%s'",
-                                 optarg);
+            if ((t.tokenize = lm_tokenize_parse(optarg)) < 0)
+                return cli_usage(cmd, "--tokenize: bad value '%s' (expected words, whitespace "
+                                 "or chars)", optarg);
             break;
         case 'h':
             stats_help(stdout);

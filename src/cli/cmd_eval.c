@@ -1,82 +1,96 @@
-/* cmd_eval.c - `lstmlm eval MODEL TEXT`: perplexity, bits per token, OOV counts, speed. */
+/* cmd_eval.c - `lstmlm eval MODEL TEXT`: perplexity, bits per token, OOV counts, speed, for
+ * every model kind and for mixtures. */
 #include "cli.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void help(void)
 {
-    printf("Usage: lstmlm eval [options] MODEL.h5 TEXT...\n\n"
+    printf("Usage: lstmlm eval [options] MODEL TEXT...\n\n"
            "Reports the model's perplexity on each text file (read with the model's own\n"
            "tokenizer and vocabulary): including and excluding out-of-vocabulary targets,\n"
-           "bits per token, token and OOV counts, and tokens per second. <eot> (end of turn or\n"
-           "sentence) counts as a token; the first token of each stream is context only.\n\n"
-           "  --batch N      parallel streams; 1 reads the text as one stream with the state\n"
-           "                 carried throughout (exact) [1]\n"
-           "  --bptt N       tokens per window [35]\n"
-           "  --threads N    OpenBLAS and lstmlm threads [library default]\n"
-           "  -h, --help     this text\n\n"
+           "bits per token, the total log10 probability, token and OOV counts, and tokens per\n"
+           "second. <eot> (end of turn or sentence) counts as a token; the first token of each\n"
+           "stream is context only. MODEL is any model file: neural (LSTM, RWKV,\n"
+           "transformer), n-gram, or an ARPA file.\n\n"
+           "  --batch N          parallel streams; 1 reads the text as one stream with the\n"
+           "                     state carried throughout (exact) [1]\n"
+           "  --bptt N           tokens per window (a transformer sees at most this many) [35]\n");
+    cli_mix_help();
+    printf("  --tune-lambda FILE with --mix: pick the weight that minimises the perplexity of\n"
+           "                     FILE (held-out text, not the test text), then evaluate\n"
+           "  --threads N        OpenBLAS and lstmlm threads [library default]\n"
+           "  -h, --help         this text\n\n"
            "Exit status: 0 done, 1 failure, 2 bad usage.\n");
 }
 
+enum { O_BATCH = 256, O_BPTT, O_THREADS, O_TUNE };
 static const struct option longopts[] = {
-    {"batch", required_argument, NULL, 'b'},
-    {"bptt", required_argument, NULL, 't'},
-    {"threads", required_argument, NULL, 'j'},
+    {"batch", required_argument, NULL, O_BATCH},
+    {"bptt", required_argument, NULL, O_BPTT},
+    {"threads", required_argument, NULL, O_THREADS},
+    CLI_MIX_LONGOPTS,
+    {"tune-lambda", required_argument, NULL, O_TUNE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
+static void report(const char *file, const lm_eval_result *r, size_t n,
+                   const lm_corpus_stats *st, double secs, size_t batch, size_t bptt)
+{
+    printf("file            %s\n", file);
+    printf("tokens          %zu predicted (%zu in the file, %zu lines)\n", r->tokens, n,
+           st->lines);
+    printf("oov             %zu targets are <unk> (%.2f%%; %zu words were outside the "
+           "vocabulary)\n", r->oov, r->tokens ? 100.0 * r->oov / r->tokens : 0.0, st->oov);
+    printf("perplexity      %.2f\n", r->ppl);
+    printf("ppl without oov %.2f\n", r->ppl_no_oov);
+    printf("bits per token  %.4f\n", r->bits_per_token);
+    printf("log10 prob      %.6f\n", -r->nll / log(10.0));
+    printf("tokens/s        %.0f (batch %zu, bptt %zu)\n", secs > 0 ? r->tokens / secs : 0.0,
+           batch, bptt);
+}
+
 int cmd_eval(int argc, char **argv)
 {
     size_t batch = 1, bptt = 35, threads = 0;
+    cli_mix mix;
+    cli_mix_init(&mix);
+    const char *tune = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b':
-            if (!cli_size(optarg, &batch) || !batch)
-                return cli_usage("eval", "bad --batch '%s'", optarg);
-            break;
-        case 't':
-            if (!cli_size(optarg, &bptt) || !bptt)
-                return cli_usage("eval", "bad --bptt '%s'", optarg);
-            break;
-        case 'j':
-            if (!cli_size(optarg, &threads))
-                return cli_usage("eval", "bad --threads '%s'", optarg);
-            break;
-        case 'h': help(); return EXIT_OK;
-        default: return cli_usage("eval", "unknown option");
+        int ok = cli_mix_option(&mix, c, optarg);
+        if (ok < 0) {
+            ok = 1;
+            switch (c) {
+            case O_BATCH: ok = cli_size(optarg, &batch) && batch; break;
+            case O_BPTT: ok = cli_size(optarg, &bptt) && bptt; break;
+            case O_THREADS: ok = cli_size(optarg, &threads); break;
+            case O_TUNE: tune = optarg; break;
+            case 'h': help(); return EXIT_OK;
+            default: return cli_unknown_option("eval", argv);
+            }
         }
+        if (!ok)
+            return cli_bad_value("eval", longopts, c, optarg);
     }
     if (argc - optind < 2)
-        return cli_usage("eval", "need MODEL.h5 and at least one TEXT file");
+        return cli_usage("eval", "need MODEL and at least one TEXT file");
+    if (tune && !mix.path)
+        return cli_usage("eval", "--tune-lambda needs --mix OTHER");
+    if (tune && mix.lambda_set)
+        return cli_usage("eval", "--tune-lambda and --lambda exclude each other");
     cli_threads(threads);
-    const char *path = argv[optind];
     lm_error err = {0};
-    char arch[32];
-    if (lm_file_arch(path, arch, sizeof arch, &err))
+    lm_model *m = NULL;
+    if (cli_load_model(argv[optind], &mix, tune, bptt, &m, &err))
         return cli_fail(&err);
-    if (!strcmp(arch, "ngram")) {
-        /* n-gram models answer through their own command with the same report. */
-        char **args = calloc((size_t)argc + 2, sizeof *args);
-        if (!args)
-            return EXIT_FAIL;
-        args[0] = "ngram";
-        args[1] = "eval";
-        for (int i = optind; i < argc; i++)
-            args[2 + i - optind] = argv[i];
-        int rc = cmd_ngram(2 + argc - optind, args);
-        free(args);
-        return rc;
-    }
-    lm_model *m;
-    if (lm_model_load(path, &m, &err))
-        return cli_fail(&err);
-    const lm_config *cfg = lm_model_config(m);
-    lm_text_opts t = {cfg->tokenize, cfg->lowercase};
+    lm_text_opts t;
+    lm_model_text_opts(m, &t);
     int rc = EXIT_OK;
     for (int i = optind + 1; i < argc; i++) {
         int32_t *ids;
@@ -92,19 +106,10 @@ int cmd_eval(int argc, char **argv)
         double el = cli_now() - t0;
         free(ids);
         if (e) {
-            rc = cli_fail(&err);
+            rc = cli_fail_file(argv[i], &err);
             break;
         }
-        printf("file            %s\n", argv[i]);
-        printf("tokens          %zu predicted (%zu in the file, %zu lines)\n", r.tokens, n,
-               st.lines);
-        printf("oov             %zu targets are <unk> (%.2f%%; %zu words were outside the "
-               "vocabulary)\n", r.oov, r.tokens ? 100.0 * r.oov / r.tokens : 0.0, st.oov);
-        printf("perplexity      %.2f\n", r.ppl);
-        printf("ppl without oov %.2f\n", r.ppl_no_oov);
-        printf("bits per token  %.4f\n", r.bits_per_token);
-        printf("tokens/s        %.0f (batch %zu, bptt %zu)\n", el > 0 ? r.tokens / el : 0.0, batch,
-               bptt);
+        report(argv[i], &r, n, &st, el, batch, bptt);
         if (i + 1 < argc)
             printf("\n");
     }

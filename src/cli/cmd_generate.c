@@ -7,8 +7,9 @@
 
 static void help(void)
 {
-    printf("Usage: lstmlm generate [options] MODEL.h5\n\n"
-           "Samples text from a model and streams it to standard output, detokenized: each\n"
+    printf("Usage: lstmlm generate [options] MODEL\n\n"
+           "Samples text from a model (any kind: neural, n-gram, ARPA, or a mixture with --mix)\n"
+           "and streams it to standard output, detokenized: each\n"
            "<eot> (end of turn) starts a new line, <eoc> (end of conversation) a blank line.\n"
            "The model starts at a turn boundary; the prompt is fed next (not printed). Each\n"
            "prompt line that ends with a newline is a whole turn; a last line without one is\n"
@@ -18,6 +19,7 @@ static void help(void)
            "  -n, --tokens N             tokens to generate [50]\n"
            "  --stop-at-eot              stop at the first end of turn\n");
     cli_sampling_help();
+    cli_mix_help();
     printf("  --threads N                OpenBLAS and lstmlm threads [library default]\n"
            "  --bench                    print generation speed (tokens/s, load and prompt\n"
            "                             excluded) to standard error\n"
@@ -32,6 +34,7 @@ static const struct option longopts[] = {
     {"tokens", required_argument, NULL, 'n'},
     {"stop-at-eot", no_argument, NULL, O_STOP},
     CLI_SAMPLING_LONGOPTS,
+    CLI_MIX_LONGOPTS,
     {"bench", no_argument, NULL, O_BENCH},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -59,12 +62,16 @@ int cmd_generate(int argc, char **argv)
     const char *prompt = NULL, *pfile = NULL;
     size_t n = 50;
     bool stop = false, bench = false;
+    cli_mix mix;
+    cli_mix_init(&mix);
     int c;
     if (!cli_sampling_init(&cs, argc))
         return EXIT_FAIL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "p:n:t:h", longopts, NULL)) != -1) {
         int ok = cli_sampling_option(&cs, c, optarg);
+        if (ok < 0)
+            ok = cli_mix_option(&mix, c, optarg);
         if (ok < 0) {
             ok = 1;
             switch (c) {
@@ -89,12 +96,12 @@ int cmd_generate(int argc, char **argv)
                 return EXIT_OK;
             default:
                 cli_sampling_free(&cs);
-                return cli_usage("generate", "unknown option");
+                return cli_unknown_option("generate", argv);
             }
         }
         if (!ok) {
             cli_sampling_free(&cs);
-            return cli_usage("generate", "bad value '%s'", optarg);
+            return cli_bad_value("generate", longopts, c, optarg);
         }
     }
     lm_sampler_opts so = cs.sampler;
@@ -106,7 +113,7 @@ int cmd_generate(int argc, char **argv)
     uint64_t seed = cs.seed;
     if (argc - optind != 1) {
         free(ban);
-        return cli_usage("generate", "need one MODEL.h5");
+        return cli_usage("generate", "need one MODEL");
     }
     if (prompt && pfile) {
         free(ban);
@@ -115,25 +122,6 @@ int cmd_generate(int argc, char **argv)
     cli_threads(threads);
     lm_error err = {0};
     const char *path = argv[optind];
-    char arch[32];
-    if (lm_file_arch(path, arch, sizeof arch, &err)) {
-        free(ban);
-        return cli_fail(&err);
-    }
-    if (!strcmp(arch, "ngram")) {
-        /* The n-gram command takes the same options. */
-        free(ban);
-        argv[0] = "generate";
-        char **args = calloc((size_t)argc + 2, sizeof *args);
-        if (!args)
-            return EXIT_FAIL;
-        args[0] = "ngram";
-        for (int i = 0; i < argc; i++)
-            args[i + 1] = argv[i];
-        int rc = cmd_ngram(argc + 1, args);
-        free(args);
-        return rc;
-    }
     char *pbuf = NULL;
     if (pfile && !(pbuf = cli_read_file(pfile))) {
         fprintf(stderr, "lstmlm: %s: cannot read the prompt file\n", pfile);
@@ -146,11 +134,10 @@ int cmd_generate(int argc, char **argv)
     int32_t *ids = NULL, *hist = NULL, *scratch = NULL, *banned = NULL, *out = NULL;
     size_t n_ids = 0, n_hist = 0;
     int rc = EXIT_FAIL;
-    if (lm_model_load(path, &m, &err) || lm_state_create(m, &s, &err))
+    if (cli_load_model(path, &mix, NULL, 0, &m, &err) || lm_state_create(m, &s, &err))
         goto fail;
-    const lm_config *cf = lm_model_config(m);
     const lm_vocab *v = lm_model_vocab(m);
-    size_t V = cf->vocab;
+    size_t V = lm_vocab_size(v);
     if (cli_ban_ids(v, ban, n_ban, &banned, &err))
         goto fail;
     so.banned = banned;
@@ -158,7 +145,8 @@ int cmd_generate(int argc, char **argv)
     bo.banned = banned;
     bo.n_banned = n_ban;
     bo.allow_unk = so.allow_unk;
-    lm_text_opts t = {cf->tokenize, cf->lowercase};
+    lm_text_opts t;
+    lm_model_text_opts(m, &t);
     const char *text = pbuf ? pbuf : prompt ? prompt : "";
     if (cli_prompt_ids(text, &t, v, &ids, &n_ids, &err))
         goto fail;
@@ -187,10 +175,10 @@ int cmd_generate(int argc, char **argv)
         if (lm_beam_search(m, s, logits, &bo, &out, &n_out, &ended, NULL, NULL, &err))
             goto fail;
         for (size_t i = 0; i < n_out; i++)
-            put_token(v, cf->tokenize, out[i], &prev);
+            put_token(v, t.tokenize, out[i], &prev);
         produced = n_out + (size_t)ended;
         if (ended)
-            put_token(v, cf->tokenize, LM_TOK_EOT, &prev);
+            put_token(v, t.tokenize, LM_TOK_EOT, &prev);
     }
     for (size_t i = 0; beam == 0 && i < n; i++) {
         int32_t tok = lm_sample(&so, logits, V, hist, n_hist, &rng, scratch);
@@ -200,7 +188,7 @@ int cmd_generate(int argc, char **argv)
         }
         hist[n_hist++] = tok;
         produced++;
-        put_token(v, cf->tokenize, tok, &prev);
+        put_token(v, t.tokenize, tok, &prev);
         if ((tok == LM_TOK_EOT || tok == LM_TOK_EOC) && stop)
             break;
         if (i + 1 < n && lm_step(m, s, tok, logits, &err))
@@ -211,9 +199,9 @@ int cmd_generate(int argc, char **argv)
         fputc('\n', stdout);
     fflush(stdout);
     if (bench)
-        fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (batch 1, %s, %zu params)\n",
-                produced, dt, dt > 0 ? produced / dt : 0.0, lm_blas_core_name(),
-                lm_model_n_params(m));
+        fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (batch 1, %s, %s, %zu "
+                "params)\n", produced, dt, dt > 0 ? produced / dt : 0.0, lm_model_kind(m),
+                lm_blas_core_name(), lm_model_n_params(m));
     rc = EXIT_OK;
     goto out;
 oom:

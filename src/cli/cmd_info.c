@@ -1,4 +1,5 @@
-/* cmd_info.c - `lstmlm info MODEL`: configuration, parameters, vocabulary, history. */
+/* cmd_info.c - `lstmlm info MODEL`: what the model is, its vocabulary and its history, for
+ * every model kind. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -7,9 +8,11 @@
 
 static void help(void)
 {
-    printf("Usage: lstmlm info [options] MODEL.h5\n\n"
-           "Shows a model file's architecture and configuration, parameter count, vocabulary\n"
-           "(size and most frequent tokens) and training history.\n\n"
+    printf("Usage: lstmlm info [options] MODEL\n\n"
+           "Shows what a model file holds: for a neural model its architecture, shape and\n"
+           "parameter count, for an n-gram model (or an ARPA file) its order, smoothing and\n"
+           "n-gram counts per order; then the tokenizer, the vocabulary (size and most\n"
+           "frequent tokens) and the training history.\n\n"
            "  --tokens N   how many of the most frequent tokens to list [10]\n"
            "  -h, --help   this text\n\n"
            "Exit status: 0 done, 1 failure, 2 bad usage.\n");
@@ -21,6 +24,12 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+static void print_fact(void *ud, const char *key, const char *value)
+{
+    (void)ud;
+    printf("%-13s %s\n", key, value);
+}
+
 int cmd_info(int argc, char **argv)
 {
     size_t show = 10;
@@ -30,47 +39,25 @@ int cmd_info(int argc, char **argv)
         switch (c) {
         case 'n':
             if (!cli_size(optarg, &show))
-                return cli_usage("info", "bad --tokens '%s'", optarg);
+                return cli_bad_value("info", longopts, c, optarg);
             break;
         case 'h': help(); return EXIT_OK;
-        default: return cli_usage("info", "unknown option");
+        default: return cli_unknown_option("info", argv);
         }
     }
     if (argc - optind != 1)
-        return cli_usage("info", "need one MODEL.h5");
+        return cli_usage("info", "need one MODEL");
     const char *path = argv[optind];
     lm_error err = {0};
-    char arch[32];
-    if (lm_file_arch(path, arch, sizeof arch, &err))
-        return cli_fail(&err);
-    if (!strcmp(arch, "ngram")) {
-        char *args[] = {"ngram", "info", (char *)path, NULL};
-        return cmd_ngram(3, args);
-    }
     lm_model *m;
     if (lm_model_load(path, &m, &err))
         return cli_fail(&err);
-    const lm_config *cf = lm_model_config(m);
     const lm_vocab *v = lm_model_vocab(m);
+    lm_text_opts t;
+    lm_model_text_opts(m, &t);
     printf("file          %s\n", path);
-    printf("arch          %s\n", cf->arch);
-    printf("layers        %zu\n", cf->layers);
-    printf("embed         %zu\n", cf->embed);
-    if (!strcmp(cf->arch, "lstm"))
-        printf("hidden        %zu\n", cf->hidden);
-    else
-        printf("ffn           %zu\n", cf->ffn ? cf->ffn : 4 * cf->embed);
-    if (!strcmp(cf->arch, "transformer"))
-        printf("heads         %zu\ncontext       %zu\n", cf->heads, cf->context);
-    printf("tied          %s\n", cf->tied ? "yes" : "no");
-    printf("dropout       %g\n", (double)cf->dropout);
-    printf("tokenize      %s%s\n",
-           cf->tokenize == LM_TOKENIZE_WHITESPACE ? "whitespace"
-           : cf->tokenize == LM_TOKENIZE_CHARS    ? "chars"
-                                                  : "words",
-           cf->lowercase ? ", lower-cased" : "");
-    printf("parameters    %zu (%.1f MiB as float32)\n", lm_model_n_params(m),
-           lm_model_n_params(m) * 4.0 / 1048576.0);
+    lm_model_facts(m, print_fact, NULL);
+    printf("tokenize      %s%s\n", lm_tokenize_name(t.tokenize), t.lowercase ? ", lower-cased" : "");
     printf("vocabulary    %zu types\n", lm_vocab_size(v));
     printf("top tokens   ");
     for (size_t i = 0; i < show && i < lm_vocab_size(v); i++)

@@ -37,7 +37,10 @@ typedef struct mem_row {
 typedef struct model_run {
     const char *path;
     char label[64];
-    lm_config cfg;
+    char kind[32];     /* lm_model_kind */
+    char desc[200];    /* lm_model_describe */
+    size_t context;    /* lm_model_context: 0 = unlimited */
+    lm_text_opts text;
     size_t params;
     size_t n_rows;
     mem_row rows[MAX_ROWS];
@@ -73,6 +76,8 @@ static void help(void)
            "  --csv FILE             write every measurement as CSV (model,arch,quantity,x,value)\n"
            "  --plot FILE.svg        draw memory, time and loss curves of all models as SVG\n"
            "  --threads N            OpenBLAS and lstmlm threads; 0 = library default [1]\n"
+           "  --mix OTHER            probe each MODEL mixed with OTHER (same vocabulary)\n"
+           "  --lambda X             the weight of each MODEL in that mixture [0.5]\n"
            "  -q, --quiet            no progress on stderr\n"
            "  -h, --help             this text\n\n"
            "A transformer's cache grows by 2 x layers x embed x 4 bytes per token up to its\n"
@@ -96,6 +101,7 @@ static const struct option longopts[] = {
     {"csv", required_argument, NULL, O_CSV},
     {"plot", required_argument, NULL, O_PLOT},
     {"threads", required_argument, NULL, O_THREADS},
+    CLI_MIX_LONGOPTS,
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -146,7 +152,7 @@ static void make_label(model_run *r)
             prev = last;
             last = q + 1;
         }
-    snprintf(r->label, sizeof r->label, "%s %s", r->cfg.arch, prev);
+    snprintf(r->label, sizeof r->label, "%s %s", r->kind, prev);
     size_t n = strlen(r->label);
     if (n > 3 && !strcmp(r->label + n - 3, ".h5"))
         r->label[n - 3] = 0;
@@ -180,7 +186,7 @@ static int run_memory(lm_model *m, model_run *r, const int32_t *ids, size_t n_id
     int rc = lm_state_create(m, &s, err);
     if (rc)
         return rc;
-    size_t V = lm_model_config(m)->vocab;
+    size_t V = lm_vocab_size(lm_model_vocab(m));
     float *logits = malloc(V * sizeof *logits);
     if (!logits) {
         lm_state_free(s);
@@ -222,13 +228,7 @@ static int cmp_size(const void *a, const void *b)
 
 static void print_memory(const model_run *r, size_t idx)
 {
-    const lm_config *c = &r->cfg;
-    printf("[%zu] %s: %s, %zu layers, embed %zu", idx, r->path, c->arch, c->layers, c->embed);
-    if (!strcmp(c->arch, "lstm"))
-        printf(", hidden %zu", c->hidden);
-    if (!strcmp(c->arch, "transformer"))
-        printf(", %zu heads, context %zu", c->heads, c->context);
-    printf(", %zu parameters\n", r->params);
+    printf("[%zu] %s: %s, %zu parameters\n", idx, r->path, r->desc, r->params);
     if (!r->n_rows)
         return;
     printf("  %9s %13s %11s %10s %10s\n", "tokens", "state bytes", "VmRSS MiB", "RSS +KiB",
@@ -240,7 +240,7 @@ static void print_memory(const model_run *r, size_t idx)
     }
     /* Growth per token over the first and the last stretch of the measurements. */
     const mem_row *a = &r->rows[0], *z = &r->rows[r->n_rows - 1];
-    size_t lim = !strcmp(c->arch, "transformer") ? c->context : 0;
+    size_t lim = r->context;
     const mem_row *g = a;
     for (size_t i = 0; i < r->n_rows; i++)
         if (!lim || r->rows[i].n <= lim)
@@ -251,8 +251,7 @@ static void print_memory(const model_run *r, size_t idx)
     else
         printf("  state %zu bytes", a->bytes);
     if (lim)
-        printf(" (2 x %zu layers x %zu x 4 = %zu), then constant at %zu bytes",
-               c->layers, c->embed, 2 * c->layers * c->embed * 4, z->bytes);
+        printf(" up to its context of %zu tokens, then constant at %zu bytes", lim, z->bytes);
     printf("\n");
     const mem_row *k1 = NULL;
     for (size_t i = 0; i < r->n_rows; i++)
@@ -276,7 +275,7 @@ static void print_context(const model_run *runs, size_t nr, const char *test)
     printf("  %8s", "k");
     for (size_t i = 0; i < nr; i++) {
         char h[32];
-        snprintf(h, sizeof h, "[%zu] %s", i + 1, runs[i].cfg.arch);
+        snprintf(h, sizeof h, "[%zu] %s", i + 1, runs[i].kind);
         printf("   %-17.17s", h);
     }
     printf("\n");
@@ -324,7 +323,7 @@ static int write_csv(const char *path, const model_run *runs, size_t nr, lm_erro
     fprintf(f, "model,arch,quantity,x,value\n");
     for (size_t i = 0; i < nr; i++) {
         const model_run *r = &runs[i];
-        const char *a = r->cfg.arch;
+        const char *a = r->kind;
         /* Paths with commas or quotes are quoted. */
         char q[1024];
         size_t k = 0;
@@ -410,7 +409,7 @@ static int write_plot(const char *path, const model_run *runs, size_t nr, lm_err
         }
         ctx[n_ctx++] = (lm_plot_series){r->label, kx, ky, c->n_ks, (int)i, 0};
         if (c->n_ms) {
-            snprintf(shl[i], sizeof shl[i], "%s, shuffled", r->cfg.arch);
+            snprintf(shl[i], sizeof shl[i], "%s, shuffled", r->kind);
             ctx[n_ctx++] = (lm_plot_series){shl[i], mx, my, c->n_ms, (int)i, 1};
         }
     }
@@ -444,10 +443,18 @@ int cmd_memory(int argc, char **argv)
     const char *test = NULL, *csv = NULL, *plot = NULL;
     size_t max_tokens = 100000, threads = 1;
     bool quiet = false;
+    cli_mix mix;
+    cli_mix_init(&mix);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
         const char *a = optarg;
+        int taken = cli_mix_option(&mix, c, a);
+        if (taken >= 0) {
+            if (!taken)
+                return cli_bad_value("memory", longopts, c, a);
+            continue;
+        }
         bool ok = true;
         switch (c) {
         case O_TEST: test = a; break;
@@ -468,10 +475,10 @@ int cmd_memory(int argc, char **argv)
         case O_THREADS: ok = cli_size(a, &threads); break;
         case 'q': quiet = true; break;
         case 'h': help(); return EXIT_OK;
-        default: return cli_usage("memory", "unknown option");
+        default: return cli_unknown_option("memory", argv);
         }
         if (!ok)
-            return cli_usage("memory", "bad value '%s' for --%s", a, longopts[c - 256].name);
+            return cli_bad_value("memory", longopts, c, a);
     }
     if (optind >= argc)
         return cli_usage("memory", "need at least one MODEL.h5");
@@ -491,14 +498,16 @@ int cmd_memory(int argc, char **argv)
         lm_model *m = NULL;
         int32_t *ids = NULL;
         size_t n_ids = 0;
-        if (lm_model_load(r->path, &m, &err))
+        if (cli_load_model(r->path, &mix, NULL, 0, &m, &err))
             goto fail;
-        r->cfg = *lm_model_config(m);
+        snprintf(r->kind, sizeof r->kind, "%s", lm_model_kind(m));
+        lm_model_describe(m, r->desc, sizeof r->desc);
+        r->context = lm_model_context(m);
+        lm_model_text_opts(m, &r->text);
         r->params = lm_model_n_params(m);
         make_label(r);
         if (test) {
-            lm_text_opts t = {r->cfg.tokenize, r->cfg.lowercase};
-            if (lm_corpus_read(test, &t, lm_model_vocab(m), &ids, &n_ids, NULL, &err)) {
+            if (lm_corpus_read(test, &r->text, lm_model_vocab(m), &ids, &n_ids, NULL, &err)) {
                 lm_model_free(m);
                 goto fail;
             }
@@ -510,12 +519,12 @@ int cmd_memory(int argc, char **argv)
             ns[n_ns++] = v;
         if (max_tokens && ns[n_ns - 1] != max_tokens)
             ns[n_ns++] = max_tokens;
-        if (!strcmp(r->cfg.arch, "transformer") && r->cfg.context < max_tokens) {
+        if (r->context && r->context < max_tokens) {
             bool have = false;
             for (size_t k = 0; k < n_ns; k++)
-                have |= ns[k] == r->cfg.context;
+                have |= ns[k] == r->context;
             if (!have)
-                ns[n_ns++] = r->cfg.context;
+                ns[n_ns++] = r->context;
         }
         qsort(ns, n_ns, sizeof ns[0], cmp_size);
         double t0 = cli_now();

@@ -1,4 +1,5 @@
-/* cmd_ngram.c - `lstmlm ngram train|eval|generate|info|export`: the Kneser-Ney n-gram baseline. */
+/* cmd_ngram.c - `lstmlm ngram train|eval|info|export|import`: the Kneser-Ney n-gram
+ * baseline and ARPA interoperability. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -17,8 +18,12 @@ static void help_train(void)
            "uniform distribution over the vocabulary). The files are read as 'lstmlm train'\n"
            "reads them (<eot> after each line, <eoc> after a conversation) and each is one\n"
            "continuous stream: the history of a token is the previous N-1 tokens, across\n"
-           "<eot>.\n\n"
+           "<eot>. With --sentences the history restarts at every line, as in SRILM, KenLM\n"
+           "and IRSTLM (each line is <s> w1 .. wn </s>), and the ARPA file means exactly\n"
+           "what the model means.\n\n"
            "  --order N               n-gram order, 1..7 [%zu]\n"
+           "  --sentences             every line starts after <s>: no n-gram reaches back\n"
+           "                          past the previous line's <eot> [off]\n"
            "  --prune-singletons K    drop n-grams seen once whose order is >= K (K >= 2)\n"
            "                          [0 = keep all]\n"
            "  --max-vocab N           keep the N most frequent types, specials included\n"
@@ -28,7 +33,7 @@ static void help_train(void)
            "                          [words]\n"
            "  --chars                 character n-grams (the same as --tokenize chars)\n"
            "  --lowercase             lower-case ASCII letters\n"
-           "  --arpa FILE             also write the model in ARPA format\n"
+           "  --arpa FILE             also write the model in ARPA format (with <s>, </s>)\n"
            "  -o, --output FILE       model file to write (HDF5)\n"
            "  -q, --quiet             no summary on standard error\n"
            "  -h, --help              this text\n",
@@ -41,39 +46,22 @@ static void help_eval(void)
            "       lstmlm ngram eval --arpa FILE [--tokenize MODE] [--lowercase] TEXT...\n\n"
            "Perplexity of an n-gram model on each text, reported as 'lstmlm eval' does\n"
            "(<eot> counts as a token, the first token of the text is context only), plus the\n"
-           "total log10 probability. With --arpa the text is re-scored from an ARPA file by\n"
-           "standard back-off; the tokenizer settings come from the file's '# lstmlm' comment\n"
-           "unless given.\n\n"
+           "total log10 probability. A sentence model predicts every token (the text begins a\n"
+           "line), a stream model all but the first. With --arpa the model is read from an\n"
+           "ARPA file (any writer's, plain or gzip) as 'ngram import' reads it; the tokenizer\n"
+           "settings come from the file's '# lstmlm' comment, else whitespace, unless given.\n\n"
            "  --arpa FILE             score with an ARPA back-off model instead of MODEL.h5\n"
            "  --tokenize MODE         with --arpa: words | whitespace | chars\n"
            "  --lowercase             with --arpa: lower-case ASCII letters\n"
            "  -h, --help              this text\n");
 }
 
-static void help_generate(void)
-{
-    printf("Usage: lstmlm ngram generate [options] MODEL.h5\n\n"
-           "Samples text from an n-gram model (each next token from the distribution given the\n"
-           "last N-1 tokens), streamed as 'lstmlm generate' does, with the same options. The\n"
-           "model starts at a turn boundary (after an <eot>); the prompt is fed next. Each\n"
-           "prompt line that ends with a newline is a whole turn; a last line without one is\n"
-           "continued.\n\n"
-           "  -p, --prompt TEXT          text to continue\n"
-           "  --prompt-file FILE         read the prompt from a file\n"
-           "  -n, --tokens N             tokens to generate [50]\n"
-           "  --stop-at-eot              stop at the first end of turn\n");
-    cli_sampling_help();
-    printf("  --threads N                accepted for compatibility; n-grams use no BLAS\n"
-           "  --bench                    print generation speed (tokens/s, load and prompt\n"
-           "                             excluded) to standard error\n"
-           "  -h, --help                 this text\n");
-}
-
 static void help_info(void)
 {
     printf("Usage: lstmlm ngram info [options] MODEL.h5\n\n"
-           "Shows an n-gram model's order, tokenizer, vocabulary, and per order the number of\n"
-           "n-grams, the count-of-counts n1..n4 and the discounts D1, D2, D3+.\n\n"
+           "Shows an n-gram model's order, history (stream or sentences), tokenizer,\n"
+           "vocabulary, and per order the number of n-grams, the count-of-counts n1..n4 and\n"
+           "the discounts D1, D2, D3+ (a model imported from ARPA has only the n-grams).\n\n"
            "  --tokens N              how many of the most frequent tokens to list [10]\n"
            "  -h, --help              this text\n");
 }
@@ -83,15 +71,30 @@ static void help_export(void)
     printf("Usage: lstmlm ngram export MODEL.h5 --arpa FILE\n\n"
            "Writes the model in the ARPA back-off format (log10 probabilities that include the\n"
            "interpolated lower orders, log10 back-off weights for every n-gram that is a\n"
-           "context). The file uses the toolkit's token names: <eot> ends each line and there\n"
-           "is no <s> or </s>.\n\n"
+           "context). <eot> is written </s> where it is predicted and <s> where it begins a\n"
+           "line's context (the unigram <s> at -99 holds its back-off weight); <unk> and <eoc>\n"
+           "keep their names. 'ngram import' reads the file back to the same model.\n\n"
            "  --arpa FILE             ARPA file to write\n"
+           "  -h, --help              this text\n");
+}
+
+static void help_import(void)
+{
+    printf("Usage: lstmlm ngram import MODEL.arpa -o MODEL.h5\n\n"
+           "Reads an ARPA back-off model (SRILM, KenLM, IRSTLM or this toolkit; plain or gzip)\n"
+           "and writes it as an n-gram model file that every command uses.\n"
+           "</s> becomes <eot>, <s> the <eot> before a line; the model is a sentence model\n"
+           "(the history restarts at every line) that reads text split on whitespace, unless\n"
+           "the file's '# lstmlm' comment says otherwise. Malformed files are refused with\n"
+           "the line.\n\n"
+           "  -o, --output FILE       model file to write (HDF5)\n"
+           "  -q, --quiet             no summary on standard error\n"
            "  -h, --help              this text\n");
 }
 
 static void help(void)
 {
-    printf("Usage: lstmlm ngram train|eval|generate|info|export [options] ...\n\n"
+    printf("Usage: lstmlm ngram train|eval|info|export|import [options] ...\n\n"
            "Modified Kneser-Ney n-gram baselines on the same corpora, vocabulary and\n"
            "conventions as the neural models. 'lstmlm eval', 'generate' and 'info' also accept\n"
            "n-gram model files.\n\n");
@@ -99,11 +102,11 @@ static void help(void)
     printf("\n");
     help_eval();
     printf("\n");
-    help_generate();
-    printf("\n");
     help_info();
     printf("\n");
     help_export();
+    printf("\n");
+    help_import();
     printf("\nExit status: 0 done, 1 failure, 2 bad usage.\n");
 }
 
@@ -127,12 +130,13 @@ static int parse_tokenize(const char *cmd, const char *a, int *out)
 
 /* ---- train ------------------------------------------------------------------------------- */
 
-enum { O_ORDER = 256, O_PRUNE, O_MAXV, O_MINC, O_TOK, O_CHARS, O_LOWER, O_ARPA };
+enum { O_ORDER = 256, O_PRUNE, O_MAXV, O_MINC, O_TOK, O_CHARS, O_LOWER, O_ARPA, O_SENT };
 
 static int ngram_train(int argc, char **argv)
 {
     static const struct option lo[] = {
         {"order", required_argument, NULL, O_ORDER},
+        {"sentences", no_argument, NULL, O_SENT},
         {"prune-singletons", required_argument, NULL, O_PRUNE},
         {"max-vocab", required_argument, NULL, O_MAXV},
         {"min-count", required_argument, NULL, O_MINC},
@@ -160,6 +164,7 @@ static int ngram_train(int argc, char **argv)
         switch (c) {
         case O_ORDER: ok = cli_size(optarg, &o.order) && o.order >= 1 &&
                            o.order <= LM_NGRAM_MAX_ORDER; break;
+        case O_SENT: o.sentences = 1; break;
         case O_PRUNE: ok = cli_size(optarg, &o.prune_singletons) && o.prune_singletons != 1; break;
         case O_MAXV: ok = cli_size(optarg, &vo.max_vocab); break;
         case O_MINC: ok = cli_size(optarg, &vo.min_count); break;
@@ -226,8 +231,9 @@ static int ngram_train(int argc, char **argv)
         lm_ngram_info in;
         lm_ngram_get_info(m, &in);
         fprintf(stderr, "%zu file%s: %zu tokens, %zu lines, vocabulary %zu (%zu OOV tokens), "
-                "%s%s\n", nf, nf == 1 ? "" : "s", tokens, lines, in.vocab, oov,
-                tok_name(t.tokenize), t.lowercase ? ", lower-cased" : "");
+                "%s%s, %s\n", nf, nf == 1 ? "" : "s", tokens, lines, in.vocab, oov,
+                tok_name(t.tokenize), t.lowercase ? ", lower-cased" : "",
+                o.sentences ? "sentences" : "stream");
         fprintf(stderr, "order  n-grams      n1        n2        n3        n4         D1      D2"
                         "      D3+\n");
         for (size_t k = 0; k < in.order; k++)
@@ -306,28 +312,13 @@ static int ngram_eval(int argc, char **argv)
                                             : "need MODEL.h5 and at least one TEXT file");
     lm_error err = {0};
     lm_ngram *m = NULL;
-    lm_arpa *a = NULL;
-    const lm_vocab *v;
-    lm_text_opts t;
-    lm_text_opts_init(&t);
-    size_t order;
     int first = optind;
-    if (arpa) {
-        if (lm_arpa_load(arpa, &a, &err))
-            return cli_fail(&err);
-        lm_arpa_text_opts(a, &t);
-        v = lm_arpa_vocab(a);
-        order = lm_arpa_order(a);
-    } else {
-        if (lm_ngram_load(argv[first], &m, &err))
-            return cli_fail(&err);
-        const lm_ngram_opts *o = lm_ngram_options(m);
-        t.tokenize = o->tokenize;
-        t.lowercase = o->lowercase;
-        v = lm_ngram_vocab(m);
-        order = o->order;
-        first++;
-    }
+    if (arpa ? lm_ngram_read_arpa(arpa, &m, &err) : lm_ngram_load(argv[first++], &m, &err))
+        return cli_fail(&err);
+    const lm_ngram_opts *o = lm_ngram_options(m);
+    const lm_vocab *v = lm_ngram_vocab(m);
+    lm_text_opts t = {o->tokenize, o->lowercase};
+    size_t order = o->order;
     if (tok >= 0)
         t.tokenize = tok;
     if (lower >= 0)
@@ -343,7 +334,7 @@ static int ngram_eval(int argc, char **argv)
             break;
         }
         double t0 = cli_now();
-        int e = a ? lm_arpa_eval(a, ids, n, &r, &err) : lm_ngram_eval(m, ids, n, &r, &err);
+        int e = lm_ngram_eval(m, ids, n, &r, &err);
         double el = cli_now() - t0;
         free(ids);
         if (e) {
@@ -356,184 +347,6 @@ static int ngram_eval(int argc, char **argv)
             printf("\n");
     }
     lm_ngram_free(m);
-    lm_arpa_free(a);
-    return rc;
-}
-
-/* ---- generate ---------------------------------------------------------------------------- */
-
-enum { G_PFILE = 300, G_STOP, G_BENCH };
-
-/* One token to stdout as 'lstmlm generate' writes it: <eot> a newline, <eoc> a blank line, a
- * word with its spacing. *prev is the previous word on the line (NULL at a line start). */
-static void put_token(const lm_vocab *v, int tokenize, int32_t tok, const char **prev)
-{
-    if (tok == LM_TOK_EOT || tok == LM_TOK_EOC) {
-        fputs(tok == LM_TOK_EOC ? "\n\n" : "\n", stdout);
-        *prev = NULL;
-    } else {
-        const char *w = lm_vocab_token(v, tok);
-        char piece[1100];
-        fputs(lm_detok_piece(tokenize, *prev, w, piece, sizeof piece), stdout);
-        *prev = w;
-    }
-    fflush(stdout);
-}
-
-static int ngram_generate(int argc, char **argv)
-{
-    static const struct option lo[] = {
-        {"prompt", required_argument, NULL, 'p'},
-        {"prompt-file", required_argument, NULL, G_PFILE},
-        {"tokens", required_argument, NULL, 'n'},
-        {"stop-at-eot", no_argument, NULL, G_STOP},
-        CLI_SAMPLING_LONGOPTS,
-        {"bench", no_argument, NULL, G_BENCH},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    cli_sampling cs;
-    const char *prompt = NULL, *pfile = NULL;
-    size_t n = 50;
-    bool stop = false, bench = false;
-    int c;
-    if (!cli_sampling_init(&cs, argc))
-        return EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:n:t:h", lo, NULL)) != -1) {
-        int ok = cli_sampling_option(&cs, c, optarg);
-        if (ok < 0) {
-            ok = 1;
-            switch (c) {
-            case 'p': prompt = optarg; break;
-            case G_PFILE: pfile = optarg; break;
-            case 'n': ok = cli_size(optarg, &n); break;
-            case G_STOP: stop = true; break;
-            case G_BENCH: bench = true; break;
-            case 'h': help_generate(); cli_sampling_free(&cs); return EXIT_OK;
-            default:
-                cli_sampling_free(&cs);
-                return cli_usage("ngram generate", "unknown option");
-            }
-        }
-        if (!ok) {
-            cli_sampling_free(&cs);
-            return cli_usage("ngram generate", "bad value '%s'", optarg);
-        }
-    }
-    /* --threads is accepted for compatibility with generate; n-grams use no BLAS. */
-    lm_sampler_opts so = cs.sampler;
-    lm_beam_opts bo;
-    lm_beam_opts_init(&bo);
-    bo.length_alpha = cs.length_alpha;
-    const char **ban = cs.ban; /* freed below as ban */
-    size_t beam = cs.beam, n_ban = cs.n_ban;
-    uint64_t seed = cs.seed;
-    if (argc - optind != 1) {
-        free(ban);
-        return cli_usage("ngram generate", "need one MODEL.h5");
-    }
-    if (prompt && pfile) {
-        free(ban);
-        return cli_usage("ngram generate", "--prompt and --prompt-file exclude each other");
-    }
-    lm_error err = {0};
-    char *pbuf = NULL;
-    if (pfile && !(pbuf = cli_read_file(pfile))) {
-        fprintf(stderr, "lstmlm: %s: cannot read the prompt file\n", pfile);
-        free(ban);
-        return EXIT_FAIL;
-    }
-    lm_ngram *m = NULL;
-    int32_t *ids = NULL, *hist = NULL, *scratch = NULL, *banned = NULL, *out = NULL;
-    double *p = NULL;
-    float *logits = NULL;
-    size_t n_ids = 0, n_hist = 0;
-    int rc = EXIT_FAIL;
-    if (lm_ngram_load(argv[optind], &m, &err))
-        goto fail;
-    const lm_ngram_opts *o = lm_ngram_options(m);
-    const lm_vocab *v = lm_ngram_vocab(m);
-    size_t V = lm_vocab_size(v);
-    if (cli_ban_ids(v, ban, n_ban, &banned, &err))
-        goto fail;
-    so.banned = banned;
-    so.n_banned = n_ban;
-    bo.banned = banned;
-    bo.n_banned = n_ban;
-    bo.allow_unk = so.allow_unk;
-    lm_text_opts t = {o->tokenize, o->lowercase};
-    const char *text = pbuf ? pbuf : prompt ? prompt : "";
-    if (cli_prompt_ids(text, &t, v, &ids, &n_ids, &err))
-        goto fail;
-    /* hist[0] is the <eot> the model starts after; the penalties see hist + 1 (prompt and
-     * output), as 'lstmlm generate' passes them. */
-    hist = malloc((n_ids + n + 2) * sizeof *hist);
-    scratch = malloc(2 * V * sizeof *scratch);
-    p = malloc(V * sizeof *p);
-    logits = malloc(V * sizeof *logits);
-    if (!hist || !scratch || !p || !logits)
-        goto oom;
-    hist[n_hist++] = LM_TOK_EOT;
-    for (size_t i = 0; i < n_ids; i++)
-        hist[n_hist++] = ids[i];
-    lm_rng rng;
-    lm_rng_seed(&rng, seed);
-    const char *prev = NULL;
-    double t0 = cli_now();
-    size_t produced = 0;
-    if (beam > 0 && n > 0) {
-        size_t n_out = 0;
-        int ended = 0;
-        bo.beam = beam;
-        bo.max_tokens = n;
-        if (lm_ngram_beam_search(m, hist, n_hist, &bo, &out, &n_out, &ended, NULL, &err))
-            goto fail;
-        for (size_t i = 0; i < n_out; i++)
-            put_token(v, o->tokenize, out[i], &prev);
-        produced = n_out + (size_t)ended;
-        if (ended)
-            put_token(v, o->tokenize, LM_TOK_EOT, &prev);
-    }
-    for (size_t i = 0; beam == 0 && i < n; i++) {
-        lm_ngram_dist(m, hist, n_hist, p);
-        for (size_t w = 0; w < V; w++)
-            logits[w] = p[w] > 0 ? (float)log(p[w]) : -INFINITY;
-        int32_t tok = lm_sample(&so, logits, V, hist + 1, n_hist - 1, &rng, scratch);
-        if (tok < 0) {
-            snprintf(err.msg, sizeof err.msg, "every token is banned");
-            goto fail;
-        }
-        hist[n_hist++] = tok;
-        produced++;
-        put_token(v, o->tokenize, tok, &prev);
-        if ((tok == LM_TOK_EOT || tok == LM_TOK_EOC) && stop)
-            break;
-    }
-    double dt = cli_now() - t0;
-    if (prev)
-        fputc('\n', stdout);
-    fflush(stdout);
-    if (bench)
-        fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (%zu-gram)\n", produced,
-                dt, dt > 0 ? produced / dt : 0.0, o->order);
-    rc = EXIT_OK;
-    goto out;
-oom:
-    snprintf(err.msg, sizeof err.msg, "out of memory");
-fail:
-    cli_fail(&err);
-out:
-    lm_ngram_free(m);
-    free(ids);
-    free(hist);
-    free(scratch);
-    free(banned);
-    free(out);
-    free(p);
-    free(logits);
-    free(pbuf);
-    free(ban);
     return rc;
 }
 
@@ -575,18 +388,34 @@ static int ngram_info(int argc, char **argv)
     printf("file          %s\n", argv[optind]);
     printf("arch          ngram\n");
     printf("order         %zu\n", in.order);
-    printf("smoothing     interpolated modified Kneser-Ney\n");
+    printf("history       %s\n", o->sentences ? "sentences (restarts after each <eot>)"
+                                                : "stream (crosses <eot>)");
+    printf("smoothing     %s\n", in.imported ? "imported from ARPA (back-off weights as given)"
+                                             : "interpolated modified Kneser-Ney");
     printf("pruning       %s", o->prune_singletons ? "" : "none\n");
     if (o->prune_singletons)
         printf("singletons of order >= %zu dropped\n", o->prune_singletons);
     printf("tokenize      %s%s\n", tok_name(o->tokenize), o->lowercase ? ", lower-cased" : "");
-    printf("trained on    %llu tokens\n", (unsigned long long)in.tokens);
+    if (in.imported)
+        printf("trained on    unknown (imported)\n");
+    else
+        printf("trained on    %llu tokens\n", (unsigned long long)in.tokens);
     printf("n-grams       %zu\n", total);
     printf("vocabulary    %zu types\n", lm_vocab_size(v));
-    printf("top tokens   ");
-    for (size_t i = 0; i < show && i < lm_vocab_size(v); i++)
-        printf(" %s(%llu)", lm_vocab_token(v, (int32_t)i),
-               (unsigned long long)lm_vocab_count(v, (int32_t)i));
+    printf("%s", in.imported ? "first tokens " : "top tokens   ");
+    for (size_t i = 0; i < show && i < lm_vocab_size(v); i++) {
+        printf(" %s", lm_vocab_token(v, (int32_t)i));
+        if (!in.imported)
+            printf("(%llu)", (unsigned long long)lm_vocab_count(v, (int32_t)i));
+    }
+    if (in.imported) {
+        /* Only counting knows count-of-counts and discounts. */
+        printf("\n\norder  n-grams\n");
+        for (size_t k = 0; k < in.order; k++)
+            printf("%5zu  %zu\n", k + 1, in.count[k]);
+        lm_ngram_free(m);
+        return EXIT_OK;
+    }
     printf("\n\norder  n-grams      n1        n2        n3        n4         D1      D2"
            "      D3+\n");
     for (size_t k = 0; k < in.order; k++)
@@ -630,10 +459,55 @@ static int ngram_export(int argc, char **argv)
     return rc;
 }
 
+static int ngram_import(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL;
+    bool quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h': help_import(); return EXIT_OK;
+        default: return cli_usage("ngram import", "unknown option");
+        }
+    }
+    if (argc - optind != 1)
+        return cli_usage("ngram import", "need one MODEL.arpa");
+    if (!out)
+        return cli_usage("ngram import", "missing -o MODEL.h5");
+    lm_error err = {0};
+    lm_ngram *m;
+    if (lm_ngram_read_arpa(argv[optind], &m, &err))
+        return cli_fail(&err);
+    int rc = lm_ngram_save(m, out, &err) ? cli_fail(&err) : EXIT_OK;
+    if (rc == EXIT_OK && !quiet) {
+        lm_ngram_info in;
+        lm_ngram_get_info(m, &in);
+        const lm_ngram_opts *o = lm_ngram_options(m);
+        fprintf(stderr, "%s: order %zu, vocabulary %zu, %s, %s%s; n-grams", argv[optind],
+                in.order, in.vocab, o->sentences ? "sentences" : "stream",
+                tok_name(o->tokenize), o->lowercase ? ", lower-cased" : "");
+        for (size_t k = 0; k < in.order; k++)
+            fprintf(stderr, " %zu", in.count[k]);
+        fprintf(stderr, "; model %s\n", out);
+    }
+    lm_ngram_free(m);
+    return rc;
+}
+
 int cmd_ngram(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage("ngram", "need a sub-command: train, eval, generate, info or export");
+        return cli_usage("ngram", "need a sub-command: train, eval, info, export or "
+                         "import");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h")) {
         help();
@@ -641,14 +515,17 @@ int cmd_ngram(int argc, char **argv)
     }
     if (!strcmp(sub, "train"))
         return ngram_train(argc - 1, argv + 1);
+    if (!strcmp(sub, "generate"))
+        return cli_usage("ngram", "'ngram generate' is now 'lstmlm generate MODEL', which takes "
+                         "n-gram models like any other");
     if (!strcmp(sub, "eval"))
         return ngram_eval(argc - 1, argv + 1);
-    if (!strcmp(sub, "generate"))
-        return ngram_generate(argc - 1, argv + 1);
     if (!strcmp(sub, "info"))
         return ngram_info(argc - 1, argv + 1);
     if (!strcmp(sub, "export"))
         return ngram_export(argc - 1, argv + 1);
-    return cli_usage("ngram", "unknown sub-command '%s' (train, eval, generate, info, export)",
-                     sub);
+    if (!strcmp(sub, "import"))
+        return ngram_import(argc - 1, argv + 1);
+    return cli_usage("ngram", "unknown sub-command '%s' (train, eval, info, export, "
+                     "import)", sub);
 }

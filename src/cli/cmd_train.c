@@ -41,6 +41,10 @@ static void help(void)
     lm_train_opts o;
     lm_config_init(&c);
     lm_train_opts_init(&o);
+    char arches[128] = "";
+    for (size_t i = 0, len = 0; lm_arch_name(i) && len < sizeof arches; i++)
+        len += (size_t)snprintf(arches + len, sizeof arches - len, "%s%s", i ? " | " : "",
+                                lm_arch_name(i));
     printf("Usage: lstmlm train [options] TRAIN.txt -o MODEL.h5\n"
            "       lstmlm train --resume CHECKPOINT.h5 [options] TRAIN.txt -o MODEL.h5\n\n"
            "Trains a word-level language model with truncated backpropagation through time.\n"
@@ -48,7 +52,7 @@ static void help(void)
            "conversation. The best model (lowest validation perplexity) goes to MODEL.h5, a\n"
            "checkpoint with the optimizer state to MODEL.ckpt.h5 after every epoch and on Ctrl-C.\n\n"
            "Model:\n"
-           "  --arch NAME          architecture: lstm | rwkv | transformer [%s]\n"
+           "  --arch NAME          architecture: %s [%s]\n"
            "  --layers N           layers [%zu]\n"
            "  --hidden N           LSTM width [%zu]\n"
            "  --embed N            embedding width (the RWKV width) [%zu]\n"
@@ -94,7 +98,7 @@ static void help(void)
            "key/value cache grows to --context tokens; then the last context/2 are re-encoded.\n"
            "Exit status: 0 done, 1 failure (message on stderr), 2 bad usage, 130 interrupted\n"
            "(checkpoint written).\n",
-           c.arch, c.layers, c.hidden, c.embed, c.heads, c.context, (double)c.dropout,
+           arches, c.arch, c.layers, c.hidden, c.embed, c.heads, c.context, (double)c.dropout,
            (double)c.init_range, o.batch, o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
            (unsigned long long)o.seed);
 }
@@ -177,10 +181,9 @@ int cmd_train(int argc, char **argv)
         case O_MAXV: ok = cli_size(a, &vopt.max_vocab); break;
         case O_MINC: ok = cli_size(a, &vopt.min_count); break;
         case O_TOK:
-            if (!strcmp(a, "words")) topt.tokenize = LM_TOKENIZE_WORDS;
-            else if (!strcmp(a, "whitespace")) topt.tokenize = LM_TOKENIZE_WHITESPACE;
-            else if (!strcmp(a, "chars")) topt.tokenize = LM_TOKENIZE_CHARS;
-            else return cli_usage("train", "--tokenize takes words, whitespace or chars, not '%s'", a);
+            if ((topt.tokenize = lm_tokenize_parse(a)) < 0)
+                return cli_usage("train", "--tokenize: bad value '%s' (expected words, "
+                                 "whitespace or chars)", a);
             break;
         case O_LOWER: topt.lowercase = 1; break;
         case O_VALID: valid_path = a; break;
@@ -274,9 +277,7 @@ int cmd_train(int argc, char **argv)
         /* The checkpoint's vocabulary and tokenizer decide how the corpora are read. */
         if (lm_model_load(resume, &probe, &err))
             goto fail;
-        const lm_config *pc = lm_model_config(probe);
-        topt.tokenize = pc->tokenize;
-        topt.lowercase = pc->lowercase;
+        lm_model_text_opts(probe, &topt);
         if (lm_corpus_read(train_path, &topt, lm_model_vocab(probe), &train, &n_train, &st, &err) ||
             (valid_path && lm_corpus_read(valid_path, &topt, lm_model_vocab(probe), &valid,
                                           &n_valid, NULL, &err)))
@@ -298,6 +299,7 @@ int cmd_train(int argc, char **argv)
             goto fail;
         cfg.tokenize = topt.tokenize;
         cfg.lowercase = topt.lowercase;
+        lm_config_derive(&cfg);
         lm_rng rng;
         lm_rng_seed(&rng, o.seed);
         if (lm_model_create(&cfg, vocab, &rng, &m, &err)) {
@@ -308,21 +310,16 @@ int cmd_train(int argc, char **argv)
         if (lm_trainer_create(m, &o, train, n_train, valid, n_valid, &t, &err))
             goto fail;
     }
-    const lm_config *mc = lm_model_config(m);
     const lm_train_opts *to = lm_trainer_opts(t);
     if (!quiet) {
-        char shape[64];
-        if (!strcmp(mc->arch, "lstm"))
-            snprintf(shape, sizeof shape, "%zu x %zu", mc->layers, mc->hidden);
-        else
-            snprintf(shape, sizeof shape, "%zu layers, ffn %zu", mc->layers,
-                     mc->ffn ? mc->ffn : 4 * mc->embed);
+        char shape[200];
+        lm_model_describe(m, shape, sizeof shape);
         fprintf(stderr,
                 "%s: %zu tokens, %zu turns, vocabulary %zu (%zu OOV tokens)%s%s\n"
-                "model: %s %s, embed %zu, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
+                "model: %s, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
                 "OpenBLAS core %s; recurrent kernel %s; %zu threads\n",
-                train_path, n_train, st.lines, mc->vocab, st.oov, valid_path ? "; valid " : "",
-                valid_path ? valid_path : "", mc->arch, shape, mc->embed,
+                train_path, n_train, st.lines, lm_vocab_size(lm_model_vocab(m)), st.oov,
+                valid_path ? "; valid " : "", valid_path ? valid_path : "", shape,
                 lm_model_n_params(m), to->batch, to->bptt,
                 to->optimizer == LM_OPT_SGD ? "sgd" : to->optimizer == LM_OPT_ADAM ? "adam" : "adamw",
                 to->lr, lm_blas_core_name(), lm_kernel_name(), lm_threads());

@@ -22,6 +22,33 @@ int cli_fail(const lm_error *err)
     return EXIT_FAIL;
 }
 
+int cli_fail_file(const char *file, const lm_error *err)
+{
+    const char *msg = err && err->msg[0] ? err->msg : lm_strerror(err ? err->code : 0);
+    size_t n = strlen(file);
+    if (!strncmp(msg, file, n) && msg[n] == ':')
+        fprintf(stderr, "lstmlm: %s\n", msg);
+    else
+        fprintf(stderr, "lstmlm: %s: %s\n", file, msg);
+    return EXIT_FAIL;
+}
+
+int cli_unknown_option(const char *cmd, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    if (optopt && optopt < 256 && (!arg || arg[0] != '-' || arg[1] == '-' || !arg[1]))
+        return cli_usage(cmd, "unknown option '-%c'", optopt);
+    return cli_usage(cmd, "unknown option '%s'", arg);
+}
+
+int cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg)
+{
+    for (size_t i = 0; opts[i].name; i++)
+        if (opts[i].val == c && !opts[i].flag)
+            return cli_usage(cmd, "--%s: bad value '%s'", opts[i].name, arg ? arg : "");
+    return cli_usage(cmd, "-%c: bad value '%s'", c, arg ? arg : "");
+}
+
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -254,6 +281,70 @@ void cli_sampling_help(void)
            "  --length-alpha X           beam score = log-prob / length^X [%g]\n"
            "  --seed N                   [1]\n",
            s.temperature, s.top_p, s.repetition_penalty, s.penalty_window, b.length_alpha);
+}
+
+/* ---- model loading ----------------------------------------------------------------------- */
+
+void cli_mix_init(cli_mix *x)
+{
+    x->path = NULL;
+    x->lambda = 0.5;
+    x->lambda_set = false;
+}
+
+int cli_mix_option(cli_mix *x, int c, const char *arg)
+{
+    switch (c) {
+    case CLI_O_MIX:
+        x->path = arg;
+        return 1;
+    case CLI_O_LAMBDA:
+        x->lambda_set = true;
+        return cli_double(arg, &x->lambda) && x->lambda >= 0 && x->lambda <= 1;
+    default:
+        return -1;
+    }
+}
+
+void cli_mix_help(void)
+{
+    printf("  --mix OTHER        interpolate with a second model over the same vocabulary\n"
+           "                     (e.g. an LSTM with a 5-gram): p = lambda p_MODEL +\n"
+           "                     (1 - lambda) p_OTHER\n"
+           "  --lambda X         the weight of MODEL in the mixture, in [0, 1] [0.5]\n");
+}
+
+int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t bptt,
+                   lm_model **out, lm_error *err)
+{
+    lm_model *a = NULL, *b = NULL;
+    int rc = lm_model_load(path, &a, err);
+    if (rc || !x || !x->path) {
+        *out = a;
+        return rc;
+    }
+    if ((rc = lm_model_load(x->path, &b, err))) {
+        lm_model_free(a);
+        return rc;
+    }
+    double lambda = x->lambda;
+    if (tune) {
+        lm_text_opts t;
+        lm_model_text_opts(a, &t);
+        int32_t *ids = NULL;
+        size_t n = 0;
+        double ppl = 0;
+        if (!(rc = lm_corpus_read(tune, &t, lm_model_vocab(a), &ids, &n, NULL, err)))
+            rc = lm_mix_tune(a, b, ids, n, bptt, &lambda, &ppl, err);
+        free(ids);
+        if (rc) {
+            lm_model_free(a);
+            lm_model_free(b);
+            return rc;
+        }
+        fprintf(stderr, "lambda %.4f (perplexity %.2f on %s)\n", lambda, ppl, tune);
+    }
+    return lm_model_mix(a, b, lambda, out, err);
 }
 
 /* ---- output locks ------------------------------------------------------------------------ */

@@ -6,7 +6,7 @@
  * `pending` (<eoc> after a reset, else the <eot> closing the latest turn). A reply feeds
  * `pending` to get the next-token logits, so a saved chat needs no logits to continue. */
 #include "gen/gen.h"
-#include "model/model.h"
+#include "lm/lm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -89,13 +89,12 @@ int lm_chat_create(const lm_model *m, const lm_chat_opts *o, lm_chat **out, lm_e
     int rc = check_opts(o, err);
     if (rc)
         return rc;
-    const lm_config *cf = lm_model_config(m);
     lm_chat *c = calloc(1, sizeof *c);
     if (!c)
         return lm_fail(err, LM_ENOMEM, "out of memory");
     c->m = m;
     c->o = *o;
-    c->V = cf->vocab;
+    c->V = lm_vocab_size(lm_model_vocab(m));
     c->o.sampler.banned = NULL;
     c->o.sampler.n_banned = 0;
     if ((rc = set_banned(c, o->sampler.banned, o->sampler.n_banned, err)) ||
@@ -303,8 +302,8 @@ static int feed(lm_chat *c, const int32_t *ids, size_t n, lm_error *err)
 
 static lm_text_opts text_opts(const lm_chat *c)
 {
-    const lm_config *cf = lm_model_config(c->m);
-    lm_text_opts t = {cf->tokenize, cf->lowercase};
+    lm_text_opts t;
+    lm_model_text_opts(c->m, &t);
     return t;
 }
 
@@ -391,7 +390,7 @@ static int add_piece(lm_chat *c, int32_t tok, const char *prev, lm_chat_emit_fn 
         c->reply_cap = cap;
     }
     char *at = c->reply + c->reply_len;
-    lm_detok_piece(lm_model_config(c->m)->tokenize, prev, w, at, c->reply_cap - c->reply_len);
+    lm_detok_piece(text_opts(c).tokenize, prev, w, at, c->reply_cap - c->reply_len);
     c->reply_len += strlen(at);
     if (emit)
         emit(ud, at);

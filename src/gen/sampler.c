@@ -332,10 +332,9 @@ static int nn_extend(void *ctx, size_t slot, size_t parent, int32_t tok, lm_erro
     int nx = 1 - b->cur, rc;
     lm_state *s = b->s[nx][slot];
     float *lp = b->logp[nx] + slot * b->V;
-    if ((rc = lm_state_copy(s, b->s[b->cur][parent], err)) || (rc = lm_step(b->m, s, tok, lp, err)))
+    if ((rc = lm_state_copy(s, b->s[b->cur][parent], err)))
         return rc;
-    lm_log_softmax(lp, b->V, lp);
-    return LM_OK;
+    return lm_step(b->m, s, tok, lp, err);
 }
 
 static void nn_advance(void *ctx)
@@ -351,7 +350,7 @@ int lm_beam_search(const lm_model *m, const lm_state *start, const float *logits
     int rc = lm_beam_check_opts(o, err);
     if (rc)
         return rc;
-    size_t V = lm_model_config(m)->vocab, K = o->beam;
+    size_t V = lm_vocab_size(lm_model_vocab(m)), K = o->beam;
     beam_nn b = {.m = m, .V = V};
     for (int r = 0; r < 2; r++) {
         b.s[r] = calloc(K, sizeof *b.s[r]);
@@ -366,7 +365,7 @@ int lm_beam_search(const lm_model *m, const lm_state *start, const float *logits
     }
     if ((rc = lm_state_copy(b.s[0][0], start, err)))
         goto out;
-    lm_log_softmax(logits, V, b.logp[0]);
+    memcpy(b.logp[0], logits, V * sizeof(float));
     lm_beam_src src = {V, &b, nn_row, nn_extend, nn_advance};
     rc = lm_beam_run(&src, o, out, n_out, ended, score, stop, err);
 out:

@@ -45,7 +45,7 @@ static int lstm_layout(const lm_config *c, lm_ptable *t)
 }
 
 /* Every LSTM weight and bias uniform in [-init_range, init_range] (Zaremba et al. 2014). */
-static void lstm_init(const lm_model *m, float *params, lm_rng *rng)
+static void lstm_init(const lm_net *m, float *params, lm_rng *rng)
 {
     float r = m->cfg.init_range;
     for (size_t k = 0; k < 4 * m->cfg.layers; k++) {
@@ -73,7 +73,7 @@ static void lstm_state_reset(const lm_config *c, float *state, size_t B)
     memset(state, 0, lstm_state_floats(c, B, 0) * sizeof(float));
 }
 
-static void views(const lm_model *m, float *block, lm_lstm_grads *g)
+static void views(const lm_net *m, float *block, lm_lstm_grads *g)
 {
     for (size_t l = 0; l < m->cfg.layers; l++) {
         g->w_ih[l] = lm_tensor(m, block, m->body_first + 4 * l);
@@ -83,7 +83,7 @@ static void views(const lm_model *m, float *block, lm_lstm_grads *g)
     }
 }
 
-static void lstm_forward(const lm_model *m, float *ws, const float *X, float *Y, float *state,
+static void lstm_forward(const lm_net *m, float *ws, const float *X, float *Y, float *state,
                          size_t pos, size_t T, size_t B, int train, lm_rng *rng)
 {
     (void)pos;
@@ -100,7 +100,7 @@ static void lstm_forward(const lm_model *m, float *ws, const float *X, float *Y,
     lm_lstm_forward(&d, &p, ws, X, Y, state, T, B, train, rng);
 }
 
-static void lstm_backward(const lm_model *m, float *ws, const float *X, const float *dY,
+static void lstm_backward(const lm_net *m, float *ws, const float *X, const float *dY,
                           float *dX, float *grads, size_t T, size_t B)
 {
     lm_lstm_dims d = dims(&m->cfg);
@@ -117,8 +117,24 @@ static void lstm_backward(const lm_model *m, float *ws, const float *X, const fl
     lm_lstm_backward(&d, &p, ws, X, dY, dX, &g, T, B);
 }
 
+static size_t lstm_describe(const lm_config *c, char *buf, size_t cap)
+{
+    return (size_t)snprintf(buf, cap, ", hidden %zu", c->hidden);
+}
+
+static void lstm_facts(const lm_config *c, lm_fact_fn fn, void *ud)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%zu", c->hidden);
+    fn(ud, "hidden", v);
+}
+
 const lm_arch lm_arch_lstm = {
+    .facts = lstm_facts,
     .name = "lstm",
+    .summary = "LSTM (Hochreiter & Schmidhuber 1997), truncated BPTT",
+    .max_layers = LM_LSTM_MAX_LAYERS,
+    .describe = lstm_describe,
     .check = lstm_check,
     .out_dim = lstm_out_dim,
     .layout = lstm_layout,

@@ -96,7 +96,7 @@ static int rwkv_layout(const lm_config *c, lm_ptable *t)
 }
 
 /* Views of a flat block (parameters or gradients) laid out by rwkv_layout. */
-static void views(const lm_model *m, float *block, lm_rwkv_tensors *v)
+static void views(const lm_net *m, float *block, lm_rwkv_tensors *v)
 {
     size_t i = m->body_first, L = m->cfg.layers;
     v->ln0_w = lm_tensor(m, block, i);
@@ -136,7 +136,7 @@ static void fill(float *x, size_t n, float v)
  * deviation 1/sqrt(d); att.key, att.receptance, att.output, ffn.receptance and ffn.value start
  * at zero ("zero init is very important for fast convergence"), so every block starts as the
  * identity on the residual stream and the model as a LayerNormed bigram model. */
-static void rwkv_init(const lm_model *m, float *params, lm_rng *rng)
+static void rwkv_init(const lm_net *m, float *params, lm_rng *rng)
 {
     lm_rwkv_tensors v;
     views(m, params, &v);
@@ -193,7 +193,7 @@ static void rwkv_state_reset(const lm_config *c, float *state, size_t B)
     lm_rwkv_state_reset(&d, state, B);
 }
 
-static void rwkv_forward(const lm_model *m, float *ws, const float *X, float *Y, float *state,
+static void rwkv_forward(const lm_net *m, float *ws, const float *X, float *Y, float *state,
                          size_t pos, size_t T, size_t B, int train, lm_rng *rng)
 {
     (void)pos;
@@ -203,7 +203,7 @@ static void rwkv_forward(const lm_model *m, float *ws, const float *X, float *Y,
     lm_rwkv_forward(&d, &p, ws, X, Y, state, T, B, train, rng);
 }
 
-static void rwkv_backward(const lm_model *m, float *ws, const float *X, const float *dY,
+static void rwkv_backward(const lm_net *m, float *ws, const float *X, const float *dY,
                           float *dX, float *grads, size_t T, size_t B)
 {
     lm_rwkv_dims d = dims(&m->cfg);
@@ -213,8 +213,30 @@ static void rwkv_backward(const lm_model *m, float *ws, const float *X, const fl
     lm_rwkv_backward(&d, &p, ws, X, dY, dX, &g, T, B);
 }
 
+static void rwkv_derive(lm_config *c)
+{
+    c->ffn = ffn_width(c);
+}
+
+static size_t rwkv_describe(const lm_config *c, char *buf, size_t cap)
+{
+    return (size_t)snprintf(buf, cap, ", ffn %zu", ffn_width(c));
+}
+
+static void rwkv_facts(const lm_config *c, lm_fact_fn fn, void *ud)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%zu", ffn_width(c));
+    fn(ud, "ffn", v);
+}
+
 const lm_arch lm_arch_rwkv = {
+    .facts = rwkv_facts,
     .name = "rwkv",
+    .summary = "RWKV-4 time-mix and channel-mix blocks: trains in parallel, runs as an RNN",
+    .max_layers = LM_RWKV_MAX_LAYERS,
+    .derive = rwkv_derive,
+    .describe = rwkv_describe,
     .check = rwkv_check,
     .out_dim = rwkv_out_dim,
     .layout = rwkv_layout,

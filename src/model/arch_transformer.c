@@ -83,7 +83,7 @@ static int tf_layout(const lm_config *c, lm_ptable *t)
     return LM_OK;
 }
 
-static void views(const lm_model *m, float *block, lm_attn_tensors *v)
+static void views(const lm_net *m, float *block, lm_attn_tensors *v)
 {
     size_t i = m->body_first;
     v->pos = lm_tensor(m, block, i++);
@@ -104,7 +104,7 @@ static void normal(float *x, size_t n, double sd, lm_rng *rng)
 
 /* GPT-2's initialisation: weights and positions N(0, 0.02), the two projections that end a
  * residual branch N(0, 0.02 / sqrt(2L)), biases 0, LayerNorm weights 1. */
-static void tf_init(const lm_model *m, float *params, lm_rng *rng)
+static void tf_init(const lm_net *m, float *params, lm_rng *rng)
 {
     lm_attn_tensors v;
     views(m, params, &v);
@@ -155,7 +155,7 @@ static void tf_state_reset(const lm_config *c, float *state, size_t B)
     memset(state, 0, tf_state_floats(c, B, 0) * sizeof(float));
 }
 
-static void tf_forward(const lm_model *m, float *ws, const float *X, float *Y, float *state,
+static void tf_forward(const lm_net *m, float *ws, const float *X, float *Y, float *state,
                        size_t pos, size_t T, size_t B, int train, lm_rng *rng)
 {
     (void)state;
@@ -166,7 +166,7 @@ static void tf_forward(const lm_model *m, float *ws, const float *X, float *Y, f
     lm_attn_forward(&d, &p, ws, X, Y, T, B, train, rng);
 }
 
-static void tf_backward(const lm_model *m, float *ws, const float *X, const float *dY,
+static void tf_backward(const lm_net *m, float *ws, const float *X, const float *dY,
                         float *dX, float *grads, size_t T, size_t B)
 {
     (void)X;
@@ -177,7 +177,7 @@ static void tf_backward(const lm_model *m, float *ws, const float *X, const floa
     lm_attn_backward(&d, &p, ws, dY, dX, &g, T, B);
 }
 
-static void tf_step(const lm_model *m, float *ws, int32_t token, const float *x, float *y,
+static void tf_step(const lm_net *m, float *ws, int32_t token, const float *x, float *y,
                     float *state, size_t pos)
 {
     lm_attn_dims d = dims(&m->cfg);
@@ -202,8 +202,42 @@ static void tf_step(const lm_model *m, float *ws, int32_t token, const float *x,
     lm_attn_step(&d, &p, ws, x, y, cache, n);
 }
 
+static void tf_derive(lm_config *c)
+{
+    c->ffn = dims(c).F;
+}
+
+static size_t tf_window(const lm_config *c)
+{
+    return c->context;
+}
+
+static size_t tf_describe(const lm_config *c, char *buf, size_t cap)
+{
+    return (size_t)snprintf(buf, cap, ", ffn %zu, %zu heads, context %zu", dims(c).F, c->heads,
+                            c->context);
+}
+
+static void tf_facts(const lm_config *c, lm_fact_fn fn, void *ud)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%zu", dims(c).F);
+    fn(ud, "ffn", v);
+    snprintf(v, sizeof v, "%zu", c->heads);
+    fn(ud, "heads", v);
+    snprintf(v, sizeof v, "%zu", c->context);
+    fn(ud, "context", v);
+}
+
 const lm_arch lm_arch_transformer = {
+    .facts = tf_facts,
     .name = "transformer",
+    .summary = "decoder-only transformer with a key/value cache that grows to its context",
+    .max_layers = LM_ATTN_MAX_LAYERS,
+    .positional = 1,
+    .derive = tf_derive,
+    .window = tf_window,
+    .describe = tf_describe,
     .check = tf_check,
     .out_dim = tf_out_dim,
     .layout = tf_layout,

@@ -6,6 +6,9 @@
 
 #include "base/base.h"
 
+#include <stdio.h>
+#include <string.h>
+
 typedef struct lm_h5 lm_h5;
 
 /* Starts a file for path: built in memory, with a unique temporary file "path.tmp.PID.N"
@@ -61,6 +64,17 @@ int lm_h5_shape(lm_h5 *h, const char *path, int *rank, size_t *dims, lm_error *e
 int lm_h5_write_strings(lm_h5 *h, const char *path, const char *const *strs, size_t n, lm_error *err);
 int lm_h5_read_strings(lm_h5 *h, const char *path, char ***strs, size_t *n, lm_error *err);
 void lm_h5_free_strings(char **strs, size_t n);
+
+/* "group/name" without doubling the slash of the root group. */
+static inline void lm_h5_join(char *buf, size_t cap, const char *group, const char *name)
+{
+    size_t gl = strlen(group);
+    snprintf(buf, cap, "%s%s%s", group, gl && group[gl - 1] == '/' ? "" : "/", name);
+}
+/* The "arch" attribute of an lstmlm HDF5 file (after checking its format and version) into
+ * buf; 1 when path is readable but not an HDF5 file (no signature), so another reader may
+ * take it. */
+int lm_h5_file_arch(const char *path, char *buf, size_t cap, lm_error *err);
 
 /* The vocabulary datasets every model file shares: /vocab/bytes (uint8, the UTF-8 tokens one
  * after another), /vocab/offsets (uint64, V + 1: token i is bytes[offsets[i], offsets[i+1]))

@@ -29,36 +29,58 @@ static inline size_t lm_param_size(const lm_param *p)
     return p->rows * (p->cols ? p->cols : 1);
 }
 
-/* An architecture: the body between embedding and head. Adding one = one file in src/nn/ or
- * src/model/ and one entry in the table of model.c. */
+typedef struct lm_net lm_net;
+
+/* An architecture: the body between embedding and head. Adding one = its layer in src/nn/,
+ * its adapter src/model/arch_*.c and one entry in the table of model.c; everything that
+ * depends on the architecture (defaults, limits, window behaviour, descriptions) is asked
+ * from here, never from its name. */
 typedef struct lm_arch {
     const char *name;
+    const char *summary; /* for --help: "LSTM (Hochreiter & Schmidhuber 1997)" */
+    size_t max_layers;
+    /* Non-zero: learned positions tie the model to the window grid, so training shifts each
+     * epoch's windows by default (lm_train_opts.shift_windows = -1). */
+    int positional;
+    /* Optional: fills derived settings (e.g. the feed-forward width 0 -> 4 * embed). */
+    void (*derive)(lm_config *c);
+    /* Optional: tokens a state sees at most (0 or NULL = unlimited, recurrent). */
+    size_t (*window)(const lm_config *c);
+    /* The shape after "arch, L layers, embed E": ", hidden H" (returns the length needed). */
+    size_t (*describe)(const lm_config *c, char *buf, size_t cap);
+    /* The settings of this architecture as (key, value) pairs: "hidden" "200". */
+    void (*facts)(const lm_config *c, lm_fact_fn fn, void *ud);
     int (*check)(const lm_config *c, lm_error *err);
     size_t (*out_dim)(const lm_config *c);
     /* Appends the body's tensors to the table. */
     int (*layout)(const lm_config *c, lm_ptable *t);
     /* Initialises the body's parameters (the table slice starting at m->body_first). */
-    void (*init)(const lm_model *m, float *params, lm_rng *rng);
+    void (*init)(const lm_net *m, float *params, lm_rng *rng);
     size_t (*ws_floats)(const lm_config *c, size_t T, size_t B);
     /* Floats of state for B streams after pos tokens (recurrent: constant). */
     size_t (*state_floats)(const lm_config *c, size_t B, size_t pos);
     void (*state_reset)(const lm_config *c, float *state, size_t B);
     /* X (T*B, E) -> Y (T*B, out_dim); state in/out; pos = tokens already in the state. */
-    void (*forward)(const lm_model *m, float *ws, const float *X, float *Y, float *state,
+    void (*forward)(const lm_net *m, float *ws, const float *X, float *Y, float *state,
                     size_t pos, size_t T, size_t B, int train, lm_rng *rng);
     /* Backward of the last forward with the same ws; grads is the flat gradient block. */
-    void (*backward)(const lm_model *m, float *ws, const float *X, const float *dY, float *dX,
+    void (*backward)(const lm_net *m, float *ws, const float *X, const float *dY, float *dX,
                      float *grads, size_t T, size_t B);
     /* Optional: one token (id, embedding x (E)) -> y (out_dim) of one stream whose state
      * grows with pos (a key/value cache); lm_step reserves state_floats(c, 1, pos + 1) floats
      * first and ws is sized by ws_floats(c, 1, 1). NULL: lm_step calls forward, T = B = 1. */
-    void (*step)(const lm_model *m, float *ws, int32_t token, const float *x, float *y,
+    void (*step)(const lm_net *m, float *ws, int32_t token, const float *x, float *y,
                  float *state, size_t pos);
 } lm_arch;
 
 const lm_arch *lm_arch_find(const char *name);
+/* Adds an architecture to the table (not thread-safe: call before any model is made).
+ * LM_EINVAL when the name is taken, LM_ENOMEM when the table is full. */
+int lm_arch_register(const lm_arch *a);
+/* The i-th architecture of the table (NULL past the end). */
+const lm_arch *lm_arch_at(size_t i);
 
-struct lm_model {
+struct lm_net {
     lm_config cfg;
     const lm_arch *arch;
     lm_vocab *vocab;
@@ -71,7 +93,7 @@ struct lm_model {
 };
 
 /* Pointer to tensor i of a flat block laid out by m->table. */
-static inline float *lm_tensor(const lm_model *m, float *block, size_t i)
+static inline float *lm_tensor(const lm_net *m, float *block, size_t i)
 {
     return block + m->table.p[i].offset;
 }
@@ -83,30 +105,32 @@ typedef struct lm_ws {
     float *emb, *emb_mask, *out, *out_mask, *head_in, *logits, *d_head_in, *d_emb, *body;
 } lm_ws;
 
-int lm_ws_init(lm_ws *w, const lm_model *m, size_t T, size_t B, lm_error *err);
+int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err);
 void lm_ws_free(lm_ws *w);
 
 /* Forward over one window (x, y: T*B time-major) with the state carried, adding the loss to
  * acc. With grads != NULL also the backward, gradients scaled by `scale` and accumulated. */
-void lm_model_window(const lm_model *m, lm_ws *w, const int32_t *x, const int32_t *y, size_t T,
+void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y, size_t T,
                      size_t B, float *state, size_t pos, int train, lm_rng *rng, float *grads,
                      float scale, lm_ce_acc *acc);
 
+/* The neural network object (the public lm_model of a neural model wraps one). */
+int lm_net_create(const lm_config *cfg, lm_vocab *vocab, lm_rng *rng, lm_net **out,
+                  lm_error *err);
+void lm_net_free(lm_net *m);
+int lm_net_save(const lm_net *m, const char *path, lm_error *err);
+int lm_net_load(const char *path, lm_net **out, lm_error *err);
+
 /* Appends a history row. */
-int lm_model_add_history(lm_model *m, const lm_history_row *row);
+int lm_net_add_history(lm_net *m, const lm_history_row *row);
 
 /* File pieces shared with the checkpoint code. */
-int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err);
-int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err);
+int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err);
+int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err);
 /* Writes/reads a flat block laid out by the table under group (one dataset per tensor). */
-int lm_block_write(const lm_model *m, lm_h5 *h, const char *group, const float *block,
+int lm_block_write(const lm_net *m, lm_h5 *h, const char *group, const float *block,
                    lm_error *err);
-int lm_block_read(const lm_model *m, lm_h5 *h, const char *group, float *block, lm_error *err);
-/* Writes/reads a generation state under group ("/" for a bare state file): attributes format,
- * format_version, arch, vocab_size, position and the dataset <group>/state. A failed read
- * leaves the state unchanged. */
-int lm_state_write(const lm_state *s, lm_h5 *h, const char *group, lm_error *err);
-int lm_state_read(lm_state *s, lm_h5 *h, const char *group, lm_error *err);
+int lm_block_read(const lm_net *m, lm_h5 *h, const char *group, float *block, lm_error *err);
 
 /* Architectures. */
 extern const lm_arch lm_arch_lstm;

@@ -1,10 +1,12 @@
-/* model_file.c - the HDF5 model file, format version 1 (see lstmlm-model(5)). */
+/* model_file.c - the HDF5 model file, format version 2 (see lstmlm-model(5)). */
 #include "model/model.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Version 2: the vocabulary as a byte blob and offsets (version 1: variable-length strings,
  * still read). */
@@ -12,7 +14,7 @@
 
 static const char *const hist_columns = "epoch,tokens,train_loss,valid_ppl,lr,tokens_per_s,seconds";
 
-int lm_block_write(const lm_model *m, lm_h5 *h, const char *group, const float *block,
+int lm_block_write(const lm_net *m, lm_h5 *h, const char *group, const float *block,
                    lm_error *err)
 {
     for (size_t i = 0; i < m->table.n; i++) {
@@ -27,7 +29,7 @@ int lm_block_write(const lm_model *m, lm_h5 *h, const char *group, const float *
     return LM_OK;
 }
 
-int lm_block_read(const lm_model *m, lm_h5 *h, const char *group, float *block, lm_error *err)
+int lm_block_read(const lm_net *m, lm_h5 *h, const char *group, float *block, lm_error *err)
 {
     for (size_t i = 0; i < m->table.n; i++) {
         const lm_param *p = &m->table.p[i];
@@ -189,7 +191,7 @@ out:
     return rc;
 }
 
-int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err)
+int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err)
 {
     const lm_config *c = &m->cfg;
     int rc;
@@ -209,9 +211,7 @@ int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err)
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
         if ((rc = lm_h5_attr_set_u64(h, "/config", u[i].name, u[i].v, err)))
             return rc;
-    const char *tok = c->tokenize == LM_TOKENIZE_WHITESPACE ? "whitespace"
-                      : c->tokenize == LM_TOKENIZE_CHARS    ? "chars"
-                                                            : "words";
+    const char *tok = lm_tokenize_name(c->tokenize);
     if ((rc = lm_h5_attr_set_f64(h, "/config", "dropout", c->dropout, err)) ||
         (rc = lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, err)) ||
         (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)))
@@ -238,13 +238,13 @@ int lm_model_write(const lm_model *m, lm_h5 *h, lm_error *err)
     return rc;
 }
 
-int lm_model_save(const lm_model *m, const char *path, lm_error *err)
+int lm_net_save(const lm_net *m, const char *path, lm_error *err)
 {
     lm_h5 *h;
     int rc = lm_h5_create(path, &h, err);
     if (rc)
         return rc;
-    if ((rc = lm_model_write(m, h, err))) {
+    if ((rc = lm_net_write(m, h, err))) {
         lm_h5_close(h);
         return rc;
     }
@@ -283,8 +283,24 @@ static int check_header(lm_h5 *h, char *arch, size_t cap, lm_error *err)
     return lm_h5_attr_str(h, "/", "arch", arch, cap, err);
 }
 
-int lm_file_arch(const char *path, char *buf, size_t cap, lm_error *err)
+int lm_h5_file_arch(const char *path, char *buf, size_t cap, lm_error *err)
 {
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8] = {0};
+    /* Only regular files: opening a FIFO would block until something writes to it. */
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return lm_fail(err, LM_EIO, "%s: not a regular file", path);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    /* An HDF5 signature, or the lstmlm header (lstmlm-model(5)) in front of one. */
+    if (got < sizeof head || (memcmp(head, sig, sizeof sig) && memcmp(head, "\x89LSTMLM\n", 8)))
+        return 1;
     lm_h5 *h;
     int rc = lm_h5_open(path, &h, err);
     if (rc)
@@ -294,7 +310,7 @@ int lm_file_arch(const char *path, char *buf, size_t cap, lm_error *err)
     return rc;
 }
 
-int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err)
+int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err)
 {
     lm_config c;
     lm_config_init(&c);
@@ -326,22 +342,22 @@ int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err)
     c.lowercase = (int)lower;
     c.dropout = (float)dropout;
     c.init_range = (float)init_range;
-    c.tokenize = !strcmp(tok, "whitespace") ? LM_TOKENIZE_WHITESPACE
-                 : !strcmp(tok, "chars")    ? LM_TOKENIZE_CHARS
-                                            : LM_TOKENIZE_WORDS;
+    if ((c.tokenize = lm_tokenize_parse(tok)) < 0)
+        return lm_fail(err, LM_EFORMAT, "%s: /config/tokenize '%s' is not a tokenizer this "
+                       "program knows (words, whitespace, chars)", lm_h5_path(h), tok);
     lm_error cerr;
     if (lm_config_check(&c, &cerr))
         return lm_fail(err, LM_EFORMAT, "%s: bad /config: %s", lm_h5_path(h), cerr.msg);
     lm_vocab *v = NULL;
     if ((rc = lm_vocab_read(h, c.vocab, &v, err)))
         return rc;
-    lm_model *m;
-    rc = lm_model_create(&c, v, &(lm_rng){1}, &m, err);
+    lm_net *m;
+    rc = lm_net_create(&c, v, &(lm_rng){1}, &m, err);
     v = NULL;
     if (rc)
         return rc;
     if ((rc = lm_block_read(m, h, "/params", m->params, err))) {
-        lm_model_free(m);
+        lm_net_free(m);
         return rc;
     }
     if (lm_h5_exists(h, "/train/history")) {
@@ -357,11 +373,11 @@ int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err)
             for (size_t i = 0; i < d[0] && !rc; i++) {
                 const double *x = hist + 7 * i;
                 lm_history_row row = {(uint32_t)x[0], (uint64_t)x[1], x[2], x[3], x[4], x[5], x[6]};
-                rc = lm_model_add_history(m, &row);
+                rc = lm_net_add_history(m, &row);
             }
         free(hist);
         if (rc) {
-            lm_model_free(m);
+            lm_net_free(m);
             return rc;
         }
     }
@@ -369,13 +385,13 @@ int lm_model_read(lm_h5 *h, lm_model **out, lm_error *err)
     return LM_OK;
 }
 
-int lm_model_load(const char *path, lm_model **out, lm_error *err)
+int lm_net_load(const char *path, lm_net **out, lm_error *err)
 {
     lm_h5 *h;
     int rc = lm_h5_open(path, &h, err);
     if (rc)
         return rc;
-    rc = lm_model_read(h, out, err);
+    rc = lm_net_read(h, out, err);
     lm_h5_close(h);
     return rc;
 }

@@ -22,12 +22,16 @@
  *      interpolate with the uniform distribution 1/V over the whole vocabulary. Pruned
  *      n-grams (singletons of order >= K) keep their share in S(h), so their discounted mass
  *      moves to gamma(h) and the distribution still sums to 1.
+ * A sentence model (opts.sentences) sees every stream as lines that each begin after an <eot>:
+ * a virtual <eot> is put before each stream, no n-gram is counted that holds <eot> anywhere but
+ * first or last (so none reaches back past the <eot> before its line), no stream-start +1 is
+ * added, and an n-gram that starts with <eot> (the <s> role) keeps its raw count below the top
+ * order, since no word can precede it (KenLM does this for n-grams starting with <s>).
  * The counts used for discounts and continuation counts are those before pruning (as KenLM).
  * Pruning on raw counts keeps the stored set closed under prefixes and suffixes, because a
  * prefix or suffix occurs at least as often as the n-gram.
  */
 #include "ngram/ngram.h"
-#include "gen/gen.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -42,6 +46,7 @@ void lm_ngram_opts_init(lm_ngram_opts *o)
     o->prune_singletons = 0;
     o->tokenize = LM_TOKENIZE_WORDS;
     o->lowercase = 0;
+    o->sentences = 0;
 }
 
 int lm_ngram_discounts_from(const uint64_t nk[4], double D[3])
@@ -98,6 +103,7 @@ void lm_ngram_get_info(const lm_ngram *m, lm_ngram_info *info)
     memset(info, 0, sizeof *info);
     info->order = m->opts.order;
     info->vocab = m->V;
+    info->imported = m->imported;
     info->tokens = m->tokens;
     for (size_t k = 0; k < m->opts.order; k++) {
         info->count[k] = m->lv[k].n;
@@ -242,6 +248,7 @@ typedef struct train_tmp {
     uint32_t *adj[LM_NGRAM_MAX_ORDER];   /* adjusted counts */
     uint32_t *suf[LM_NGRAM_MAX_ORDER];   /* suffix link into the level below (k >= 1) */
     uint8_t *start[LM_NGRAM_MAX_ORDER];  /* begins a stream */
+    int32_t *first[LM_NGRAM_MAX_ORDER];  /* first word (sentence models, 1 <= k < N-1) */
     double *prob[LM_NGRAM_MAX_ORDER];    /* interpolated p */
     double *gamma[LM_NGRAM_MAX_ORDER];   /* interpolation weight as a context */
     uint32_t *remap[LM_NGRAM_MAX_ORDER]; /* index after pruning, or NONE */
@@ -257,6 +264,7 @@ static void tmp_free(train_tmp *t)
         free(t->adj[k]);
         free(t->suf[k]);
         free(t->start[k]);
+        free(t->first[k]);
         free(t->prob[k]);
         free(t->gamma[k]);
         free(t->remap[k]);
@@ -285,7 +293,8 @@ static int count_all(lm_ngram *m, train_tmp *t, const size_t *seg, size_t ns, si
         t->raw[0][t->x[i]]++;
         t->idx_a[i] = (uint32_t)t->x[i];
     }
-    for (size_t s = 0; s < ns; s++)
+    int sent = m->opts.sentences;
+    for (size_t s = 0; s < ns && !sent; s++)
         if (seg[s + 1] > seg[s])
             t->start[0][t->x[seg[s]]] = 1;
     if (N == 1)
@@ -295,11 +304,15 @@ static int count_all(lm_ngram *m, train_tmp *t, const size_t *seg, size_t ns, si
     if (!t->keys || !t->ktmp)
         return LM_ENOMEM;
     uint32_t *prev = t->idx_a, *cur = t->idx_b;
+    /* In a sentence model the n-gram at i of order k+1 is counted when its prefix was and the
+     * prefix's last word, now inside, is not <eot>; the others get LM_NGRAM_NONE. */
+#define SKIP(i) (sent && (prev[i] == LM_NGRAM_NONE || (k >= 2 && t->x[(i) + k - 1] == LM_TOK_EOT)))
     for (size_t k = 1; k < N; k++) {
         size_t n = k + 1, nk = 0;
         for (size_t s = 0; s < ns; s++)
             for (size_t i = seg[s]; i + n <= seg[s + 1]; i++)
-                t->keys[nk++] = (uint64_t)prev[i] << 32 | (uint32_t)t->x[i + k];
+                if (!SKIP(i))
+                    t->keys[nk++] = (uint64_t)prev[i] << 32 | (uint32_t)t->x[i + k];
         radix_sort(t->keys, t->ktmp, nk);
         size_t u = 0;
         for (size_t i = 0; i < nk; i++)
@@ -330,16 +343,21 @@ static int count_all(lm_ngram *m, train_tmp *t, const size_t *seg, size_t ns, si
             return rc == LM_EFORMAT ? LM_EINVAL : rc;
         for (size_t s = 0; s < ns; s++) {
             for (size_t i = seg[s]; i + n <= seg[s + 1]; i++) {
+                if (SKIP(i)) {
+                    cur[i] = LM_NGRAM_NONE;
+                    continue;
+                }
                 cur[i] = lm_ngram_find_child(m, k, prev[i], t->x[i + k]);
                 LM_ASSERT(cur[i] != LM_NGRAM_NONE);
             }
-            if (k + 1 < N && seg[s] + n <= seg[s + 1])
+            if (!sent && k + 1 < N && seg[s] + n <= seg[s + 1])
                 t->start[k][cur[seg[s]]] = 1;
         }
         uint32_t *sw = prev;
         prev = cur;
         cur = sw;
     }
+#undef SKIP
     free(t->keys);
     free(t->ktmp);
     t->keys = t->ktmp = NULL;
@@ -381,6 +399,18 @@ static int smooth(lm_ngram *m, train_tmp *t)
                 t->adj[k][e] = t->start[k][e];
             for (size_t e = 0; e < m->lv[k + 1].n; e++)
                 t->adj[k][t->suf[k + 1][e]]++;
+            /* Sentence models: nothing precedes an n-gram that starts with <eot>. */
+            if (m->opts.sentences && k >= 1) {
+                const lm_ngram_level *l = &m->lv[k];
+                t->first[k] = malloc((n ? n : 1) * sizeof *t->first[k]);
+                if (!t->first[k])
+                    return LM_ENOMEM;
+                for (size_t e = 0; e < n; e++) {
+                    t->first[k][e] = k == 1 ? (int32_t)l->parent[e] : t->first[k - 1][l->parent[e]];
+                    if (t->first[k][e] == LM_TOK_EOT)
+                        t->adj[k][e] = t->raw[k][e];
+                }
+            }
         }
         memset(m->nk[k], 0, sizeof m->nk[k]);
         for (size_t e = 0; e < n; e++)
@@ -514,26 +544,30 @@ int lm_ngram_train(const lm_ngram_opts *o, lm_vocab *vocab, const int32_t *const
         lm_ngram_free(m);
         return lm_fail(err, LM_EINVAL, "no tokens to count");
     }
-    if (T >= (size_t)INT32_MAX) {
+    if (T + n_streams >= (size_t)INT32_MAX) {
         lm_ngram_free(m);
         return lm_fail(err, LM_EINVAL, "%zu tokens are more than this counter handles", T);
     }
     m->tokens = T;
+    /* A sentence model puts the <eot> that precedes a line before each stream. */
+    size_t lead = o->sentences && o->order > 1 ? 1 : 0, TX = T + lead * n_streams;
     train_tmp t;
     memset(&t, 0, sizeof t);
     size_t *seg = malloc((n_streams + 1) * sizeof *seg);
-    t.x = malloc(T * sizeof *t.x);
+    t.x = malloc(TX * sizeof *t.x);
     if (!seg || !t.x) {
         rc = LM_ENOMEM;
         goto out;
     }
     seg[0] = 0;
     for (size_t s = 0; s < n_streams; s++) {
+        if (lead)
+            t.x[seg[s]] = LM_TOK_EOT;
         if (lens[s])
-            memcpy(t.x + seg[s], streams[s], lens[s] * sizeof *t.x);
-        seg[s + 1] = seg[s] + lens[s];
+            memcpy(t.x + seg[s] + lead, streams[s], lens[s] * sizeof *t.x);
+        seg[s + 1] = seg[s] + lead + lens[s];
     }
-    if ((rc = count_all(m, &t, seg, n_streams, T)) || (rc = smooth(m, &t)) ||
+    if ((rc = count_all(m, &t, seg, n_streams, TX)) || (rc = smooth(m, &t)) ||
         (rc = store(m, &t)))
         goto out;
 out:
@@ -550,9 +584,23 @@ out:
 
 /* ---- probabilities ------------------------------------------------------------------------ */
 
+const int32_t *lm_ngram_history(const lm_ngram *m, const int32_t *hist, size_t *nh)
+{
+    if (!m->opts.sentences)
+        return hist;
+    size_t n = *nh, L = m->opts.order - 1;
+    for (size_t j = n; j-- > 0 && n - j <= L;)
+        if (hist[j] == LM_TOK_EOT) {
+            *nh = n - j;
+            return hist + j;
+        }
+    return hist;
+}
+
 /* log10 p(w | the last order-1 ids of hist). */
 static double logprob10(const lm_ngram *m, const int32_t *hist, size_t nh, int32_t w)
 {
+    hist = lm_ngram_history(m, hist, &nh);
     size_t L = m->opts.order - 1;
     if (nh < L)
         L = nh;
@@ -581,6 +629,7 @@ double lm_ngram_logprob(const lm_ngram *m, const int32_t *hist, size_t n_hist, i
 
 void lm_ngram_dist(const lm_ngram *m, const int32_t *hist, size_t nh, double *p)
 {
+    hist = lm_ngram_history(m, hist, &nh);
     size_t L = m->opts.order - 1;
     if (nh < L)
         L = nh;
@@ -610,18 +659,27 @@ int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_resul
                            (int)ids[i]);
     if (n < 2)
         return lm_fail(err, LM_EINVAL, "need at least two tokens to evaluate");
-    size_t ctx = m->opts.order - 1, oov = 0;
+    size_t ctx = m->opts.order - 1, oov = 0, from = m->opts.sentences ? 0 : 1;
     double nll = 0, known = 0;
-    for (size_t i = 1; i < n; i++) {
+    int32_t buf[LM_NGRAM_MAX_ORDER];
+    for (size_t i = from; i < n; i++) {
         size_t h = i < ctx ? i : ctx;
-        double l = -logprob10(m, ids + i - h, h, ids[i]) * LN10;
+        const int32_t *hp = ids + i - h;
+        if (from == 0 && i < ctx) {
+            /* A sentence model: the text begins a line, after a virtual <eot>. */
+            buf[0] = LM_TOK_EOT;
+            memcpy(buf + 1, ids, i * sizeof *buf);
+            hp = buf;
+            h = i + 1;
+        }
+        double l = -logprob10(m, hp, h, ids[i]) * LN10;
         nll += l;
         if (ids[i] == LM_TOK_UNK)
             oov++;
         else
             known += l;
     }
-    size_t tok = n - 1;
+    size_t tok = n - from;
     memset(res, 0, sizeof *res);
     res->tokens = tok;
     res->oov = oov;
@@ -631,65 +689,4 @@ int lm_ngram_eval(const lm_ngram *m, const int32_t *ids, size_t n, lm_eval_resul
     res->ppl_no_oov = tok > oov ? exp(known / (double)(tok - oov)) : 0;
     res->bits_per_token = nll / (double)tok / log(2.0);
     return LM_OK;
-}
-
-/* ---- beam search ---------------------------------------------------------------------------- */
-
-/* An n-gram model behind the beam engine (src/gen/beam.c): the state of a hypothesis is the
- * history followed by its tokens, so rows are computed on demand from the last order-1 of them
- * and nothing is carried between rounds. */
-typedef struct beam_ng {
-    const lm_ngram *m;
-    const int32_t *hist;
-    size_t n_hist;
-    int32_t *ctx; /* (order) */
-    double *p;    /* (V) */
-    float *row;   /* (V) */
-} beam_ng;
-
-static int ng_row(void *ctx, size_t slot, const int32_t *toks, size_t len, float **row,
-                  lm_error *err)
-{
-    beam_ng *b = ctx;
-    (void)slot, (void)err;
-    size_t C = b->m->opts.order - 1, V = b->m->V;
-    /* The last C tokens of hist followed by the hypothesis. */
-    size_t nc = 0, from_h = len < C ? C - len : 0;
-    if (from_h > b->n_hist)
-        from_h = b->n_hist;
-    for (size_t j = b->n_hist - from_h; j < b->n_hist; j++)
-        b->ctx[nc++] = b->hist[j];
-    for (size_t j = len > C ? len - C : 0; j < len; j++)
-        b->ctx[nc++] = toks[j];
-    lm_ngram_dist(b->m, b->ctx, nc, b->p);
-    for (size_t j = 0; j < V; j++)
-        b->row[j] = b->p[j] > 0 ? (float)log(b->p[j]) : -INFINITY;
-    *row = b->row;
-    return LM_OK;
-}
-
-int lm_ngram_beam_search(const lm_ngram *m, const int32_t *hist, size_t n_hist,
-                         const lm_beam_opts *o, int32_t **out, size_t *n_out, int *ended,
-                         double *score, lm_error *err)
-{
-    int rc = lm_beam_check_opts(o, err);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < n_hist; i++)
-        if (hist[i] < 0 || (size_t)hist[i] >= m->V)
-            return lm_fail(err, LM_EINVAL, "token id %d outside the vocabulary", (int)hist[i]);
-    beam_ng b = {.m = m, .hist = hist, .n_hist = n_hist};
-    b.ctx = malloc(m->opts.order * sizeof *b.ctx);
-    b.p = malloc(m->V * sizeof *b.p);
-    b.row = malloc(m->V * sizeof *b.row);
-    if (!b.ctx || !b.p || !b.row)
-        rc = lm_fail(err, LM_ENOMEM, "out of memory");
-    else {
-        lm_beam_src src = {m->V, &b, ng_row, NULL, NULL};
-        rc = lm_beam_run(&src, o, out, n_out, ended, score, NULL, err);
-    }
-    free(b.ctx);
-    free(b.p);
-    free(b.row);
-    return rc;
 }

@@ -30,6 +30,7 @@ struct lm_ngram {
     lm_ngram_opts opts;
     lm_vocab *vocab;
     size_t V;
+    int imported;     /* read from an ARPA file: tokens, nk, D and fallback are zero */
     uint64_t tokens;
     lm_ngram_level lv[LM_NGRAM_MAX_ORDER];
     uint64_t nk[LM_NGRAM_MAX_ORDER][4];
@@ -57,5 +58,8 @@ int lm_ngram_level_alloc(lm_ngram *m, size_t k, size_t n);
 int lm_ngram_link(lm_ngram *m);
 /* An empty model of the given options and vocabulary (taken over, also on failure). */
 int lm_ngram_alloc(const lm_ngram_opts *o, lm_vocab *vocab, lm_ngram **out, lm_error *err);
+/* The history that matters for a sentence model: hist[0..*nh) cut to its last <eot> and what
+ * follows (unchanged when it holds no <eot> or the model is a stream model). */
+const int32_t *lm_ngram_history(const lm_ngram *m, const int32_t *hist, size_t *nh);
 
 #endif

@@ -3,7 +3,11 @@
  *
  *   /                 attrs format="lstmlm", format_version=2, arch="ngram", created_by
  *   /config           attrs order, vocab_size, tokenize ("words"|"whitespace"|"chars"),
- *                     lowercase, chars, prune (0 = none), tokens (training tokens counted)
+ *                     lowercase, chars, prune (0 = none), tokens (training tokens counted),
+ *                     sentences (1 = the history restarts after each <eot>; absent = 0),
+ *                     imported (1 = read from an ARPA file: tokens, counts of counts and
+ *                     discounts are 0, back-off weights may be positive, the unigrams need not
+ *                     sum to 1; absent = 0)
  *   /vocab/bytes, /vocab/offsets, /vocab/counts   as in neural model files
  *   /ngram/<n>        one group per order n = 1..order, attrs count, D1, D2, D3, n1..n4,
  *                     fallback
@@ -46,7 +50,9 @@ static int write_model(const lm_ngram *m, lm_h5 *h, lm_error *err)
         (rc = lm_h5_attr_set_u64(h, "/config", "lowercase", o->lowercase ? 1 : 0, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "chars", o->tokenize == LM_TOKENIZE_CHARS, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "prune", o->prune_singletons, err)) ||
-        (rc = lm_h5_attr_set_u64(h, "/config", "tokens", m->tokens, err)))
+        (rc = lm_h5_attr_set_u64(h, "/config", "tokens", m->tokens, err)) ||
+        (rc = lm_h5_attr_set_u64(h, "/config", "sentences", o->sentences ? 1 : 0, err)) ||
+        (rc = lm_h5_attr_set_u64(h, "/config", "imported", m->imported ? 1 : 0, err)))
         return rc;
     if ((rc = lm_vocab_write(h, m->vocab, err)))
         return rc;
@@ -169,8 +175,9 @@ static int read_level(lm_ngram *m, lm_h5 *h, size_t k, lm_error *err)
         snprintf(p, sizeof p, "%s/backoff", g);
         if ((rc = lm_h5_read(h, p, LM_H5_F32, l->backoff, 1, d, err)))
             return rc;
+        /* Interpolation weights are at most 1; an imported back-off weight may be above. */
         for (size_t i = 0; i < l->n; i++)
-            if (!isfinite(l->backoff[i]) || l->backoff[i] > 1e-6f)
+            if (!isfinite(l->backoff[i]) || (!m->imported && l->backoff[i] > 1e-6f))
                 return lm_fail(err, LM_EFORMAT, "%s: %s[%zu] = %g is not a log-weight", path, p,
                                i, (double)l->backoff[i]);
     }
@@ -186,7 +193,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     lm_ngram *m = NULL;
     lm_vocab *v = NULL;
     char buf[64];
-    uint64_t ver, order, V, lower, prune, tokens;
+    uint64_t ver, order, V, lower, prune, tokens, sent = 0, imported = 0;
     if (lm_h5_attr_str(h, "/", "format", buf, sizeof buf, err) || strcmp(buf, "lstmlm")) {
         rc = lm_fail(err, LM_EFORMAT, "%s: not an lstmlm model file", path);
         goto out;
@@ -207,8 +214,14 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     if ((rc = cfg_u64(h, "order", 1, LM_NGRAM_MAX_ORDER, &order, err)) ||
         (rc = cfg_u64(h, "vocab_size", LM_N_SPECIAL, (uint64_t)1 << 24, &V, err)) ||
         (rc = cfg_u64(h, "lowercase", 0, 1, &lower, err)) ||
-        (rc = cfg_u64(h, "prune", 0, UINT32_MAX, &prune, err)) ||
-        (rc = cfg_u64(h, "tokens", 1, UINT64_MAX, &tokens, err)) ||
+        (rc = cfg_u64(h, "prune", 0, UINT32_MAX, &prune, err)))
+        goto out;
+    /* Files written before these attributes existed hold trained stream models. */
+    if ((lm_h5_has_attr(h, "/config", "sentences") &&
+         (rc = cfg_u64(h, "sentences", 0, 1, &sent, err))) ||
+        (lm_h5_has_attr(h, "/config", "imported") &&
+         (rc = cfg_u64(h, "imported", 0, 1, &imported, err))) ||
+        (rc = cfg_u64(h, "tokens", imported ? 0 : 1, UINT64_MAX, &tokens, err)) ||
         (rc = lm_h5_attr_str(h, "/config", "tokenize", buf, sizeof buf, err)))
         goto out;
     lm_ngram_opts o;
@@ -216,6 +229,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     o.order = (size_t)order;
     o.lowercase = (int)lower;
     o.prune_singletons = (size_t)prune;
+    o.sentences = (int)sent;
     if (!strcmp(buf, "words"))
         o.tokenize = LM_TOKENIZE_WORDS;
     else if (!strcmp(buf, "whitespace"))
@@ -237,6 +251,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     if (rc)
         goto out;
     m->tokens = tokens;
+    m->imported = (int)imported;
     for (size_t k = 0; k < o.order; k++)
         if ((rc = read_level(m, h, k, err)))
             goto out;
@@ -246,11 +261,12 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
                                        "refers outside its prefix table or the vocabulary", path);
         goto out;
     }
-    /* The unigram distribution must sum to 1 (float32 log values: a loose bound). */
+    /* A trained unigram distribution sums to 1 (float32 log values: a loose bound); an
+     * imported one is what its ARPA file gave. */
     double sum = 0;
     for (size_t w = 0; w < m->V; w++)
         sum += pow(10.0, m->lv[0].logprob[w]);
-    if (fabs(sum - 1.0) > 1e-3) {
+    if (!m->imported && fabs(sum - 1.0) > 1e-3) {
         rc = lm_fail(err, LM_EFORMAT, "%s: the unigram probabilities sum to %g, not 1", path, sum);
         goto out;
     }

@@ -51,8 +51,7 @@ static float *take(float *base, size_t *cur, size_t n)
 /* Carves the window workspace for (T, B) out of base (NULL: only counts). keep: everything a
  * backward needs is stored (probabilities per stream and head, masks, scratch). Returns the
  * number of floats. */
-static size_t layout(const lm_attn_dims *d, size_t T, size_t B, int keep, float *base,
-                     win_ws *w)
+static size_t layout(const lm_attn_dims *d, size_t T, size_t B, int keep, float *base, win_ws *w)
 {
     size_t N = T * B, D = d->D, F = d->F, Tc = T < d->C ? T : d->C, cur = 0;
     win_ws tmp;
@@ -114,58 +113,6 @@ size_t lm_attn_step_ws_floats(const lm_attn_dims *d, size_t T)
 }
 
 /* ---- element-wise kernels ---------------------------------------------------------------- */
-
-/* x: (N, D) in; y: (N, D) out; mu, rs: (N) out. Statistics in double. */
-static void ln_forward(size_t N, size_t D, const float *restrict x, const float *restrict w,
-                       const float *restrict b, float *restrict y, float *restrict mu,
-                       float *restrict rs)
-{
-    for (size_t r = 0; r < N; r++) {
-        const float *xr = x + r * D;
-        double s = 0;
-        for (size_t j = 0; j < D; j++)
-            s += xr[j];
-        double m = s / (double)D, v = 0;
-        for (size_t j = 0; j < D; j++)
-            v += ((double)xr[j] - m) * ((double)xr[j] - m);
-        float mf = (float)m, rf = (float)(1.0 / sqrt(v / (double)D + LM_ATTN_LN_EPS));
-        float *yr = y + r * D;
-#pragma omp simd
-        for (size_t j = 0; j < D; j++)
-            yr[j] = (xr[j] - mf) * rf * w[j] + b[j];
-        if (mu) {
-            mu[r] = mf;
-            rs[r] = rf;
-        }
-    }
-}
-
-/* dy: (N, D) in; dx: (N, D) accumulated; gw, gb: (D) accumulated. */
-static void ln_backward(size_t N, size_t D, const float *restrict x, const float *restrict mu,
-                        const float *restrict rs, const float *restrict w,
-                        const float *restrict dy, float *restrict dx, float *restrict gw,
-                        float *restrict gb)
-{
-    for (size_t r = 0; r < N; r++) {
-        const float *xr = x + r * D, *dr = dy + r * D;
-        float m = mu[r], s = rs[r];
-        double s1 = 0, s2 = 0;
-        for (size_t j = 0; j < D; j++) {
-            float xh = (xr[j] - m) * s, dxh = dr[j] * w[j];
-            s1 += dxh;
-            s2 += (double)dxh * xh;
-            gw[j] += dr[j] * xh;
-            gb[j] += dr[j];
-        }
-        float m1 = (float)(s1 / (double)D), m2 = (float)(s2 / (double)D);
-        float *o = dx + r * D;
-#pragma omp simd
-        for (size_t j = 0; j < D; j++) {
-            float xh = (xr[j] - m) * s;
-            o[j] += s * (dr[j] * w[j] - m1 - xh * m2);
-        }
-    }
-}
 
 #define GELU_K0 0.7978845608028654f /* sqrt(2 / pi) */
 #define GELU_K1 0.044715f
@@ -273,8 +220,7 @@ static void attn_backward(const lm_attn_dims *d, size_t T, size_t B, const float
                 /* dP = dO V^T; dV = P^T dO. */
                 lm_gemm(false, true, len, len, hd, 1.0f, dO, ldo, Vv + s0 * ld3, ld3, 0.0f, dP,
                         len);
-                lm_gemm(true, false, len, hd, len, 1.0f, Pc, T, dO, ldo, 0.0f, dV + s0 * ld3,
-                        ld3);
+                lm_gemm(true, false, len, hd, len, 1.0f, Pc, T, dO, ldo, 0.0f, dV + s0 * ld3, ld3);
                 /* dS = P * (dP - rowsum(P * dP)), times the scale of S. */
                 for (size_t i = 0; i < len; i++) {
                     const float *pr = Pc + i * T;
@@ -320,7 +266,8 @@ static void win_forward(const lm_attn_dims *d, const lm_attn_tensors *p, const w
         const layer_ws *lw = &w->l[l];
         float *const *q = p->b[l];
         float *xout = l + 1 < L ? w->l[l + 1].xin : w->xL;
-        ln_forward(N, D, lw->xin, q[LM_ATTN_LN1_W], q[LM_ATTN_LN1_B], lw->a1, lw->mu1, lw->rs1);
+        lm_layernorm_forward(N, D, lw->xin, q[LM_ATTN_LN1_W], q[LM_ATTN_LN1_B], lw->a1, lw->mu1,
+                             lw->rs1);
         fill_rows(lw->qkv, q[LM_ATTN_QKV_B], N, 3 * D);
         lm_gemm(false, true, N, 3 * D, D, 1.0f, lw->a1, D, q[LM_ATTN_QKV_W], D, 1.0f, lw->qkv,
                 3 * D);
@@ -337,7 +284,8 @@ static void win_forward(const lm_attn_dims *d, const lm_attn_tensors *p, const w
         }
         for (size_t i = 0; i < N * D; i++)
             lw->xmid[i] += lw->xin[i];
-        ln_forward(N, D, lw->xmid, q[LM_ATTN_LN2_W], q[LM_ATTN_LN2_B], lw->a2, lw->mu2, lw->rs2);
+        lm_layernorm_forward(N, D, lw->xmid, q[LM_ATTN_LN2_W], q[LM_ATTN_LN2_B], lw->a2, lw->mu2,
+                             lw->rs2);
         fill_rows(lw->u, q[LM_ATTN_FC_B], N, F);
         lm_gemm(false, true, N, F, D, 1.0f, lw->a2, D, q[LM_ATTN_FC_W], D, 1.0f, lw->u, F);
         gelu_forward(N * F, lw->u, lw->g);
@@ -351,7 +299,7 @@ static void win_forward(const lm_attn_dims *d, const lm_attn_tensors *p, const w
             xout[i] += lw->xmid[i];
     }
     if (Y)
-        ln_forward(N, D, w->xL, p->lnf_w, p->lnf_b, Y, w->muf, w->rsf);
+        lm_layernorm_forward(N, D, w->xL, p->lnf_w, p->lnf_b, Y, w->muf, w->rsf);
 }
 
 void lm_attn_forward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, const float *X,
@@ -363,8 +311,8 @@ void lm_attn_forward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws,
     win_forward(d, p, &w, X, Y, T, B, train, rng, 1, NULL);
 }
 
-void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws,
-                      const float *dY, float *dX, const lm_attn_tensors *g, size_t T, size_t B)
+void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, const float *dY,
+                      float *dX, const lm_attn_tensors *g, size_t T, size_t B)
 {
     size_t D = d->D, F = d->F, N = T * B, C = d->C;
     int drop = d->dropout > 0;
@@ -372,7 +320,7 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
     layout(d, T, B, 1, ws, &w);
     float *dR = w.dR, *dtmp = w.dtmp;
     memset(dR, 0, N * D * sizeof(float));
-    ln_backward(N, D, w.xL, w.muf, w.rsf, p->lnf_w, dY, dR, g->lnf_w, g->lnf_b);
+    lm_layernorm_backward(N, D, w.xL, p->lnf_w, w.muf, w.rsf, dY, dR, g->lnf_w, g->lnf_b);
     for (size_t l = d->L; l-- > 0;) {
         const layer_ws *lw = &w.l[l];
         float *const *q = p->b[l], *const *gq = g->b[l];
@@ -389,8 +337,8 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
         lm_gemm(true, false, F, D, N, 1.0f, w.dF, F, lw->a2, D, 1.0f, gq[LM_ATTN_FC_W], D);
         col_sums(w.dF, N, F, gq[LM_ATTN_FC_B]);
         lm_gemm(false, false, N, D, F, 1.0f, w.dF, F, q[LM_ATTN_FC_W], D, 0.0f, dtmp, D);
-        ln_backward(N, D, lw->xmid, lw->mu2, lw->rs2, q[LM_ATTN_LN2_W], dtmp, dR,
-                    gq[LM_ATTN_LN2_W], gq[LM_ATTN_LN2_B]);
+        lm_layernorm_backward(N, D, lw->xmid, q[LM_ATTN_LN2_W], lw->mu2, lw->rs2, dtmp, dR,
+                              gq[LM_ATTN_LN2_W], gq[LM_ATTN_LN2_B]);
         /* Attention branch: xmid = xin + drop(att Wp^T + bp). */
         dm = dR;
         if (drop) {
@@ -401,13 +349,12 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
         col_sums(dm, N, D, gq[LM_ATTN_PROJ_B]);
         lm_gemm(false, false, N, D, D, 1.0f, dm, D, q[LM_ATTN_PROJ_W], D, 0.0f, w.datt, D);
         attn_backward(d, T, B, lw->qkv, lw->P, w.datt, w.dqkv, w.dP);
-        lm_gemm(true, false, 3 * D, D, N, 1.0f, w.dqkv, 3 * D, lw->a1, D, 1.0f,
-                gq[LM_ATTN_QKV_W], D);
-        col_sums(w.dqkv, N, 3 * D, gq[LM_ATTN_QKV_B]);
-        lm_gemm(false, false, N, D, 3 * D, 1.0f, w.dqkv, 3 * D, q[LM_ATTN_QKV_W], D, 0.0f, dtmp,
+        lm_gemm(true, false, 3 * D, D, N, 1.0f, w.dqkv, 3 * D, lw->a1, D, 1.0f, gq[LM_ATTN_QKV_W],
                 D);
-        ln_backward(N, D, lw->xin, lw->mu1, lw->rs1, q[LM_ATTN_LN1_W], dtmp, dR,
-                    gq[LM_ATTN_LN1_W], gq[LM_ATTN_LN1_B]);
+        col_sums(w.dqkv, N, 3 * D, gq[LM_ATTN_QKV_B]);
+        lm_gemm(false, false, N, D, 3 * D, 1.0f, w.dqkv, 3 * D, q[LM_ATTN_QKV_W], D, 0.0f, dtmp, D);
+        lm_layernorm_backward(N, D, lw->xin, q[LM_ATTN_LN1_W], lw->mu1, lw->rs1, dtmp, dR,
+                              gq[LM_ATTN_LN1_W], gq[LM_ATTN_LN1_B]);
     }
     /* The position embedding was added to the input. */
     for (size_t t = 0; t < T; t++) {
@@ -440,7 +387,7 @@ void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, co
         x[j] = xin[j] + pe[j];
     for (size_t l = 0; l < L; l++) {
         float *const *q = p->b[l];
-        ln_forward(1, D, x, q[LM_ATTN_LN1_W], q[LM_ATTN_LN1_B], a, NULL, NULL);
+        lm_layernorm_forward(1, D, x, q[LM_ATTN_LN1_W], q[LM_ATTN_LN1_B], a, NULL, NULL);
         memcpy(qkv, q[LM_ATTN_QKV_B], 3 * D * sizeof(float));
         lm_gemv(false, 3 * D, D, 1.0f, q[LM_ATTN_QKV_W], a, 1.0f, qkv);
         float *kv = cache + l * 2 * D;
@@ -477,7 +424,7 @@ void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, co
         lm_gemv(false, D, D, 1.0f, q[LM_ATTN_PROJ_W], att, 1.0f, a);
         for (size_t j = 0; j < D; j++)
             x[j] += a[j];
-        ln_forward(1, D, x, q[LM_ATTN_LN2_W], q[LM_ATTN_LN2_B], a, NULL, NULL);
+        lm_layernorm_forward(1, D, x, q[LM_ATTN_LN2_W], q[LM_ATTN_LN2_B], a, NULL, NULL);
         memcpy(u, q[LM_ATTN_FC_B], F * sizeof(float));
         lm_gemv(false, F, D, 1.0f, q[LM_ATTN_FC_W], a, 1.0f, u);
         gelu_forward(F, u, g);
@@ -486,7 +433,7 @@ void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, co
         for (size_t j = 0; j < D; j++)
             x[j] += a[j];
     }
-    ln_forward(1, D, x, p->lnf_w, p->lnf_b, y, NULL, NULL);
+    lm_layernorm_forward(1, D, x, p->lnf_w, p->lnf_b, y, NULL, NULL);
 }
 
 void lm_attn_encode(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, const float *X,

@@ -29,7 +29,6 @@
 #include "base/base.h"
 
 #define LM_ATTN_MAX_LAYERS 8
-#define LM_ATTN_LN_EPS 1e-5f
 
 typedef struct lm_attn_dims {
     size_t L;      /* blocks */

@@ -40,12 +40,25 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
 void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, const float *X,
                       const float *dY, float *dX, const lm_lstm_grads *g, size_t T, size_t B);
 
+/* ---- LayerNorm over the last dimension (layernorm.c) -------------------------------------
+ * y = (x - mean) / sqrt(var + LM_LN_EPS) * w + b for each of the N rows of x (N, d), the
+ * statistics in double; mean and rstd (N) keep them for the backward (both may be NULL when
+ * no backward follows). y may not alias x. */
+#define LM_LN_EPS 1e-5
+void lm_layernorm_forward(size_t N, size_t d, const float *x, const float *w, const float *b,
+                          float *y, float *mean, float *rstd);
+/* Adds the input gradient to dx (N, d) and the parameter gradients to dw, db (d). */
+void lm_layernorm_backward(size_t N, size_t d, const float *x, const float *w,
+                           const float *mean, const float *rstd, const float *dy, float *dx,
+                           float *dw, float *db);
+
 /* ---- softmax cross-entropy head -------------------------------------------------------
  * logits = X W^T + b, X (N, O), W (V, O), b (V). Rows processed in chunks of `chunk` rows with
  * scratch (chunk * V floats). */
 typedef struct lm_ce_acc {
     double nll, nll_known; /* summed -log p over all targets / targets other than <unk> */
     size_t n, n_unk;
+    float *rows; /* optional: row r's -log p is written to rows[r] (N floats) */
 } lm_ce_acc;
 
 /* Adds the loss of rows X to acc. With dX != NULL also the backward: dlogits = scale*(p - 1_y)

@@ -36,56 +36,6 @@ static float *take(float **p, size_t n)
     return r;
 }
 
-/* ---- LayerNorm ---------------------------------------------------------------------------- */
-
-void lm_layernorm_forward(size_t N, size_t d, const float *x, const float *w, const float *b,
-                          float *y, float *mean, float *rstd)
-{
-    for (size_t i = 0; i < N; i++) {
-        const float *xi = x + i * d;
-        float *yi = y + i * d;
-        float s = 0;
-        for (size_t j = 0; j < d; j++)
-            s += xi[j];
-        float mu = s / (float)d, v = 0;
-        for (size_t j = 0; j < d; j++) {
-            float c = xi[j] - mu;
-            v += c * c;
-        }
-        float rs = 1.0f / sqrtf(v / (float)d + LM_RWKV_LN_EPS);
-#pragma omp simd
-        for (size_t j = 0; j < d; j++)
-            yi[j] = (xi[j] - mu) * rs * w[j] + b[j];
-        mean[i] = mu;
-        rstd[i] = rs;
-    }
-}
-
-void lm_layernorm_backward(size_t N, size_t d, const float *x, const float *w,
-                           const float *mean, const float *rstd, const float *dy, float *dx,
-                           float *dw, float *db)
-{
-    for (size_t i = 0; i < N; i++) {
-        const float *xi = x + i * d, *dyi = dy + i * d;
-        float *dxi = dx + i * d;
-        float mu = mean[i], rs = rstd[i], s1 = 0, s2 = 0;
-        for (size_t j = 0; j < d; j++) {
-            float xh = (xi[j] - mu) * rs, g = dyi[j] * w[j];
-            dw[j] += dyi[j] * xh;
-            db[j] += dyi[j];
-            s1 += g;
-            s2 += g * xh;
-        }
-        s1 /= (float)d;
-        s2 /= (float)d;
-#pragma omp simd
-        for (size_t j = 0; j < d; j++) {
-            float xh = (xi[j] - mu) * rs;
-            dxi[j] += rs * (dyi[j] * w[j] - s1 - xh * s2);
-        }
-    }
-}
-
 /* ---- state -------------------------------------------------------------------------------- */
 
 size_t lm_rwkv_state_floats(const lm_rwkv_dims *dm, size_t B)

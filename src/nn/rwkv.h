@@ -14,17 +14,6 @@
 #include "base/base.h"
 
 #define LM_RWKV_MAX_LAYERS 8
-#define LM_RWKV_LN_EPS 1e-5f
-
-/* ---- LayerNorm over the last dimension ----------------------------------------------------
- * y = (x - mean) / sqrt(var + eps) * w + b for each of the N rows of x (N, d); mean and rstd
- * (N) keep the statistics for the backward. y may not alias x. */
-void lm_layernorm_forward(size_t N, size_t d, const float *x, const float *w, const float *b,
-                          float *y, float *mean, float *rstd);
-/* Adds the input gradient to dx (N, d) and the parameter gradients to dw, db (d). */
-void lm_layernorm_backward(size_t N, size_t d, const float *x, const float *w,
-                           const float *mean, const float *rstd, const float *dy, float *dx,
-                           float *dw, float *db);
 
 /* ---- parameters ----------------------------------------------------------------------------
  * One layer's tensors (views into the flat parameter or gradient block). Vectors have d

@@ -63,6 +63,7 @@ typedef struct ce_job {
     bool grad;
     float scale;
     float *db;
+    float *rows;
     lm_ce_acc part[LM_POOL_MAX];
 } ce_job;
 
@@ -75,6 +76,8 @@ static void ce_rows(void *ctx, size_t part, size_t nparts)
     for (size_t r = lo; r < hi; r++) {
         int32_t t = j->y[r];
         double nll = row_ce(j->Z + r * j->V, j->b, j->V, t, j->grad, j->scale);
+        if (j->rows)
+            j->rows[r] = (float)nll;
         a.nll += nll;
         a.n++;
         if (t != LM_TOK_UNK)
@@ -110,7 +113,7 @@ void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W,
         float *Z = scratch;
         lm_gemm(false, true, R, V, O, 1.0f, X + r0 * O, O, W, O, 0.0f, Z, V);
         ce_job j = {.Z = Z, .b = b, .y = y + r0, .R = R, .V = V, .grad = dX != NULL,
-                    .scale = scale, .db = db};
+                    .scale = scale, .db = db, .rows = acc->rows ? acc->rows + r0 : NULL};
         size_t n = parts < R ? parts : R;
         lm_pool_run(n, ce_rows, &j);
         for (size_t i = 0; i < n; i++) {

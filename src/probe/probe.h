@@ -3,11 +3,7 @@
 #ifndef LM_PROBE_H
 #define LM_PROBE_H
 
-#include "model/model.h"
-
-/* Tokens a model can see at most: the transformer's context window; 0 for the recurrent
- * architectures (unlimited). */
-size_t lm_probe_window(const lm_model *m);
+#include "lm/lm.h"
 
 /* Steps fed per forward call by the context probe for models without a window (the state is
  * carried between the chunks). */

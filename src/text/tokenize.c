@@ -342,3 +342,18 @@ size_t lm_detokenize(const char *const *toks, size_t n, char *out, size_t cap)
         out[len < cap ? len : cap - 1] = '\0';
     return len;
 }
+
+static const char *const tokenize_names[] = {"words", "whitespace", "chars"};
+
+const char *lm_tokenize_name(int tokenize)
+{
+    return tokenize >= 0 && tokenize <= LM_TOKENIZE_CHARS ? tokenize_names[tokenize] : "?";
+}
+
+int lm_tokenize_parse(const char *name)
+{
+    for (int i = 0; i <= LM_TOKENIZE_CHARS; i++)
+        if (!strcmp(name, tokenize_names[i]))
+            return i;
+    return LM_EINVAL;
+}

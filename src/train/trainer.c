@@ -1,5 +1,6 @@
 /* trainer.c - epochs of truncated BPTT, validation, schedules, checkpoints and resume. */
 #include "model/model.h"
+#include "lm/lm.h"
 #include "train/train.h"
 
 #include <math.h>
@@ -29,7 +30,8 @@ void lm_train_opts_init(lm_train_opts *o)
 }
 
 struct lm_trainer {
-    lm_model *m;
+    lm_net *m;
+    const lm_model *model; /* the handle around m, for validation */
     lm_train_opts o;
     const int32_t *train, *valid;
     size_t n_train, n_valid;
@@ -93,9 +95,14 @@ static int check_opts(const lm_train_opts *o, lm_error *err)
     return LM_OK;
 }
 
-int lm_trainer_create(lm_model *m, const lm_train_opts *o, const int32_t *train, size_t n_train,
-                      const int32_t *valid, size_t n_valid, lm_trainer **out, lm_error *err)
+int lm_trainer_create(lm_model *model, const lm_train_opts *o, const int32_t *train,
+                      size_t n_train, const int32_t *valid, size_t n_valid, lm_trainer **out,
+                      lm_error *err)
 {
+    lm_net *m = lm_model_net(model);
+    if (!m)
+        return lm_fail(err, LM_EINVAL, "a %s model is not trained by gradient (see lstmlm ngram "
+                       "train for n-grams)", lm_model_kind(model));
     int rc = check_opts(o, err);
     if (rc)
         return rc;
@@ -117,9 +124,10 @@ int lm_trainer_create(lm_model *m, const lm_train_opts *o, const int32_t *train,
     if (!t)
         return lm_fail(err, LM_ENOMEM, "out of memory");
     t->m = m;
+    t->model = model;
     t->o = *o;
     if (t->o.shift_windows < 0)
-        t->o.shift_windows = !strcmp(m->cfg.arch, "transformer");
+        t->o.shift_windows = m->arch->positional;
     t->train = train;
     t->n_train = n_train;
     t->valid = valid;
@@ -235,7 +243,7 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
 {
     if (t->finished || t->epoch >= t->o.epochs)
         return lm_fail(err, LM_EINVAL, "training already finished after %zu epochs", t->epoch);
-    lm_model *m = t->m;
+    lm_net *m = t->m;
     size_t e = t->epoch + 1, B = t->o.batch, P = m->table.total;
     lm_batcher_set_offset(&t->bt, epoch_offset(t, e));
     size_t windows = t->bt.windows;
@@ -260,7 +268,7 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
         size_t T = lm_batcher_window(&t->bt, t->step, t->x, t->y);
         /* The gradient block is zero here: the optimizer step clears it as it reads it. */
         lm_ce_acc acc = {0};
-        lm_model_window(m, &t->ws, t->x, t->y, T, B, t->state, t->step * t->o.bptt, 1, &t->rng,
+        lm_net_window(m, &t->ws, t->x, t->y, T, B, t->state, t->step * t->o.bptt, 1, &t->rng,
                         t->grads, scale, &acc);
         double norm = lm_grad_norm(t->grads, P);
         if (!isfinite(acc.nll) || !isfinite(norm)) {
@@ -310,7 +318,7 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
     r.seconds = t->ep_seconds;
     if (t->n_valid) {
         lm_eval_result ev;
-        int rc = lm_model_eval(m, t->valid, t->n_valid, B, t->o.bptt, &ev, err);
+        int rc = lm_model_eval(t->model, t->valid, t->n_valid, B, t->o.bptt, &ev, err);
         if (rc)
             return rc;
         r.valid_ppl = ev.ppl;
@@ -335,7 +343,7 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
     r.improved = improved;
     lm_history_row row = {(uint32_t)e, t->total_tokens, r.train_loss, r.valid_ppl, lr,
                           r.seconds > 0 ? (double)r.tokens / r.seconds : 0, r.seconds};
-    if (lm_model_add_history(m, &row))
+    if (lm_net_add_history(m, &row))
         return lm_fail(err, LM_ENOMEM, "out of memory");
     t->epoch = e;
     t->step = 0;
@@ -348,14 +356,14 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
 
 int lm_trainer_save_best(const lm_trainer *t, const char *path, lm_error *err)
 {
-    lm_model *m = t->m;
+    lm_net *m = t->m;
     size_t P = m->table.total;
     float *cur = lm_alloc_floats(P);
     if (!cur)
         return lm_fail(err, LM_ENOMEM, "out of memory");
     memcpy(cur, m->params, P * sizeof(float));
     memcpy(m->params, t->best, P * sizeof(float));
-    int rc = lm_model_save(m, path, err);
+    int rc = lm_net_save(m, path, err);
     memcpy(m->params, cur, P * sizeof(float));
     lm_free(cur);
     return rc;
@@ -370,7 +378,7 @@ int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *
     if (rc)
         return rc;
     const lm_train_opts *o = &t->o;
-    const lm_model *m = t->m;
+    const lm_net *m = t->m;
     size_t ds[1] = {t->state_floats};
     struct {
         const char *name;
@@ -395,7 +403,7 @@ int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *
              {"plateau_decay", o->plateau_decay}, {"clip", o->clip},
              {"beta1", o->beta1},         {"beta2", o->beta2},
              {"eps", o->eps},             {"weight_decay", o->weight_decay}};
-    if ((rc = lm_model_write(m, h, err)))
+    if ((rc = lm_net_write(m, h, err)))
         goto fail;
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
         if ((rc = lm_h5_attr_set_u64(h, "/train", u[i].name, u[i].v, err)))
@@ -420,7 +428,8 @@ int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
                       lm_error *err)
 {
     lm_h5 *h;
-    lm_model *m = NULL;
+    lm_net *m = NULL;
+    lm_model *gm = NULL;
     lm_trainer *t = NULL;
     int rc = lm_h5_open(path, &h, err);
     if (rc)
@@ -430,7 +439,7 @@ int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
                      path);
         goto fail;
     }
-    if ((rc = lm_model_read(h, &m, err)))
+    if ((rc = lm_net_read(h, &m, err)))
         goto fail;
     lm_train_opts o;
     lm_train_opts_init(&o);
@@ -476,8 +485,11 @@ int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
                      "(or vocabulary)", path);
         goto fail;
     }
-    if ((rc = lm_trainer_create(m, &o, train, n_train, valid, n_valid, &t, err)))
+    rc = lm_model_wrap(&lm_kind_neural, m, &gm, err);
+    m = NULL;
+    if (rc || (rc = lm_trainer_create(gm, &o, train, n_train, valid, n_valid, &t, err)))
         goto fail;
+    m = t->m;
     t->epoch = v[0];
     t->step = v[1];
     t->adam_t = v[2];
@@ -504,12 +516,15 @@ int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
                   (rc = lm_block_read(m, h, "/optim/v", t->m2, err))))
         goto fail;
     lm_h5_close(h);
-    *model = m;
+    *model = gm;
     *out = t;
     return LM_OK;
 fail:
     lm_h5_close(h);
     lm_trainer_free(t);
-    lm_model_free(m);
+    if (gm)
+        lm_model_free(gm);
+    else
+        lm_net_free(m);
     return rc;
 }

@@ -1,0 +1,279 @@
+/* test_lm.c - the language-model interface across kinds: one loader for neural, n-gram and
+ * ARPA files, states and steps for each, and mixtures of two models. */
+#include "harness.h"
+#include "lm/lm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { V = 12, NT = 600 };
+
+static lm_rng rng;
+static int32_t text[NT];
+
+static lm_vocab *vocab(void)
+{
+    lm_vocab *v = NULL;
+    LM_ASSERT(lm_vocab_create(&v, NULL) == LM_OK);
+    for (int i = LM_N_SPECIAL; i < V; i++) {
+        char t[8];
+        snprintf(t, sizeof t, "w%d", i);
+        lm_vocab_add(v, t, strlen(t), 1);
+    }
+    return v;
+}
+
+static lm_model *neural(void)
+{
+    lm_config c;
+    lm_config_init(&c);
+    c.embed = 8;
+    c.hidden = 8;
+    c.layers = 1;
+    c.init_range = 0.3f;
+    lm_model *m = NULL;
+    lm_error err;
+    LM_ASSERT(lm_model_create(&c, vocab(), &rng, &m, &err) == LM_OK);
+    return m;
+}
+
+static lm_model *ngram(size_t order)
+{
+    lm_ngram_opts o;
+    lm_ngram_opts_init(&o);
+    o.order = order;
+    const int32_t *streams[1] = {text};
+    size_t lens[1] = {NT / 2};
+    lm_ngram *g = NULL;
+    lm_model *m = NULL;
+    lm_error err;
+    LM_ASSERT(lm_ngram_train(&o, vocab(), streams, lens, 1, &g, &err) == LM_OK);
+    LM_ASSERT(lm_model_from_ngram(g, &m, &err) == LM_OK);
+    return m;
+}
+
+static double ppl(const lm_model *m, const int32_t *ids, size_t n)
+{
+    lm_eval_result r;
+    lm_error err;
+    if (lm_model_eval(m, ids, n, 1, 16, &r, &err) != LM_OK) {
+        printf("\n  eval: %s\n", err.msg);
+        return NAN;
+    }
+    return r.ppl;
+}
+
+/* One loader for every kind: the kind comes from the file, and the same text gets the same
+ * perplexity from a model and from the file it was saved to (ARPA included). */
+static void test_one_loader(void)
+{
+    lm_model *n = neural(), *g = ngram(3);
+    char pn[512], pg[512], pa[512], pt[512];
+    snprintf(pn, sizeof pn, "%s/n.h5", th_tmpdir());
+    snprintf(pg, sizeof pg, "%s/g.h5", th_tmpdir());
+    snprintf(pa, sizeof pa, "%s/g.arpa", th_tmpdir());
+    snprintf(pt, sizeof pt, "%s/not-a-model.txt", th_tmpdir());
+    lm_error err;
+    CU_ASSERT_FATAL(lm_model_save(n, pn, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_model_save(g, pg, &err) == LM_OK);
+    lm_ngram *raw = NULL;
+    CU_ASSERT_FATAL(lm_ngram_load(pg, &raw, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_ngram_write_arpa(raw, pa, &err) == LM_OK);
+    lm_ngram_free(raw);
+    FILE *f = fopen(pt, "w");
+    fputs("hello\n", f);
+    fclose(f);
+    lm_model *ln = NULL, *lg = NULL, *la = NULL, *lt = NULL;
+    CU_ASSERT_FATAL(lm_model_load(pn, &ln, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_model_load(pg, &lg, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_model_load(pa, &la, &err) == LM_OK);
+    CU_ASSERT(lm_model_load(pt, &lt, &err) == LM_EFORMAT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not-a-model.txt"));
+    CU_ASSERT_STRING_EQUAL(lm_model_kind(ln), "lstm");
+    CU_ASSERT_STRING_EQUAL(lm_model_kind(lg), "ngram");
+    CU_ASSERT_STRING_EQUAL(lm_model_kind(la), "ngram");
+    CU_ASSERT_PTR_NULL(lm_model_config(lg));
+    CU_ASSERT_PTR_NOT_NULL(lm_model_config(ln));
+    const int32_t *test = text + NT / 2;
+    size_t nt = NT / 2;
+    LM_ASSERT_CLOSE(ppl(ln, test, nt), ppl(n, test, nt), 0, 1e-6);
+    LM_ASSERT_CLOSE(ppl(lg, test, nt), ppl(g, test, nt), 0, 1e-6);
+    LM_ASSERT_CLOSE(ppl(la, test, nt), ppl(g, test, nt), 0, 1e-4);
+    lm_model_free(n);
+    lm_model_free(g);
+    lm_model_free(ln);
+    lm_model_free(lg);
+    lm_model_free(la);
+}
+
+/* The n-gram state is its last order-1 ids: copies, saves and loads continue exactly, and
+ * each step is a normalised distribution that agrees with the model's scoring. */
+static void test_ngram_state(void)
+{
+    lm_model *g = ngram(4);
+    lm_state *s = NULL, *c = NULL, *l = NULL;
+    lm_error err;
+    CU_ASSERT_FATAL(lm_state_create(g, &s, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_create(g, &c, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_create(g, &l, &err) == LM_OK);
+    float a[V], b[V], d[V];
+    size_t n = 40;
+    float *lp = NULL;
+    int32_t *tg = NULL;
+    size_t k = 0;
+    CU_ASSERT_FATAL(lm_model_logprobs(g, text, n, 1, 8, &lp, &tg, &k, &err) == LM_OK);
+    CU_ASSERT_EQUAL(k, n - 1);
+    int ok = 1;
+    for (size_t i = 0; i + 1 < n; i++) {
+        CU_ASSERT_FATAL(lm_step(g, s, text[i], a, &err) == LM_OK);
+        double sum = 0;
+        for (int w = 0; w < V; w++)
+            sum += exp((double)a[w]);
+        ok &= fabs(sum - 1) < 1e-5 && fabs(a[text[i + 1]] - lp[i]) < 1e-5;
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(lm_state_bytes(s), 3 * sizeof(int32_t));
+    char path[512];
+    snprintf(path, sizeof path, "%s/ngram-state.h5", th_tmpdir());
+    CU_ASSERT_FATAL(lm_state_copy(c, s, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_save(s, path, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_load(l, path, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(g, s, 5, a, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(g, c, 5, b, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(g, l, 5, d, &err) == LM_OK);
+    CU_ASSERT(!memcmp(a, b, sizeof a) && !memcmp(a, d, sizeof a));
+    /* A state of another model is refused. */
+    lm_model *n4 = neural();
+    lm_state *other = NULL;
+    CU_ASSERT_FATAL(lm_state_create(n4, &other, &err) == LM_OK);
+    CU_ASSERT(lm_state_load(other, path, &err) == LM_EMISMATCH);
+    lm_state_free(other);
+    lm_model_free(n4);
+    free(lp);
+    free(tg);
+    lm_state_free(s);
+    lm_state_free(c);
+    lm_state_free(l);
+    lm_model_free(g);
+}
+
+/* p = lambda p_a + (1 - lambda) p_b, token by token and over a text. */
+static void test_mixture(void)
+{
+    lm_error err;
+    const int32_t *test = text + NT / 2;
+    size_t nt = NT / 2;
+    lm_model *n = neural(), *g = ngram(3);
+    float *la, *lb;
+    int32_t *ta, *tb;
+    size_t ka, kb;
+    CU_ASSERT_FATAL(lm_model_logprobs(n, test, nt, 1, 16, &la, &ta, &ka, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_model_logprobs(g, test, nt, 1, 16, &lb, &tb, &kb, &err) == LM_OK);
+    double want = 0;
+    for (size_t i = 0; i < ka; i++)
+        want -= log(0.3 * exp((double)la[i]) + 0.7 * exp((double)lb[i]));
+    want = exp(want / (double)ka);
+    lm_model *x = NULL;
+    CU_ASSERT_FATAL(lm_model_mix(n, g, 0.3, &x, &err) == LM_OK);
+    CU_ASSERT_STRING_EQUAL(lm_model_kind(x), "mixture");
+    LM_ASSERT_CLOSE(ppl(x, test, nt), want, 0, 1e-5);
+    /* Steps are normalised and agree with the scoring; states save and load. */
+    lm_state *s = NULL, *l = NULL;
+    CU_ASSERT_FATAL(lm_state_create(x, &s, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_create(x, &l, &err) == LM_OK);
+    float row[V], row2[V];
+    float *lp;
+    int32_t *tg;
+    size_t k;
+    CU_ASSERT_FATAL(lm_model_logprobs(x, test, 30, 1, 16, &lp, &tg, &k, &err) == LM_OK);
+    int ok = 1;
+    for (size_t i = 0; i + 1 < 30; i++) {
+        CU_ASSERT_FATAL(lm_step(x, s, test[i], row, &err) == LM_OK);
+        double sum = 0;
+        for (int w = 0; w < V; w++)
+            sum += exp((double)row[w]);
+        ok &= fabs(sum - 1) < 1e-5 && fabs(row[test[i + 1]] - lp[i]) < 1e-4;
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(lm_state_bytes(s), (8 + 8) * 1 * sizeof(float) + 2 * sizeof(int32_t));
+    char path[512];
+    snprintf(path, sizeof path, "%s/mix-state.h5", th_tmpdir());
+    CU_ASSERT_FATAL(lm_state_save(s, path, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_load(l, path, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(x, s, 4, row, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(x, l, 4, row2, &err) == LM_OK);
+    CU_ASSERT(!memcmp(row, row2, sizeof row));
+    /* A mixture is not saved as one file. */
+    CU_ASSERT(lm_model_save(x, path, &err) == LM_EINVAL);
+    free(lp);
+    free(tg);
+    free(la);
+    free(lb);
+    free(ta);
+    free(tb);
+    lm_state_free(s);
+    lm_state_free(l);
+    lm_model_free(x);
+}
+
+/* The tuned weight is a minimum: no worse than either model alone or the even mixture. */
+static void test_tune(void)
+{
+    lm_error err;
+    lm_model *n = neural(), *g = ngram(3);
+    const int32_t *valid = text + NT / 2;
+    size_t nv = NT / 2;
+    double lambda = -1, best = 0;
+    CU_ASSERT_FATAL(lm_mix_tune(n, g, valid, nv, 16, &lambda, &best, &err) == LM_OK);
+    CU_ASSERT(lambda >= 0 && lambda <= 1);
+    double pn = ppl(n, valid, nv), pg = ppl(g, valid, nv);
+    lm_model *x = NULL;
+    CU_ASSERT_FATAL(lm_model_mix(n, g, lambda, &x, &err) == LM_OK);
+    double px = ppl(x, valid, nv);
+    printf("\n  neural %.3f, 3-gram %.3f, mixture %.3f at lambda %.3f", pn, pg, px, lambda);
+    LM_ASSERT_CLOSE(px, best, 0, 1e-3);
+    CU_ASSERT(px <= pn * (1 + 1e-6) && px <= pg * (1 + 1e-6));
+    lm_model_free(x);
+}
+
+/* Mixing models of different vocabularies is refused and frees both. */
+static void test_mismatch(void)
+{
+    lm_error err;
+    lm_model *n = neural();
+    lm_vocab *v = vocab();
+    lm_vocab_add(v, "extra", 5, 1);
+    lm_config c;
+    lm_config_init(&c);
+    c.embed = c.hidden = 4;
+    c.layers = 1;
+    lm_model *o = NULL, *x = NULL;
+    CU_ASSERT_FATAL(lm_model_create(&c, v, &rng, &o, &err) == LM_OK);
+    CU_ASSERT(lm_model_mix(n, o, 0.5, &x, &err) == LM_EMISMATCH);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "vocabularies differ"));
+    CU_ASSERT_PTR_NULL(x);
+    n = neural();
+    o = neural();
+    CU_ASSERT(lm_model_mix(n, o, 1.5, &x, &err) == LM_EINVAL);
+}
+
+int main(void)
+{
+    lm_rng_seed(&rng, 99);
+    /* A text with structure both kinds can learn: a noisy cycle. */
+    for (int i = 0; i < NT; i++)
+        text[i] = (int32_t)(LM_N_SPECIAL + (lm_rng_uniform(&rng) < 0.8
+                                                ? (uint64_t)(i % 5)
+                                                : lm_rng_next(&rng) % (V - LM_N_SPECIAL)));
+    static const th_test tests[] = {
+        {"one loader: neural, n-gram and ARPA files", test_one_loader},
+        {"n-gram states and steps", test_ngram_state},
+        {"a mixture is a model: scoring, steps, states", test_mixture},
+        {"the tuned mixture weight is a minimum", test_tune},
+        {"mixtures refuse a vocabulary mismatch and a bad weight", test_mismatch},
+        {NULL, NULL},
+    };
+    return th_run("lm", tests);
+}
