@@ -15,7 +15,8 @@ const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix)
     FILE *f = fopen(path, "wb");
     if (!f)
         return NULL;
-    if ((size && fwrite(data, 1, size, f) != size) | (fclose(f) != 0))
+    int bad = size && fwrite(data, 1, size, f) != size;
+    if (fclose(f) != 0 || bad)
         return NULL;
     return path;
 }
