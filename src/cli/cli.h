@@ -78,6 +78,17 @@ void cli_log(void *ud, const char *line);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); NULL when it cannot. */
 char *cli_read_file(const char *path);
 
+/* An advisory lock on an output file, held from before any work until the command ends: an
+ * exclusive flock on "PATH.lock", which cli_lock_drop removes. take fails (LM_EIO, one-line
+ * message in err) when another run holds it, when PATH exists but is not a regular file, or
+ * when its folder is not writable. */
+typedef struct cli_lock {
+    int fd;
+    char path[4200];
+} cli_lock;
+int cli_lock_take(cli_lock *l, const char *path, lm_error *err);
+void cli_lock_drop(cli_lock *l); /* no-op when not held */
+
 /* ---- options shared by generate, chat and ngram generate ----------------------------------
  * Sampling (-t/--temperature, --top-k, --top-p, --repetition-penalty, --presence-penalty,
  * --penalty-window, --allow-unk, --ban WORD...), beam search (--beam, --length-alpha), --seed

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct progress_ctx {
     bool tty, quiet;
@@ -233,6 +234,9 @@ int cmd_train(int argc, char **argv)
         if (!dstart_set)
             o.decay_start = 0;
     }
+    if (vopt.max_vocab && vopt.max_vocab <= LM_N_SPECIAL)
+        return cli_usage("train", "--max-vocab: bad value '%zu' (expected 0 = no limit, or more "
+                         "than the %d special tokens)", vopt.max_vocab, LM_N_SPECIAL);
     const char *train_path = argv[optind];
     char ckbuf[4096];
     if (!ckpt) {
@@ -256,6 +260,22 @@ int cmd_train(int argc, char **argv)
         lm_set_log_fn(cli_log, NULL);
 
     lm_error err = {0};
+    /* Before any work: the corpus is read twice (vocabulary, then ids) unless resuming, so it
+     * must be a file; the outputs are locked against a second run writing them. */
+    struct stat st_train;
+    if (!resume && stat(train_path, &st_train) == 0 && !S_ISREG(st_train.st_mode)) {
+        fprintf(stderr, "lstmlm: %s: not a regular file (training reads the corpus twice; save "
+                        "the stream to a file first)\n", train_path);
+        return EXIT_FAIL;
+    }
+    /* Only rank 0 writes the files, so only it takes their locks. */
+    cli_lock lock_out = {.fd = -1}, lock_ckpt = {.fd = -1};
+    if (!rank && (cli_lock_take(&lock_out, out, &err) ||
+                  (strcmp(ckpt, out) && cli_lock_take(&lock_ckpt, ckpt, &err)))) {
+        cli_lock_drop(&lock_out);
+        return cli_fail(&err);
+    }
+    bool wrote_out = false, wrote_ckpt = false;
     lm_vocab *vocab = NULL;
     lm_model *m = NULL, *probe = NULL;
     lm_trainer *t = NULL;
@@ -354,8 +374,15 @@ int cmd_train(int argc, char **argv)
                 rc = EXIT_FAIL;
                 goto out;
             }
-            fprintf(stderr, "lstmlm: %s; the last good checkpoint (%s) and model (%s) are kept\n",
-                    err.msg, ckpt, out);
+            /* Name only what this run wrote (a file from before it is left as it was). */
+            if (wrote_out && wrote_ckpt)
+                fprintf(stderr, "lstmlm: %s; the last good checkpoint (%s, epoch %zu) and model "
+                                "(%s) are kept\n", err.msg, ckpt, lm_trainer_epoch(t), out);
+            else if (wrote_out || wrote_ckpt)
+                fprintf(stderr, "lstmlm: %s; the last good %s (%s) is kept\n", err.msg,
+                        wrote_out ? "model" : "checkpoint", wrote_out ? out : ckpt);
+            else
+                fprintf(stderr, "lstmlm: %s; no model was written\n", err.msg);
             goto fail_quiet;
         }
         if (e)
@@ -370,9 +397,14 @@ int cmd_train(int argc, char **argv)
                    cli_duration(r.seconds, db, sizeof db));
             fflush(stdout);
         }
-        if ((r.improved && !rank && lm_trainer_save_best(t, out, &err)) ||
-            lm_trainer_save_checkpoint(t, rank ? NULL : ckpt, &err))
+        if (r.improved && !rank) {
+            if (lm_trainer_save_best(t, out, &err))
+                goto fail;
+            wrote_out = true;
+        }
+        if (lm_trainer_save_checkpoint(t, rank ? NULL : ckpt, &err))
             goto fail;
+        wrote_ckpt = true;
         if (r.stop)
             break;
     }
@@ -418,6 +450,8 @@ fail_quiet:
         cli_mpi_abort(EXIT_FAIL);
     }
 out:
+    cli_lock_drop(&lock_ckpt);
+    cli_lock_drop(&lock_out);
     lm_trainer_free(t);
     lm_model_free(m);
     lm_model_free(probe);

@@ -2,11 +2,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -451,4 +454,55 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
         fprintf(stderr, "lambda %.4f (perplexity %.2f on %s)\n", lambda, ppl, tune);
     }
     return lm_model_mix(a, b, lambda, out, err);
+}
+
+/* ---- output locks ------------------------------------------------------------------------ */
+
+__attribute__((format(printf, 2, 3))) static int lock_fail(lm_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return err->code = LM_EIO;
+}
+
+int cli_lock_take(cli_lock *l, const char *path, lm_error *err)
+{
+    l->fd = -1;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return lock_fail(err, "%s: not a regular file", path);
+    snprintf(l->path, sizeof l->path, "%s.lock", path);
+    /* Retry when the file was unlinked (by a finishing run) between open and flock. */
+    for (int tries = 0; tries < 10; tries++) {
+        int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            return lock_fail(err, "%s: cannot write: %s", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return lock_fail(err, "%s is being written by another lstmlm run (it holds %s)",
+                                 path, l->path);
+            return lock_fail(err, "%s: cannot lock: %s", l->path, strerror(e));
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(l->path, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev) {
+            l->fd = fd;
+            return LM_OK;
+        }
+        close(fd);
+    }
+    return lock_fail(err, "%s: cannot lock", l->path);
+}
+
+void cli_lock_drop(cli_lock *l)
+{
+    if (l->fd < 0)
+        return;
+    unlink(l->path);
+    close(l->fd);
+    l->fd = -1;
 }

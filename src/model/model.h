@@ -74,6 +74,10 @@ typedef struct lm_arch {
      * first and ws is sized by ws_floats(c, 1, 1). NULL: lm_step calls forward, T = B = 1. */
     void (*step)(const lm_net *m, float *ws, int32_t token, const float *x, float *y,
                  float *state, size_t pos);
+    /* Optional: true when a state read from a file (one stream after pos tokens, its floats
+     * all finite) holds only what step can use, e.g. token ids inside the vocabulary. NULL:
+     * any finite state is usable. */
+    bool (*state_ok)(const lm_config *c, const float *state, size_t pos);
 } lm_arch;
 
 const lm_arch *lm_arch_find(const char *name);

@@ -1,4 +1,4 @@
-/* model_file.c - the HDF5 model file, format version 1 (see lstmlm-model(5)). */
+/* model_file.c - the HDF5 model file, format version 2 (see lstmlm-model(5)). */
 #include "model/model.h"
 
 #include <errno.h>
@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#define FORMAT_VERSION 1
+/* Version 2: the vocabulary as a byte blob and offsets (version 1: variable-length strings,
+ * still read). */
+#define FORMAT_VERSION 2
 
 static const char *const hist_columns = "epoch,tokens,train_loss,valid_ppl,lr,tokens_per_s,seconds";
 
@@ -45,36 +48,49 @@ int lm_block_read(const lm_net *m, lm_h5 *h, const char *group, float *block, lm
     return LM_OK;
 }
 
+/* Longest token a vocabulary file may hold (the tokenizer cuts tokens at 1024 bytes). */
+#define VOCAB_MAX_TOKEN 4096
+
 int lm_vocab_write(lm_h5 *h, const lm_vocab *v, lm_error *err)
 {
-    size_t V = lm_vocab_size(v);
-    const char **toks = malloc((V ? V : 1) * sizeof *toks);
+    size_t V = lm_vocab_size(v), nb = 0;
+    uint64_t *offs = malloc((V + 1) * sizeof *offs);
     uint64_t *counts = malloc((V ? V : 1) * sizeof *counts);
+    unsigned char *bytes = NULL;
     int rc;
-    if (!toks || !counts) {
+    if (!offs || !counts) {
         rc = lm_fail(err, LM_ENOMEM, "out of memory");
         goto out;
     }
+    offs[0] = 0;
     for (size_t i = 0; i < V; i++) {
-        toks[i] = lm_vocab_token(v, (int32_t)i);
+        nb += strlen(lm_vocab_token(v, (int32_t)i));
+        offs[i + 1] = nb;
         counts[i] = lm_vocab_count(v, (int32_t)i);
     }
-    size_t dv[1] = {V};
-    rc = lm_h5_write_strings(h, "/vocab/tokens", toks, V, err);
-    if (!rc)
+    if (!(bytes = malloc(nb ? nb : 1))) {
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < V; i++)
+        memcpy(bytes + offs[i], lm_vocab_token(v, (int32_t)i), offs[i + 1] - offs[i]);
+    size_t dv[1] = {V}, db[1] = {nb}, dofs[1] = {V + 1};
+    if (!(rc = lm_h5_write(h, "/vocab/bytes", LM_H5_U8, bytes, 1, db, err)) &&
+        !(rc = lm_h5_write(h, "/vocab/offsets", LM_H5_U64, offs, 1, dofs, err)))
         rc = lm_h5_write(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, err);
 out:
-    free(toks);
+    free(offs);
     free(counts);
+    free(bytes);
     return rc;
 }
 
-int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err)
+/* Format version 1: /vocab/tokens as variable-length strings, copied into one blob. */
+static int vocab_read_strings(lm_h5 *h, size_t V, unsigned char **bytes, uint64_t *offs,
+                              lm_error *err)
 {
     char **toks = NULL;
-    size_t nt = 0;
-    uint64_t *counts = NULL;
-    lm_vocab *v = NULL;
+    size_t nt = 0, nb = 0;
     int rc = lm_h5_read_strings(h, "/vocab/tokens", &toks, &nt, err);
     if (rc)
         return rc;
@@ -83,9 +99,69 @@ int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err)
                      lm_h5_path(h), nt, V);
         goto out;
     }
-    counts = malloc(V * sizeof *counts);
-    if (!counts) {
+    offs[0] = 0;
+    for (size_t i = 0; i < V; i++)
+        offs[i + 1] = nb += strlen(toks[i]);
+    if (!(*bytes = malloc(nb ? nb : 1))) {
         rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < V; i++)
+        memcpy(*bytes + offs[i], toks[i], offs[i + 1] - offs[i]);
+out:
+    lm_h5_free_strings(toks, nt);
+    return rc;
+}
+
+int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err)
+{
+    const char *path = lm_h5_path(h);
+    uint64_t *offs = NULL, *counts = NULL;
+    unsigned char *bytes = NULL;
+    lm_vocab *v = NULL;
+    int rc = LM_OK;
+    if (V < LM_N_SPECIAL || V > ((size_t)1 << 24))
+        return lm_fail(err, LM_EFORMAT, "%s: vocabulary size %zu is out of range", path, V);
+    if (!(offs = malloc((V + 1) * sizeof *offs)) || !(counts = malloc(V * sizeof *counts))) {
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (lm_h5_exists(h, "/vocab/offsets")) {
+        int r;
+        size_t nb[4], dofs[1] = {V + 1};
+        if ((rc = lm_h5_shape(h, "/vocab/bytes", &r, nb, err)))
+            goto out;
+        if (r != 1 || nb[0] > (size_t)V * VOCAB_MAX_TOKEN) {
+            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/bytes has an impossible shape", path);
+            goto out;
+        }
+        if (!(bytes = malloc(nb[0] ? nb[0] : 1))) {
+            rc = lm_fail(err, LM_ENOMEM, "out of memory");
+            goto out;
+        }
+        if ((rc = lm_h5_read(h, "/vocab/bytes", LM_H5_U8, bytes, 1, nb, err)) ||
+            (rc = lm_h5_read(h, "/vocab/offsets", LM_H5_U64, offs, 1, dofs, err)))
+            goto out;
+        /* Every token a non-empty run of the blob, in order, the last one ending it. */
+        if (offs[0] != 0 || offs[V] != nb[0]) {
+            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/offsets does not span /vocab/bytes", path);
+            goto out;
+        }
+        for (size_t i = 0; i < V; i++)
+            if (offs[i + 1] <= offs[i] || offs[i + 1] - offs[i] > VOCAB_MAX_TOKEN) {
+                rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/offsets[%zu] is out of order", path,
+                             i + 1);
+                goto out;
+            }
+        if (memchr(bytes, '\0', nb[0])) {
+            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/bytes holds a NUL byte", path);
+            goto out;
+        }
+    } else if (lm_h5_exists(h, "/vocab/tokens")) {
+        if ((rc = vocab_read_strings(h, V, &bytes, offs, err)))
+            goto out;
+    } else {
+        rc = lm_fail(err, LM_EFORMAT, "%s: missing dataset /vocab/offsets", path);
         goto out;
     }
     size_t dv[1] = {V};
@@ -93,10 +169,14 @@ int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err)
         (rc = lm_vocab_create(&v, err)))
         goto out;
     for (size_t i = 0; i < V; i++) {
-        int32_t id = lm_vocab_add(v, toks[i], strlen(toks[i]), 0);
+        const char *tok = (const char *)bytes + offs[i];
+        size_t len = (size_t)(offs[i + 1] - offs[i]);
+        int32_t id = lm_vocab_add(v, tok, len, 0);
         if (id != (int32_t)i) {
-            rc = lm_fail(err, LM_EFORMAT, "%s: /vocab/tokens[%zu] '%s' is a duplicate or a "
-                         "misplaced special token", lm_h5_path(h), i, toks[i]);
+            rc = id < 0 ? lm_fail(err, LM_ENOMEM, "out of memory")
+                        : lm_fail(err, LM_EFORMAT, "%s: vocabulary token %zu '%.*s' is a "
+                                  "duplicate or a misplaced special token", path, i,
+                                  (int)(len < 64 ? len : 64), tok);
             goto out;
         }
         lm_vocab_set_count(v, id, counts[i]);
@@ -105,7 +185,8 @@ int lm_vocab_read(lm_h5 *h, size_t V, lm_vocab **out, lm_error *err)
     v = NULL;
 out:
     lm_vocab_free(v);
-    lm_h5_free_strings(toks, nt);
+    free(bytes);
+    free(offs);
     free(counts);
     return rc;
 }
@@ -196,7 +277,7 @@ static int check_header(lm_h5 *h, char *arch, size_t cap, lm_error *err)
                        lm_h5_path(h), fmt);
     if ((rc = lm_h5_attr_u64(h, "/", "format_version", &ver, err)))
         return rc;
-    if (ver != FORMAT_VERSION)
+    if (ver < 1 || ver > FORMAT_VERSION)
         return lm_fail(err, LM_EFORMAT, "%s: format version %llu is not supported (this is %d)",
                        lm_h5_path(h), (unsigned long long)ver, FORMAT_VERSION);
     return lm_h5_attr_str(h, "/", "arch", arch, cap, err);
@@ -206,12 +287,19 @@ int lm_h5_file_arch(const char *path, char *buf, size_t cap, lm_error *err)
 {
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     unsigned char head[8] = {0};
+    /* Only regular files: opening a FIFO would block until something writes to it. */
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return lm_fail(err, LM_EIO, "%s: not a regular file", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));
     size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
-    if (got < sizeof head || memcmp(head, sig, sizeof sig))
+    /* An HDF5 signature, or the lstmlm header (lstmlm-model(5)) in front of one. */
+    if (got < sizeof head || (memcmp(head, sig, sizeof sig) && memcmp(head, "\x89LSTMLM\n", 8)))
         return 1;
     lm_h5 *h;
     int rc = lm_h5_open(path, &h, err);

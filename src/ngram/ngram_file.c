@@ -1,13 +1,14 @@
-/* ngram_file.c - n-gram models in the toolkit's HDF5 model file (format version 1).
+/* ngram_file.c - n-gram models in the toolkit's HDF5 model file (format version 2; version 1
+ * files, whose vocabulary is variable-length strings, still load).
  *
- *   /                 attrs format="lstmlm", format_version=1, arch="ngram", created_by
+ *   /                 attrs format="lstmlm", format_version=2, arch="ngram", created_by
  *   /config           attrs order, vocab_size, tokenize ("words"|"whitespace"|"chars"),
  *                     lowercase, chars, prune (0 = none), tokens (training tokens counted),
  *                     sentences (1 = the history restarts after each <eot>; absent = 0),
  *                     imported (1 = read from an ARPA file: tokens, counts of counts and
  *                     discounts are 0, back-off weights may be positive, the unigrams need not
  *                     sum to 1; absent = 0)
- *   /vocab/tokens     UTF-8 strings; /vocab/counts uint64 (as in neural model files)
+ *   /vocab/bytes, /vocab/offsets, /vocab/counts   as in neural model files
  *   /ngram/<n>        one group per order n = 1..order, attrs count, D1, D2, D3, n1..n4,
  *                     fallback
  *   /ngram/<n>/word   int32 (count): last word of each n-gram (n >= 2)
@@ -26,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
 
 static int write_model(const lm_ngram *m, lm_h5 *h, lm_error *err)
 {
@@ -194,7 +195,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     }
     if ((rc = lm_h5_attr_u64(h, "/", "format_version", &ver, err)))
         goto out;
-    if (ver != FORMAT_VERSION) {
+    if (ver < 1 || ver > FORMAT_VERSION) {
         rc = lm_fail(err, LM_EFORMAT, "%s: format version %llu is not supported (this is %d)",
                      path, (unsigned long long)ver, FORMAT_VERSION);
         goto out;

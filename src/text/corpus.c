@@ -28,7 +28,9 @@ int lm_read_file(const char *path, char **out, size_t *outlen, lm_error *err)
             buf = nb;
             cap *= 2;
         }
-        int r = gzread(f, buf + len, (unsigned)(cap - len - 1));
+        /* gzread takes an unsigned count and returns an int: read at most 1 GiB at a time. */
+        size_t want = cap - len - 1 < ((size_t)1 << 30) ? cap - len - 1 : ((size_t)1 << 30);
+        int r = gzread(f, buf + len, (unsigned)want);
         if (r < 0) {
             int zerr;
             const char *m = gzerror(f, &zerr);

@@ -229,6 +229,9 @@ int lm_vocab_build(const char *const *paths, size_t n_paths, const lm_text_opts 
 {
     lm_vocab *all = NULL, *v = NULL;
     ranked *order = NULL;
+    if (o && o->max_vocab && o->max_vocab <= LM_N_SPECIAL)
+        return lm_fail(err, LM_EINVAL, "a vocabulary of at most %zu types has no room beside "
+                       "the %d special tokens", o->max_vocab, LM_N_SPECIAL);
     int rc = lm_vocab_create(&all, err);
     if (rc)
         return rc;

@@ -74,6 +74,14 @@ static uint64_t hash_ids(const int32_t *ids, size_t n)
     return h;
 }
 
+/* A window whose loss per token exceeds this many nats (twice a uniform guess over V types,
+ * plus a margin) has exploded: training is stopped even while the loss is finite. Also
+ * applied to the log of the validation perplexity. */
+static double explode_bound(size_t V)
+{
+    return 2.0 * log((double)(V > 1 ? V : 2)) + 10.0;
+}
+
 static int check_opts(const lm_train_opts *o, lm_error *err)
 {
     if (o->batch == 0 || o->batch > 65536)
@@ -112,6 +120,12 @@ int lm_trainer_create(lm_model *model, const lm_train_opts *o, const int32_t *tr
         return lm_fail(err, LM_EINVAL,
                        "the training corpus (%zu tokens) is too small for %zu streams", n_train,
                        o->batch);
+    /* A window longer than a stream would only allocate workspace it never uses. */
+    if (o->bptt > n_train / o->batch - 1)
+        return lm_fail(err, LM_EINVAL,
+                       "bptt %zu is longer than the streams: %zu tokens in %zu streams give "
+                       "windows of at most %zu steps", o->bptt, n_train, o->batch,
+                       n_train / o->batch - 1);
     lm_trainer *t = calloc(1, sizeof *t);
     if (!t)
         return lm_fail(err, LM_ENOMEM, "out of memory");
@@ -389,10 +403,21 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
             memset(t->grads, 0, P * sizeof(float));
             t->ep_seconds += clock_now(t) - t0;
             return lm_fail(err, LM_EDIVERGED,
-                           "the loss diverged (%s) at epoch %zu, window %zu; lower the learning "
-                           "rate (now %g) or the clip bound",
+                           "the loss diverged (%s) at epoch %zu, window %zu of %zu; lower the "
+                           "learning rate (now %g) or the clip bound",
                            isfinite(acc.nll) ? "infinite gradient" : "NaN or infinite loss", e,
-                           t->step, (double)lr);
+                           t->step + 1, windows, (double)lr);
+        }
+        double per_token = acc.n ? acc.nll / (double)acc.n : 0;
+        if (per_token > explode_bound(m->cfg.vocab)) {
+            memset(t->grads, 0, P * sizeof(float));
+            t->ep_seconds += clock_now(t) - t0;
+            return lm_fail(err, LM_EDIVERGED,
+                           "the loss diverged (exploded to %.4g nats per token; a uniform guess "
+                           "is %.3g) at epoch %zu, window %zu of %zu; lower the learning rate "
+                           "(now %g) or the clip bound",
+                           per_token, log((double)m->cfg.vocab), e, t->step + 1, windows,
+                           (double)lr);
         }
         float gscale = t->o.clip > 0 && norm > t->o.clip ? (float)(t->o.clip / norm) : 1.0f;
         if (t->o.optimizer == LM_OPT_SGD)
@@ -427,9 +452,13 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
         if (rc)
             return rc;
         r.valid_ppl = ev.ppl;
-        if (!isfinite(ev.ppl))
-            return lm_fail(err, LM_EDIVERGED, "training diverged: validation perplexity is not finite after epoch %zu",
-                           e);
+        if (!isfinite(ev.ppl) || log(ev.ppl) > explode_bound(m->cfg.vocab))
+            return lm_fail(err, LM_EDIVERGED,
+                           "training diverged: the validation perplexity is %s (%.4g) after "
+                           "epoch %zu, window %zu of %zu (its last); lower the learning rate "
+                           "(now %g) or the clip bound",
+                           isfinite(ev.ppl) ? "exploding" : "not finite", ev.ppl, e, windows,
+                           windows, (double)lr);
     }
     int improved = !t->n_valid || r.valid_ppl < t->best_ppl;
     if (improved) {
