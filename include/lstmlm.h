@@ -197,6 +197,17 @@ typedef struct lm_config {
     int tied;           /* head shares the embedding matrix (needs embed == output width) [0] */
     int tokenize;       /* LM_TOKENIZE_* used for the training text */
     int lowercase;      /* lower-casing used for the training text */
+    /* AWD-LSTM regularisation (Merity et al. 2017), used in training only; 0 = off. Where a
+     * locked rate is set it replaces `dropout` at that place. Which ones an architecture takes
+     * is its fact (lm_config_check names the refused one); tied weights with an output width
+     * other than embed add a learned projection (E, out) before the head. */
+    float dropout_embed;  /* whole words: embedding rows dropped per window, the rest scaled [0] */
+    float dropout_input;  /* locked (one mask per stream and window) on the embedding output [0] */
+    float dropout_hidden; /* locked between layers (LSTM) [0] */
+    float dropout_output; /* locked on the last layer's output, before the head [0] */
+    float weight_drop;    /* DropConnect on the recurrent weights W_hh, one mask per window [0] */
+    float ar;             /* alpha * mean(h^2) of the dropped last-layer output [0] */
+    float tar;            /* beta * mean((h_t - h_{t-1})^2) of the undropped output (LSTM) [0] */
 } lm_config;
 
 LM_API void lm_config_init(lm_config *cfg);
@@ -226,6 +237,10 @@ LM_API const char *lm_model_kind(const lm_model *m);
 LM_API size_t lm_model_describe(const lm_model *m, char *buf, size_t cap);
 /* The settings a neural model was made with; NULL for other kinds. */
 LM_API const lm_config *lm_model_config(const lm_model *m);
+/* Fine-tuning: replaces the training-only settings of a neural model (dropout, the dropout_*
+ * rates, weight_drop, ar, tar) by those of cfg; the shape and vocabulary stay. LM_EINVAL for
+ * another kind or a setting lm_config_check refuses for the model's architecture. */
+LM_API int lm_model_set_regularization(lm_model *m, const lm_config *cfg, lm_error *err);
 LM_API const lm_vocab *lm_model_vocab(const lm_model *m);
 /* How text is read into the model's ids (tokenizer and lower-casing of its training text). */
 LM_API void lm_model_text_opts(const lm_model *m, lm_text_opts *t);
@@ -330,6 +345,12 @@ typedef struct lm_train_opts {
                            * from seed and epoch, so a token is not always at the same window
                            * position; 0: at 0; -1: 1 for transformers (whose learned
                            * positions would otherwise tie to the window grid), else 0 [-1] */
+    int asgd;             /* non-zero: NT-ASGD (Merity et al. 2017): once the validation
+                           * perplexity has not improved for asgd_patience epochs, keep the
+                           * running average of the parameters after every step; validation,
+                           * the best model and lm_trainer_save_best then use the average;
+                           * never starts without validation data [0] */
+    size_t asgd_patience; /* [5] */
 } lm_train_opts;
 
 LM_API void lm_train_opts_init(lm_train_opts *o);
@@ -362,6 +383,7 @@ typedef struct lm_epoch_result {
     int stop;              /* early stopping or last epoch reached: do not call again */
     uint64_t tokens;
     double seconds;        /* as reported by lm_trainer_set_clock's function (0 without) */
+    size_t averaging;      /* NT-ASGD: the epoch whose end started the averaging (0 = not yet) */
 } lm_epoch_result;
 
 /* The library does not read the clock: the caller may give it one (seconds, monotonic). */

@@ -62,6 +62,16 @@ else
     check "same seed, same model" \
         '"$LSTMLM" train "$tmp/train.txt" -o "$tmp/m2.h5" --epochs 1 --hidden 16 --embed 16 --batch 4 --bptt 8 --seed 9 -q && "$LSTMLM" train "$tmp/train.txt" -o "$tmp/m3.h5" --epochs 1 --hidden 16 --embed 16 --batch 4 --bptt 8 --seed 9 -q && "$LSTMLM" eval "$tmp/m2.h5" "$tmp/valid.txt" | grep "^perplexity" > "$tmp/p2" && "$LSTMLM" eval "$tmp/m3.h5" "$tmp/valid.txt" | grep "^perplexity" > "$tmp/p3" && cmp -s "$tmp/p2" "$tmp/p3"'
 
+    # AWD-LSTM regularisers, tied through a projection, NT-ASGD; fine-tuning with --init.
+    check "AWD-LSTM options train a tied 24/16 model with averaging" \
+        '"$LSTMLM" train "$tmp/train.txt" --valid "$tmp/valid.txt" -o "$tmp/awd.h5" --epochs 3 --hidden 24 --embed 16 --tie --batch 4 --bptt 8 --dropout-embed 0.1 --dropout-input 0.2 --dropout-hidden 0.2 --dropout-output 0.3 --weight-drop 0.3 --ar 2 --tar 1 --asgd --asgd-patience 0 --decay-start 0 -q && "$LSTMLM" info "$tmp/awd.h5" | grep -q "^weight_drop *0.3" && "$LSTMLM" eval "$tmp/awd.h5" "$tmp/valid.txt" | grep -q "^perplexity"'
+    check "an option the architecture does not take: exit 2 naming it" \
+        '[ "$(status "$LSTMLM" train --arch rwkv --weight-drop 0.5 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "weight_drop.*rwkv" "$tmp/err"'
+    check "--init fine-tunes with the model's vocabulary" \
+        '"$LSTMLM" train --init "$tmp/awd.h5" "$tmp/valid.txt" -o "$tmp/ft.h5" --epochs 1 --batch 4 --bptt 8 --dropout-output 0.1 -q && "$LSTMLM" info "$tmp/ft.h5" | grep -q "^dropout_output *0.1" && [ "$("$LSTMLM" info "$tmp/ft.h5" | grep "^vocabulary")" = "$("$LSTMLM" info "$tmp/awd.h5" | grep "^vocabulary")" ]'
+    check "--init with a conflicting shape: one line, exit 2" \
+        '[ "$(status "$LSTMLM" train --init "$tmp/awd.h5" --hidden 32 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "hidden 32 conflicts with the --init model (hidden 24)" "$tmp/err"'
+
     # Ctrl-C during training writes a checkpoint and exits 130; --resume finishes the run.
     for i in 1 2 3 4 5 6 7 8; do cat "$corpus"; done > "$tmp/big.txt"
     "$LSTMLM" train "$tmp/big.txt" -o "$tmp/int.h5" --epochs 50 --hidden 64 --embed 64 --batch 4 --bptt 20 -q > "$tmp/int.out" 2>&1 &

@@ -195,8 +195,18 @@ static lm_vocab *tiny_vocab(void)
     return v;
 }
 
+/* Changes the settings of a tiny model before it is made (NULL: none). */
+typedef void (*tweak_fn)(lm_config *c, const lm_arch *a);
+
+static lm_net *tiny_with(const lm_arch *a, int tied, float dropout, tweak_fn tweak);
+
 /* A tiny model of architecture a: widths 4, two layers, tied when the head allows it. */
 static lm_net *tiny(const lm_arch *a, int tied, float dropout)
+{
+    return tiny_with(a, tied, dropout, NULL);
+}
+
+static lm_net *tiny_with(const lm_arch *a, int tied, float dropout, tweak_fn tweak)
 {
     lm_config c;
     lm_config_init(&c);
@@ -210,6 +220,8 @@ static lm_net *tiny(const lm_arch *a, int tied, float dropout)
     c.dropout = dropout;
     c.init_range = 0.5f;
     c.tied = tied;
+    if (tweak)
+        tweak(&c, a);
     lm_net *n = NULL;
     lm_error err;
     if (lm_net_create(&c, tiny_vocab(), &rng, &n, &err) != LM_OK) {
@@ -238,14 +250,14 @@ static double window_loss(void *ud)
     lm_ce_acc acc = {0};
     lm_rng r = {c->seed};
     lm_net_window(c->m, &c->w, c->x, c->y, TT, TB, c->state, 0, 1, &r, NULL, 0, &acc);
-    return acc.nll;
+    return acc.nll + acc.reg;
 }
 
-static int check_gradients(const lm_arch *a, int tied, float dropout)
+static int check_gradients_with(const lm_arch *a, int tied, float dropout, tweak_fn tweak)
 {
     grad_case c = {.seed = 77};
     lm_error err;
-    if (!(c.m = tiny(a, tied, dropout)))
+    if (!(c.m = tiny_with(a, tied, dropout, tweak)))
         return 0;
     int ok = lm_ws_init(&c.w, c.m, TT, TB, &err) == LM_OK;
     c.sf = a->state_floats(&c.m->cfg, TB, 0);
@@ -298,6 +310,54 @@ static int check_gradients(const lm_arch *a, int tied, float dropout)
     return ok;
 }
 
+static int check_gradients(const lm_arch *a, int tied, float dropout)
+{
+    return check_gradients_with(a, tied, dropout, NULL);
+}
+
+/* Every AWD-LSTM regulariser the architecture takes, masks fixed by the seed. */
+static void awd(lm_config *c, const lm_arch *a)
+{
+    c->dropout_embed = 0.3f;
+    c->dropout_input = 0.25f;
+    c->dropout_output = 0.3f;
+    c->ar = 2.0f;
+    if (a->regs & LM_REG_HIDDEN)
+        c->dropout_hidden = 0.35f;
+    if (a->regs & LM_REG_WEIGHT_DROP)
+        c->weight_drop = 0.4f;
+    if (a->regs & LM_REG_TAR)
+        c->tar = 1.5f;
+}
+
+/* Tied weights through a projection where the output width may differ from the embedding. */
+static void proj(lm_config *c, const lm_arch *a)
+{
+    awd(c, a);
+    c->hidden = 5;
+}
+
+static void test_gradients_awd(void)
+{
+    for (size_t i = 0; lm_arch_at(i); i++) {
+        const lm_arch *a = lm_arch_at(i);
+        CU_ASSERT(check_gradients_with(a, 0, 0.0f, awd));
+        CU_ASSERT(check_gradients_with(a, 1, 0.2f, awd));
+        lm_config c;
+        lm_config_init(&c);
+        c.embed = 4;
+        proj(&c, a);
+        if (a->out_dim(&c) != c.embed) {
+            CU_ASSERT(check_gradients_with(a, 1, 0.0f, proj));
+            /* The recurrence on packed weights (longer windows) drops the same weights. */
+            size_t keep = lm_lstm_pack_min_steps;
+            lm_lstm_pack_min_steps = 2;
+            CU_ASSERT(check_gradients_with(a, 1, 0.0f, proj));
+            lm_lstm_pack_min_steps = keep;
+        }
+    }
+}
+
 static void test_gradients(void)
 {
     for (size_t i = 0; lm_arch_at(i); i++) {
@@ -309,9 +369,11 @@ static void test_gradients(void)
 }
 
 /* The log-probabilities of ids[1..N) by steps and by the model's window scoring. */
-static int step_equals_window(const lm_arch *a)
+static void proj(lm_config *c, const lm_arch *a);
+
+static int step_equals_window_with(const lm_arch *a, int tied, tweak_fn tweak)
 {
-    lm_net *n = tiny(a, 0, 0.0f);
+    lm_net *n = tiny_with(a, tied, 0.0f, tweak);
     if (!n)
         return 0;
     lm_model *m = th_model(n);
@@ -344,8 +406,11 @@ static int step_equals_window(const lm_arch *a)
 
 static void test_step_equals_window(void)
 {
-    for (size_t i = 0; lm_arch_at(i); i++)
-        CU_ASSERT(step_equals_window(lm_arch_at(i)));
+    for (size_t i = 0; lm_arch_at(i); i++) {
+        CU_ASSERT(step_equals_window_with(lm_arch_at(i), 0, NULL));
+        /* The tied head through a projection (and the training-only settings, inactive). */
+        CU_ASSERT(step_equals_window_with(lm_arch_at(i), 1, proj));
+    }
 }
 
 /* Steps k tokens of ids into s, the last distribution into row. */
@@ -407,9 +472,11 @@ static void test_state_contract(void)
         CU_ASSERT(state_contract(lm_arch_at(i)));
 }
 
+static void awd(lm_config *c, const lm_arch *a);
+
 static int save_load(const lm_arch *a)
 {
-    lm_net *n = tiny(a, 1, 0.1f);
+    lm_net *n = tiny_with(a, 1, 0.1f, awd);
     if (!n)
         return 0;
     char path[512];
@@ -425,8 +492,11 @@ static int save_load(const lm_arch *a)
              x->vocab == y->vocab && x->embed == y->embed && x->hidden == y->hidden &&
              x->layers == y->layers && x->ffn == y->ffn && x->heads == y->heads &&
              x->context == y->context && x->dropout == y->dropout &&
-             x->init_range == y->init_range && x->tied == y->tied &&
-             x->tokenize == y->tokenize && x->lowercase == y->lowercase;
+             x->init_range == y->init_range && x->tied == y->tied && x->tokenize == y->tokenize &&
+             x->lowercase == y->lowercase && x->dropout_embed == y->dropout_embed &&
+             x->dropout_input == y->dropout_input && x->dropout_hidden == y->dropout_hidden &&
+             x->dropout_output == y->dropout_output && x->weight_drop == y->weight_drop &&
+             x->ar == y->ar && x->tar == y->tar;
         for (size_t i = 0; ok && i < n->table.n; i++) {
             const lm_param *p = &n->table.p[i];
             ok = !strcmp(b->table.p[i].name, p->name) && b->table.p[i].offset == p->offset &&
@@ -523,6 +593,8 @@ int main(void)
     static const th_test tests[] = {
         {"every architecture is in the table, the test one included", test_registered},
         {"whole-model gradients (plain, tied, dropout) vs finite differences", test_gradients},
+        {"gradients with the AWD-LSTM regularisers (masks fixed), tied projection",
+         test_gradients_awd},
         {"lm_step equals the window forward; steps sum to 1", test_step_equals_window},
         {"state copy, reset, save, load; bytes as declared", test_state_contract},
         {"save and load are bit-exact", test_save_load},

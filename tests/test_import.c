@@ -317,13 +317,17 @@ static void test_dailydialog(void)
     CU_ASSERT_EQUAL(st.warnings, 0);
     CU_ASSERT_PTR_NULL(strstr(text, "__eou__"));
     CU_ASSERT_STRING_EQUAL(conversation(text, 0),
-                           "Good morning , sir . Is there a bank near here ?\n"
-                           "There is one . 5 blocks away from here ?\n"
-                           "Well , that's too far.Can you change some money for me ?\n"
-                           "Surely , of course . What kind of currency have you got ?\n"
-                           "RIB .\n"
-                           "How much would you like to change ?\n"
-                           "1000 Yuan.Here you are .\n");
+                           "Good morning, sir. Is there a bank near here?\n"
+                           "There is one. 5 blocks away from here?\n"
+                           "Well, that's too far. Can you change some money for me?\n"
+                           "Surely, of course. What kind of currency have you got?\n"
+                           "RIB.\n"
+                           "How much would you like to change?\n"
+                           "1000 Yuan. Here you are.\n");
+    /* No curly apostrophe and no clitic left on its own ("let ’ s"). */
+    CU_ASSERT_PTR_NULL(strstr(text, "\xe2\x80\x99"));
+    CU_ASSERT_PTR_NULL(strstr(text, " ' s "));
+    CU_ASSERT_PTR_NULL(strstr(text, " ' t "));
     free(text);
 }
 
@@ -482,6 +486,34 @@ static void test_srt_files(void)
     free(buf);
 }
 
+/* DailyDialog's own tokenisation becomes normal text (a committed sample of its cases). */
+static void test_eou_normalized(void)
+{
+    lm_import_stats st;
+    lm_error err = {0};
+    int rc;
+    char *text = import1(LM_IMPORT_EOU, data("dailydialog.eou"), &st, &rc, &err);
+    CU_ASSERT_EQUAL_FATAL(rc, LM_OK);
+    CU_ASSERT_STRING_EQUAL(text,
+                           "Good morning, sir. Is there a bank near here?\n"
+                           "Well, that's too far. Can you change some money for me?\n"
+                           "1000 Yuan. Here you are.\n\n"
+                           "I'm a defender. It's a lot of fun. You don't have to skate as fast.\n"
+                           "Let's meet at 5 o'clock (not later).\n\n"
+                           "He said \" hello \" and left... I'll call Mr. Smith, we've got 50% off "
+                           "in the 1960's!\n\n");
+    free(text);
+    /* The pieces directly. */
+    char tmp[64], out[128];
+    const char *in = "don \xe2\x80\x99 t , ok";
+    size_t n = lm_import_eou_normalize(in, strlen(in), tmp, out);
+    CU_ASSERT_EQUAL(n, strlen("don't, ok"));
+    CU_ASSERT_NSTRING_EQUAL(out, "don't, ok", n);
+    in = "' s is a letter";
+    n = lm_import_eou_normalize(in, strlen(in), tmp, out);
+    CU_ASSERT_NSTRING_EQUAL(out, "' s is a letter", n);
+}
+
 static void test_text_and_eou(void)
 {
     lm_import_stats st;
@@ -495,9 +527,9 @@ static void test_text_and_eou(void)
 
     text = import1(LM_IMPORT_EOU, data("dialogs.eou"), &st, &rc, &err);
     CU_ASSERT_EQUAL_FATAL(rc, LM_OK);
-    CU_ASSERT_STRING_EQUAL(text, "Hi , how are you ?\nFine , thanks .\n\n"
-                                 "Is this seat free ?\nYes , please sit down .\n\n"
-                                 "Where is the station ?\nTwo blocks away , on the le\n\n");
+    CU_ASSERT_STRING_EQUAL(text, "Hi, how are you?\nFine, thanks.\n\n"
+                                 "Is this seat free?\nYes, please sit down.\n\n"
+                                 "Where is the station?\nTwo blocks away, on the le\n\n");
     CU_ASSERT_STRING_EQUAL(warnings,
                            "dialogs.eou:4: last turn not ended by __eou__ (truncated line?)\n");
     CU_ASSERT_EQUAL(st.empty, 1);
@@ -612,6 +644,7 @@ int main(void)
         {"srt: damaged inputs", test_srt_damaged},
         {"srt: utf-16, directories, gap", test_srt_files},
         {"text and eou", test_text_and_eou},
+        {"eou: DailyDialog tokenisation normalised", test_eou_normalized},
         {"split by conversations", test_split},
         {"describe", test_describe},
         {NULL, NULL},

@@ -237,10 +237,32 @@ static void test_config_checks(void)
     lm_error err;
     c.vocab = 100;
     CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_OK);
+    /* Tied with embed != hidden: a projection (AWD-LSTM's case). */
     c.tied = 1;
     c.embed = 100;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_OK);
+    char d[128];
+    lm_config_describe(&c, d, sizeof d);
+    CU_ASSERT_STRING_EQUAL(d, "lstm, 2 layers, embed 100, hidden 200, tied via a projection");
+    /* Regularisers: rates in [0, 1), and only those the architecture takes. */
+    lm_config_init(&c);
+    c.vocab = 100;
+    c.dropout_input = 1.0f;
     CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "tied"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "dropout_input"));
+    lm_config_init(&c);
+    c.vocab = 100;
+    c.weight_drop = 0.5f;
+    c.dropout_hidden = 0.3f;
+    c.tar = 1.0f;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_OK);
+    snprintf(c.arch, sizeof c.arch, "rwkv");
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "does not apply to rwkv"));
+    c.weight_drop = c.dropout_hidden = c.tar = 0;
+    c.dropout_embed = c.dropout_input = c.dropout_output = 0.2f;
+    c.ar = 2.0f;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_OK);
     lm_config_init(&c);
     c.vocab = 100;
     snprintf(c.arch, sizeof c.arch, "gru");

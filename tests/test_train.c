@@ -23,6 +23,9 @@ static void make_corpus(void)
         valid[i] = (int32_t)(lm_rng_uniform(&r) < 0.8 ? 3 + i % 7 : 3 + (int)(lm_rng_next(&r) % 17));
 }
 
+/* With awd: every AWD-LSTM regulariser and the tied head through a projection (10 -> 8). */
+static int awd;
+
 static lm_model *model(float dropout)
 {
     lm_vocab *v;
@@ -38,6 +41,16 @@ static lm_model *model(float dropout)
     c.hidden = 10;
     c.layers = 2;
     c.dropout = dropout;
+    if (awd) {
+        c.tied = 1;
+        c.dropout_embed = 0.1f;
+        c.dropout_input = 0.2f;
+        c.dropout_hidden = 0.2f;
+        c.dropout_output = 0.3f;
+        c.weight_drop = 0.3f;
+        c.ar = 2.0f;
+        c.tar = 1.0f;
+    }
     lm_rng r;
     lm_rng_seed(&r, 1);
     lm_model *m;
@@ -108,6 +121,9 @@ static void resume_case(int optimizer, float dropout, int shift)
     opts(&o, optimizer);
     o.epochs = 3;
     o.shift_windows = shift;
+    /* Averaging from the end of epoch 1, so the interruption in epoch 2 cuts through it. */
+    o.asgd = awd;
+    o.asgd_patience = 0;
     lm_error err;
     lm_epoch_result r;
     double straight[3], resumed[3];
@@ -140,6 +156,7 @@ static void resume_case(int optimizer, float dropout, int shift)
     for (int e = 1; e < 3; e++) {
         CU_ASSERT_FATAL(lm_trainer_run_epoch(t, NULL, &r, &err) == LM_OK);
         resumed[e] = r.valid_ppl;
+        CU_ASSERT_EQUAL(r.averaging, awd ? 1u : 0u);
     }
     for (int e = 0; e < 3; e++)
         CU_ASSERT_EQUAL(resumed[e], straight[e]);
@@ -170,6 +187,53 @@ static void test_resume_adam_dropout(void)
 static void test_resume_shifted_windows(void)
 {
     resume_case(LM_OPT_SGD, 0, 1);
+}
+
+/* Every AWD-LSTM regulariser, the tied projection and NT-ASGD resume exactly; the settings
+ * come back from the checkpoint. */
+static void test_resume_awd(void)
+{
+    awd = 1;
+    resume_case(LM_OPT_SGD, 0, 0);
+    awd = 0;
+}
+
+/* NT-ASGD starts after asgd_patience epochs without improvement and validates the average,
+ * which the best model then holds. */
+static void test_asgd(void)
+{
+    lm_model *m = model(0);
+    lm_train_opts o;
+    opts(&o, LM_OPT_SGD);
+    o.epochs = 6;
+    o.decay_start = 0;
+    o.lr = 3.0; /* too high to keep improving: the trigger fires */
+    o.asgd = 1;
+    o.asgd_patience = 1;
+    lm_trainer *t;
+    lm_error err;
+    CU_ASSERT_FATAL(lm_trainer_create(m, &o, corpus, NTOK, valid, 600, &t, &err) == LM_OK);
+    lm_epoch_result r;
+    size_t started = 0;
+    for (int e = 0; e < 6; e++) {
+        CU_ASSERT_FATAL(lm_trainer_run_epoch(t, NULL, &r, &err) == LM_OK);
+        if (!started)
+            started = r.averaging;
+        CU_ASSERT(!started || r.averaging == started);
+    }
+    printf("[averaging from epoch %zu, best valid ppl %.2f] ", started, lm_trainer_best_ppl(t));
+    CU_ASSERT(started >= 2 && started < 6);
+    char path[512];
+    snprintf(path, sizeof path, "%s/asgd.h5", th_tmpdir());
+    CU_ASSERT_FATAL(lm_trainer_save_best(t, path, &err) == LM_OK);
+    lm_model *b;
+    CU_ASSERT_FATAL(lm_model_load(path, &b, &err) == LM_OK);
+    lm_eval_result ev;
+    CU_ASSERT_FATAL(lm_model_eval(b, valid, 600, o.batch, o.bptt, &ev, &err) == LM_OK);
+    CU_ASSERT_DOUBLE_EQUAL(ev.ppl, lm_trainer_best_ppl(t), 1e-9 * ev.ppl);
+    lm_model_free(b);
+    lm_trainer_free(t);
+    lm_model_free(m);
 }
 
 /* With shifted windows an epoch sees a different number of windows or tokens than at offset
@@ -309,6 +373,8 @@ int main(void)
         {"optimizers split across threads agree with one thread", test_optimizers_threaded},
         {"shifted windows: seeded offsets per epoch", test_shifted_windows},
         {"exact resume with shifted windows", test_resume_shifted_windows},
+        {"exact resume with the AWD-LSTM regularisers and NT-ASGD", test_resume_awd},
+        {"NT-ASGD: trigger, averaged validation and best model", test_asgd},
         {"learns a cycle; sgd schedule", test_learns_and_schedule},
         {"resume mid-epoch reproduces the run (sgd)", test_resume_sgd},
         {"resume mid-epoch reproduces the run (adam, dropout)", test_resume_adam_dropout},

@@ -46,7 +46,8 @@ static void help(void)
         len += (size_t)snprintf(arches + len, sizeof arches - len, "%s%s", i ? " | " : "",
                                 lm_arch_name(i));
     printf("Usage: lstmlm train [options] TRAIN.txt -o MODEL.h5\n"
-           "       lstmlm train --resume CHECKPOINT.h5 [options] TRAIN.txt -o MODEL.h5\n\n"
+           "       lstmlm train --resume CHECKPOINT.h5 [options] TRAIN.txt -o MODEL.h5\n"
+           "       lstmlm train --init MODEL.h5 [options] TRAIN.txt -o NEW.h5\n\n"
            "Trains a word-level language model with truncated backpropagation through time.\n"
            "TRAIN.txt holds one turn or sentence per line (plain or .gz); a blank line ends a\n"
            "conversation. The best model (lowest validation perplexity) goes to MODEL.h5, a\n"
@@ -60,8 +61,22 @@ static void help(void)
            "  --heads N            transformer attention heads (must divide embed) [%zu]\n"
            "  --context N          transformer window: positions and cache (see below) [%zu]\n"
            "  --dropout P          dropout on embeddings, between layers and before the head [%g]\n"
-           "  --tie                tie the output layer to the embedding (needs embed == hidden)\n"
+           "  --tie                tie the output layer to the embedding (embed != hidden: through\n"
+           "                       a learned hidden -> embed projection)\n"
            "  --init-range R       uniform initialisation range [%g]\n"
+           "  --init MODEL.h5      fine-tune: start from the model's weights, vocabulary, tokenizer\n"
+           "                       and architecture (shape options must agree with it)\n"
+           "Regularisation (AWD-LSTM, Merity et al. 2017; 0 = off; a locked rate replaces\n"
+           "--dropout at its place; * = LSTM only):\n"
+           "  --dropout-embed P    drop whole words: embedding rows, per window [0]\n"
+           "  --dropout-input P    locked dropout (one mask per stream and window) on embeddings [0]\n"
+           "  --dropout-hidden P   * locked dropout between layers [0]\n"
+           "  --dropout-output P   locked dropout on the last layer's output [0]\n"
+           "  --weight-drop P      * DropConnect on the recurrent weights W_hh, per window [0]\n"
+           "  --ar A               activation regularisation A * mean(h^2) of the output [0]\n"
+           "  --tar B              * temporal activation regularisation B * mean((h_t-h_t-1)^2) [0]\n"
+           "  --asgd               NT-ASGD: average the weights once validation stalls (--valid)\n"
+           "  --asgd-patience N    epochs without improvement before averaging [%zu]\n"
            "Vocabulary and text:\n"
            "  --max-vocab N        keep the N most frequent types, specials included [no limit]\n"
            "  --min-count N        drop types seen fewer than N times [1]\n"
@@ -102,14 +117,15 @@ static void help(void)
            "Exit status: 0 done, 1 failure (message on stderr), 2 bad usage, 130 interrupted\n"
            "(checkpoint written).\n",
            arches, c.arch, c.layers, c.hidden, c.embed, c.heads, c.context, (double)c.dropout,
-           (double)c.init_range, o.batch, o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
+           (double)c.init_range, o.asgd_patience, o.batch, o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
            (unsigned long long)o.seed);
 }
 
 enum {
     O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_FFN, O_HEADS, O_CONTEXT, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC,
     O_TOK, O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
-    O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME, O_SHIFT
+    O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME, O_SHIFT,
+    O_FROM, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR, O_ASGD, O_ASGDP, O_LAST
 };
 
 static const struct option longopts[] = {
@@ -145,11 +161,102 @@ static const struct option longopts[] = {
     {"threads", required_argument, NULL, O_THREADS},
     {"checkpoint", required_argument, NULL, O_CKPT},
     {"resume", required_argument, NULL, O_RESUME},
+    {"init", required_argument, NULL, O_FROM},
+    {"dropout-embed", required_argument, NULL, O_DEMB},
+    {"dropout-input", required_argument, NULL, O_DIN},
+    {"dropout-hidden", required_argument, NULL, O_DHID},
+    {"dropout-output", required_argument, NULL, O_DOUT},
+    {"weight-drop", required_argument, NULL, O_WDROP},
+    {"ar", required_argument, NULL, O_AR},
+    {"tar", required_argument, NULL, O_TAR},
+    {"asgd", no_argument, NULL, O_ASGD},
+    {"asgd-patience", required_argument, NULL, O_ASGDP},
     {"output", required_argument, NULL, 'o'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* The regularisation options: the config field or train option of code c (false: not one). */
+static bool awd_option(int c, const char *a, lm_config *cfg, lm_train_opts *o, bool *ok)
+{
+    float *f = c == O_DEMB    ? &cfg->dropout_embed
+               : c == O_DIN   ? &cfg->dropout_input
+               : c == O_DHID  ? &cfg->dropout_hidden
+               : c == O_DOUT  ? &cfg->dropout_output
+               : c == O_WDROP ? &cfg->weight_drop
+               : c == O_AR    ? &cfg->ar
+               : c == O_TAR   ? &cfg->tar
+                              : NULL;
+    double d;
+    if (f) {
+        *ok = cli_double(a, &d);
+        *f = (float)d;
+    } else if (c == O_ASGD)
+        o->asgd = 1;
+    else if (c == O_ASGDP)
+        *ok = cli_size(a, &o->asgd_patience);
+    else
+        return false;
+    return true;
+}
+
+/* Fine-tuning: an option given on the command line that contradicts the --init model (its
+ * shape, vocabulary or tokenizer); writes the misuse message and returns true. */
+static bool init_conflict(const bool *given, const lm_config *cfg, const lm_vocab_opts *vo,
+                          const lm_text_opts *to, const lm_model *m, char *msg, size_t cap)
+{
+    const lm_config *mc = lm_model_config(m);
+    size_t V = lm_vocab_size(lm_model_vocab(m));
+    struct {
+        int code;
+        const char *name;
+        size_t want, have;
+    } n[] = {{O_LAYERS, "layers", cfg->layers, mc->layers},
+             {O_HIDDEN, "hidden", cfg->hidden, mc->hidden},
+             {O_EMBED, "embed", cfg->embed, mc->embed},
+             {O_FFN, "ffn", cfg->ffn, mc->ffn},
+             {O_HEADS, "heads", cfg->heads, mc->heads},
+             {O_CONTEXT, "context", cfg->context, mc->context},
+             {O_MAXV, "max-vocab", vo->max_vocab, V}};
+    if (given[O_ARCH - 256] && strcmp(cfg->arch, mc->arch)) {
+        snprintf(msg, cap, "--arch %s conflicts with the --init model (%s)", cfg->arch, mc->arch);
+        return true;
+    }
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++)
+        if (given[n[i].code - 256] && n[i].want != n[i].have) {
+            snprintf(msg, cap, "--%s %zu conflicts with the --init model (%s %zu)", n[i].name,
+                     n[i].want, n[i].code == O_MAXV ? "vocabulary" : n[i].name, n[i].have);
+            return true;
+        }
+    if (given[O_TIE - 256] && !mc->tied)
+        snprintf(msg, cap, "--tie conflicts with the --init model (not tied)");
+    else if (given[O_MINC - 256])
+        snprintf(msg, cap, "--min-count conflicts with --init (the vocabulary is the model's)");
+    else if (given[O_TOK - 256] && to->tokenize != mc->tokenize)
+        snprintf(msg, cap, "--tokenize %s conflicts with the --init model (%s)",
+                 lm_tokenize_name(to->tokenize), lm_tokenize_name(mc->tokenize));
+    else if (given[O_LOWER - 256] && !mc->lowercase)
+        snprintf(msg, cap, "--lowercase conflicts with the --init model (case kept)");
+    else
+        return false;
+    return true;
+}
+
+/* The model's settings with the regularisation options given on the command line. */
+static void init_regularization(const bool *given, const lm_config *cfg, lm_config *out)
+{
+    static const int codes[] = {O_DROPOUT, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR};
+    float const *src[] = {&cfg->dropout,        &cfg->dropout_embed, &cfg->dropout_input,
+                          &cfg->dropout_hidden, &cfg->dropout_output, &cfg->weight_drop,
+                          &cfg->ar,             &cfg->tar};
+    float *dst[] = {&out->dropout,        &out->dropout_embed, &out->dropout_input,
+                    &out->dropout_hidden, &out->dropout_output, &out->weight_drop,
+                    &out->ar,             &out->tar};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (given[codes[i] - 256])
+            *dst[i] = *src[i];
+}
 
 int cmd_train(int argc, char **argv)
 {
@@ -161,7 +268,8 @@ int cmd_train(int argc, char **argv)
     lm_train_opts_init(&o);
     lm_text_opts_init(&topt);
     lm_vocab_opts_init(&vopt);
-    const char *valid_path = NULL, *out = NULL, *ckpt = NULL, *resume = NULL;
+    const char *valid_path = NULL, *out = NULL, *ckpt = NULL, *resume = NULL, *init = NULL;
+    bool given[O_LAST - 256] = {false}, awd_given = false;
     size_t threads = 0;
     bool quiet = false, lr_set = false, dstart_set = false;
     double d;
@@ -170,6 +278,14 @@ int cmd_train(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
         const char *a = optarg;
         bool ok = true;
+        if (c >= 256 && c < O_LAST)
+            given[c - 256] = true;
+        if (awd_option(c, a, &cfg, &o, &ok)) {
+            awd_given = true;
+            if (!ok)
+                return cli_bad_value("train", longopts, c, a);
+            continue;
+        }
         switch (c) {
         case O_ARCH: snprintf(cfg.arch, sizeof cfg.arch, "%s", a); break;
         case O_LAYERS: ok = cli_size(a, &cfg.layers); break;
@@ -215,6 +331,7 @@ int cmd_train(int argc, char **argv)
         case O_THREADS: ok = cli_size(a, &threads); break;
         case O_CKPT: ckpt = a; break;
         case O_RESUME: resume = a; break;
+        case O_FROM: init = a; break;
         case 'o': out = a; break;
         case 'q': quiet = true; break;
         case 'h': help(); return EXIT_OK;
@@ -228,6 +345,18 @@ int cmd_train(int argc, char **argv)
         return cli_usage("train", optind >= argc ? "missing TRAIN.txt" : "one training file only");
     if (!out)
         return cli_usage("train", "missing -o MODEL.h5");
+    if (init && resume)
+        return cli_usage("train", "--init and --resume exclude each other");
+    if (o.asgd && !valid_path && !resume)
+        return cli_usage("train", "--asgd needs --valid (averaging starts when it stalls)");
+    if (awd_given && !init && !resume) {
+        lm_config k = cfg;
+        lm_error ke;
+        k.vocab = LM_N_SPECIAL;
+        lm_config_derive(&k);
+        if (lm_config_check(&k, &ke))
+            return cli_usage("train", "%s", ke.msg);
+    }
     if (o.optimizer != LM_OPT_SGD) {
         if (!lr_set)
             o.lr = 0.001;
@@ -302,6 +431,35 @@ int cmd_train(int argc, char **argv)
             lm_trainer_set_epochs(t, o.epochs);
         if (!quiet)
             fprintf(stderr, "resuming %s at epoch %zu\n", resume, lm_trainer_epoch(t) + 1);
+    } else if (init) {
+        /* Fine-tuning: the model's vocabulary and tokenizer read the corpora. */
+        if (lm_model_load(init, &m, &err))
+            goto fail;
+        char msg[256];
+        if (!lm_model_config(m)) {
+            rc = cli_usage("train", "--init: %s is a %s model, not a neural one", init,
+                           lm_model_kind(m));
+            goto out;
+        }
+        if (init_conflict(given, &cfg, &vopt, &topt, m, msg, sizeof msg)) {
+            rc = cli_usage("train", "%s", msg);
+            goto out;
+        }
+        lm_config reg = *lm_model_config(m);
+        init_regularization(given, &cfg, &reg);
+        if (lm_model_set_regularization(m, &reg, &err)) {
+            rc = cli_usage("train", "%s", err.msg);
+            goto out;
+        }
+        lm_model_text_opts(m, &topt);
+        if (lm_corpus_read(train_path, &topt, lm_model_vocab(m), &train, &n_train, &st, &err) ||
+            (valid_path && lm_corpus_read(valid_path, &topt, lm_model_vocab(m), &valid,
+                                          &n_valid, NULL, &err)))
+            goto fail;
+        if (lm_trainer_create(m, &o, train, n_train, valid, n_valid, &t, &err))
+            goto fail;
+        if (!quiet)
+            fprintf(stderr, "fine-tuning %s\n", init);
     } else {
         if (lm_vocab_build(&train_path, 1, &topt, &vopt, &vocab, &err))
             goto fail;
@@ -393,8 +551,11 @@ int cmd_train(int argc, char **argv)
             printf("epoch %2zu  train ppl %8.2f", r.epoch, exp(r.train_loss));
             if (valid)
                 printf("  valid ppl %8.2f%s", r.valid_ppl, r.improved ? " *" : "  ");
-            printf("  lr %-8.4g %7.0f tok/s  %s\n", r.lr, r.seconds > 0 ? r.tokens / r.seconds : 0,
+            printf("  lr %-8.4g %7.0f tok/s  %s", r.lr, r.seconds > 0 ? r.tokens / r.seconds : 0,
                    cli_duration(r.seconds, db, sizeof db));
+            if (r.averaging)
+                printf("  averaging after epoch %zu", r.averaging);
+            printf("\n");
             fflush(stdout);
         }
         if (r.improved && !rank) {

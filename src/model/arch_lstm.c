@@ -6,7 +6,12 @@
 
 static lm_lstm_dims dims(const lm_config *c)
 {
-    lm_lstm_dims d = {.L = c->layers, .E = c->embed, .H = c->hidden, .dropout = c->dropout};
+    lm_lstm_dims d = {.L = c->layers,
+                      .E = c->embed,
+                      .H = c->hidden,
+                      .dropout = c->dropout_hidden > 0 ? c->dropout_hidden : c->dropout,
+                      .locked = c->dropout_hidden > 0,
+                      .weight_drop = c->weight_drop};
     return d;
 }
 
@@ -139,6 +144,7 @@ const lm_arch lm_arch_lstm = {
     .name = "lstm",
     .summary = "LSTM (Hochreiter & Schmidhuber 1997), truncated BPTT",
     .max_layers = LM_LSTM_MAX_LAYERS,
+    .regs = LM_REG_HIDDEN | LM_REG_WEIGHT_DROP | LM_REG_TAR,
     .describe = lstm_describe,
     .state_groups = lstm_state_groups,
     .check = lstm_check,

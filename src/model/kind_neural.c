@@ -73,6 +73,7 @@ static void nk_facts(const void *impl, lm_fact_fn fn, void *ud)
     fn(ud, "tied", c->tied ? "yes" : "no");
     snprintf(v, sizeof v, "%g", (double)c->dropout);
     fn(ud, "dropout", v);
+    lm_config_reg_facts(c, fn, ud);
     snprintf(v, sizeof v, "%zu (%.1f MiB as float32)", n->table.count,
              n->table.count * 4.0 / 1048576.0);
     fn(ud, "parameters", v);
@@ -235,8 +236,9 @@ static int nk_step(const void *impl, void *st, size_t pos, int32_t tok, float *l
     else
         n->arch->forward(n, s->ws.body, s->ws.emb, s->ws.out, s->buf, pos, 1, 1, 0, NULL);
     if (logp) {
+        const float *hin = lm_net_project(n, &s->ws, s->ws.out, 1, &O);
         memcpy(logp, lm_tensor(n, n->params, n->i_head_b), V * sizeof(float));
-        lm_gemv(false, V, O, 1.0f, lm_tensor(n, n->params, n->i_head_w), s->ws.out, 1.0f, logp);
+        lm_gemv(false, V, O, 1.0f, lm_tensor(n, n->params, n->i_head_w), hin, 1.0f, logp);
         lm_log_softmax(logp, V, logp);
     }
     return LM_OK;

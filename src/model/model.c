@@ -72,7 +72,9 @@ size_t lm_config_describe(const lm_config *c, char *buf, size_t cap)
     if (a && a->describe)
         n += a->describe(c, n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     if (c->tied)
-        n += (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, ", tied");
+        n +=
+            (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s",
+                             a && a->out_dim(c) != c->embed ? ", tied via a projection" : ", tied");
     return n;
 }
 
@@ -122,11 +124,8 @@ int lm_config_check(const lm_config *c, lm_error *err)
     int rc = a->check(c, err);
     if (rc)
         return rc;
-    if (c->tied && a->out_dim(c) != c->embed)
-        return lm_fail(err, LM_EINVAL,
-                       "tied weights need the embedding size (%zu) to equal the output width (%zu)",
-                       c->embed, a->out_dim(c));
-    return LM_OK;
+    /* Tied weights with an output width other than embed go through a projection. */
+    return lm_config_check_reg(c, a, err);
 }
 
 int lm_ptable_add(lm_ptable *t, const char *name, size_t rows, size_t cols)
@@ -173,6 +172,12 @@ static int model_alloc(const lm_config *cfg, lm_vocab *vocab, lm_net **out, lm_e
     m->body_first = m->table.n;
     if (i < 0 || m->arch->layout(cfg, &m->table) < 0)
         goto oom;
+    /* Tied with another output width: a learned (E, O) projection before the tied head. */
+    if (cfg->tied && O != E) {
+        if ((i = lm_ptable_add(&m->table, "head.proj.weight", E, O)) < 0)
+            goto oom;
+        m->i_proj = (size_t)i;
+    }
     if (cfg->tied)
         m->i_head_w = m->i_emb;
     else if ((i = lm_ptable_add(&m->table, "head.weight", V, O)) < 0)
@@ -208,6 +213,8 @@ int lm_net_create(const lm_config *cfg_in, lm_vocab *vocab, lm_rng *rng, lm_net 
     float r = cfg.init_range;
     uniform(lm_tensor(m, m->params, m->i_emb), lm_param_size(&m->table.p[m->i_emb]), r, rng);
     m->arch->init(m, m->params, rng);
+    if (m->i_proj)
+        uniform(lm_tensor(m, m->params, m->i_proj), lm_param_size(&m->table.p[m->i_proj]), r, rng);
     if (!cfg.tied)
         uniform(lm_tensor(m, m->params, m->i_head_w), lm_param_size(&m->table.p[m->i_head_w]),
                 r, rng);
@@ -247,18 +254,19 @@ int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err)
     size_t chunk = ((size_t)1 << 24) / V;
     chunk = chunk < 16 ? 16 : chunk;
     chunk = chunk > N ? N : chunk;
-    size_t body = m->arch->ws_floats(&m->cfg, T, B);
-    size_t sizes[9] = {N * E, N * E, N * O, N * O, N * O, chunk * V, N * O, N * E, body};
+    size_t body = m->arch->ws_floats(&m->cfg, T, B), P = m->i_proj ? N * E : 0;
+    size_t sizes[11] = {N * E, N * E, N * O, N * O, N * O, chunk * V, N * O, N * E, body, P, P};
     size_t total = 0;
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 11; i++)
         total += (sizes[i] + 15) & ~(size_t)15;
     w->buf = lm_alloc_floats(total);
     if (!w->buf)
         return lm_fail(err, LM_ENOMEM, "out of memory for a %zu-float workspace", total);
-    float **slots[9] = {&w->emb, &w->emb_mask, &w->out, &w->out_mask, &w->head_in,
-                        &w->logits, &w->d_head_in, &w->d_emb, &w->body};
+    float **slots[11] = {&w->emb,     &w->emb_mask, &w->out,       &w->out_mask,
+                         &w->head_in, &w->logits,   &w->d_head_in, &w->d_emb,
+                         &w->body,    &w->proj,     &w->d_proj};
     float *p = w->buf;
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 11; i++) {
         *slots[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
@@ -274,45 +282,99 @@ void lm_ws_free(lm_ws *w)
     memset(w, 0, sizeof *w);
 }
 
+const float *lm_net_project(const lm_net *m, lm_ws *w, const float *out, size_t N, size_t *dim)
+{
+    size_t E = m->cfg.embed, O = m->arch->out_dim(&m->cfg);
+    *dim = O;
+    if (!m->i_proj)
+        return out;
+    lm_gemm(false, true, N, E, O, 1.0f, out, O, lm_tensor(m, m->params, m->i_proj), O, 0.0f,
+            w->proj, E);
+    *dim = E;
+    return w->proj;
+}
+
+/* A dropout mask for (T, B, d) rows: locked (one per stream, repeated over the steps) with the
+ * place's own rate, else per element with the general rate. Returns 0 when there is none. */
+static int place_mask(float *mask, size_t T, size_t B, size_t d, float locked, float plain,
+                      lm_rng *rng)
+{
+    if (locked > 0)
+        lm_locked_mask(mask, T, B, d, locked, rng);
+    else if (plain > 0)
+        lm_dropout_mask(mask, T * B * d, plain, rng);
+    else
+        return 0;
+    return 1;
+}
+
 void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y, size_t T,
                      size_t B, float *state, size_t pos, int train, lm_rng *rng, float *grads,
                      float scale, lm_ce_acc *acc)
 {
     LM_ASSERT(T <= w->T && B == w->B);
-    size_t E = m->cfg.embed, V = m->cfg.vocab, O = m->arch->out_dim(&m->cfg), N = T * B;
-    float p = train ? m->cfg.dropout : 0.0f;
+    const lm_config *c = &m->cfg;
+    size_t E = c->embed, V = c->vocab, O = m->arch->out_dim(c), N = T * B, D;
+    float p = train ? c->dropout : 0.0f, pe = train ? c->dropout_embed : 0.0f;
+    /* Embedding dropout: one key per window decides which words are dropped. */
+    uint64_t key = pe > 0 ? lm_rng_next(rng) : 0;
     const float *emb = lm_tensor(m, m->params, m->i_emb);
-    for (size_t i = 0; i < N; i++)
-        memcpy(w->emb + i * E, emb + (size_t)x[i] * E, E * sizeof(float));
-    if (p > 0) {
-        lm_dropout_mask(w->emb_mask, N * E, p, rng);
-        lm_mul(w->emb, w->emb, w->emb_mask, N * E);
+    for (size_t i = 0; i < N; i++) {
+        float *row = w->emb + i * E;
+        memcpy(row, emb + (size_t)x[i] * E, E * sizeof(float));
+        if (pe > 0) {
+            float k = lm_embed_keep(key, x[i], pe);
+            for (size_t j = 0; j < E; j++)
+                row[j] *= k;
+        }
     }
+    int din = train && place_mask(w->emb_mask, T, B, E, c->dropout_input, p, rng);
+    if (din)
+        lm_mul(w->emb, w->emb, w->emb_mask, N * E);
     m->arch->forward(m, w->body, w->emb, w->out, state, pos, T, B, train, rng);
     const float *head_in = w->out;
-    if (p > 0) {
-        lm_dropout_mask(w->out_mask, N * O, p, rng);
+    int dout = train && place_mask(w->out_mask, T, B, O, c->dropout_output, p, rng);
+    if (dout) {
         lm_mul(w->head_in, w->out, w->out_mask, N * O);
         head_in = w->head_in;
     }
+    const float *x_head = lm_net_project(m, w, head_in, N, &D);
     float *gW = grads ? lm_tensor(m, grads, m->i_head_w) : NULL;
     float *gb = grads ? lm_tensor(m, grads, m->i_head_b) : NULL;
-    lm_softmax_ce(N, O, V, head_in, lm_tensor(m, m->params, m->i_head_w),
-                  lm_tensor(m, m->params, m->i_head_b), y, w->logits, w->chunk, acc, scale,
-                  grads ? w->d_head_in : NULL, gW, gb);
+    float *dx_head = !grads ? NULL : m->i_proj ? w->d_proj : w->d_head_in;
+    lm_softmax_ce(N, D, V, x_head, lm_tensor(m, m->params, m->i_head_w),
+                  lm_tensor(m, m->params, m->i_head_b), y, w->logits, w->chunk, acc, scale, dx_head,
+                  gW, gb);
+    if (train && c->ar > 0 && !grads)
+        acc->reg += lm_ar(c, T, B, O, head_in, scale, NULL);
+    if (train && c->tar > 0 && !grads)
+        acc->reg += lm_tar(c, T, B, O, w->out, scale, NULL);
     if (!grads)
         return;
-    if (p > 0)
+    if (m->i_proj) {
+        /* dP (E, O) += dZ^T head_in; d head_in = dZ P. */
+        const float *P = lm_tensor(m, m->params, m->i_proj);
+        lm_gemm(true, false, E, O, N, 1.0f, w->d_proj, E, head_in, O, 1.0f,
+                lm_tensor(m, grads, m->i_proj), O);
+        lm_gemm(false, false, N, O, E, 1.0f, w->d_proj, E, P, O, 0.0f, w->d_head_in, O);
+    }
+    if (train && c->ar > 0)
+        acc->reg += lm_ar(c, T, B, O, head_in, scale, w->d_head_in);
+    if (dout)
         lm_mul(w->d_head_in, w->d_head_in, w->out_mask, N * O);
+    if (train && c->tar > 0)
+        acc->reg += lm_tar(c, T, B, O, w->out, scale, w->d_head_in);
     m->arch->backward(m, w->body, w->emb, w->d_head_in, w->d_emb, grads, T, B);
-    if (p > 0)
+    if (din)
         lm_mul(w->d_emb, w->d_emb, w->emb_mask, N * E);
     float *gE = lm_tensor(m, grads, m->i_emb);
     for (size_t i = 0; i < N; i++) {
         float *row = gE + (size_t)x[i] * E;
         const float *d = w->d_emb + i * E;
+        float k = pe > 0 ? lm_embed_keep(key, x[i], pe) : 1.0f;
+        if (k == 0.0f)
+            continue;
         for (size_t j = 0; j < E; j++)
-            row[j] += d[j];
+            row[j] += k * d[j];
     }
 }
-

@@ -69,6 +69,9 @@ typedef struct lm_arch {
     /* Backward of the last forward with the same ws; grads is the flat gradient block. */
     void (*backward)(const lm_net *m, float *ws, const float *X, const float *dY, float *dX,
                      float *grads, size_t T, size_t B);
+    /* Which of the regularisers that need the body's help it takes (LM_REG_* bits); the
+     * others (dropout_embed, dropout_input, dropout_output, ar) work around any body. */
+    unsigned regs;
     /* Optional: one token (id, embedding x (E)) -> y (out_dim) of one stream whose state
      * grows with pos (a key/value cache); lm_step reserves state_floats(c, 1, pos + 1) floats
      * first and ws is sized by ws_floats(c, 1, 1). NULL: lm_step calls forward, T = B = 1. */
@@ -79,6 +82,10 @@ typedef struct lm_arch {
      * any finite state is usable. */
     bool (*state_ok)(const lm_config *c, const float *state, size_t pos);
 } lm_arch;
+
+/* lm_arch.regs: locked dropout between layers (dropout_hidden), DropConnect on recurrent
+ * weights (weight_drop), temporal activation regularisation (tar). */
+enum { LM_REG_HIDDEN = 1u, LM_REG_WEIGHT_DROP = 2u, LM_REG_TAR = 4u };
 
 const lm_arch *lm_arch_find(const char *name);
 /* Adds an architecture to the table (not thread-safe: call before any model is made).
@@ -94,6 +101,7 @@ struct lm_net {
     lm_ptable table;
     size_t body_first;            /* table index of the body's first tensor */
     size_t i_emb, i_head_w, i_head_b; /* i_head_w == i_emb when tied */
+    size_t i_proj;                    /* tied with out_dim != embed: head.proj (E, O); else 0 */
     float *params;
     lm_history_row *hist;
     size_t n_hist, cap_hist;
@@ -110,6 +118,7 @@ typedef struct lm_ws {
     size_t T, B, chunk;
     float *buf;
     float *emb, *emb_mask, *out, *out_mask, *head_in, *logits, *d_head_in, *d_emb, *body;
+    float *proj, *d_proj; /* (N, E) output of the tied projection and its gradient (i_proj) */
 } lm_ws;
 
 int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err);
@@ -138,6 +147,30 @@ int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err);
 int lm_block_write(const lm_net *m, lm_h5 *h, const char *group, const float *block,
                    lm_error *err);
 int lm_block_read(const lm_net *m, lm_h5 *h, const char *group, float *block, lm_error *err);
+
+/* ---- AWD-LSTM regularisation (awd.c) ------------------------------------------------------ */
+
+/* The regularisation settings against the architecture's facts (a->regs). */
+int lm_config_check_reg(const lm_config *c, const lm_arch *a, lm_error *err);
+/* /config attributes of the regularisation; absent ones (older files) read as 0. */
+/* The non-zero regularisation settings as facts ("weight_drop" "0.5"). */
+void lm_config_reg_facts(const lm_config *c, lm_fact_fn fn, void *ud);
+int lm_config_write_reg(lm_h5 *h, const lm_config *c, lm_error *err);
+int lm_config_read_reg(lm_h5 *h, lm_config *c, lm_error *err);
+/* Embedding dropout of a window: the factor of word id (0 or 1 / (1 - p)), the same for every
+ * occurrence of id in the window whose key was drawn from the rng. */
+float lm_embed_keep(uint64_t key, int32_t id, float p);
+/* AR: the penalty ar * mean_j(h^2) of the (dropped) output h (T*B, O), summed over steps
+ * and streams like the cross-entropy; adds scale times its gradient to dh when dh is not
+ * NULL. With the trainer's scale 1/B this is AWD-LSTM's per-token mean, as the loss is. */
+double lm_ar(const lm_config *c, size_t T, size_t B, size_t O, const float *h, float scale,
+             float *dh);
+/* TAR: tar * mean_j((h_t - h_{t-1})^2) of the undropped output, the same way. */
+double lm_tar(const lm_config *c, size_t T, size_t B, size_t O, const float *h, float scale,
+              float *dh);
+/* The rows the head reads for the body output out (N, O): out itself, or with the tied
+ * projection w->proj (N, E) = out P^T; *dim gets their width. */
+const float *lm_net_project(const lm_net *m, lm_ws *w, const float *out, size_t N, size_t *dim);
 
 /* Architectures. */
 extern const lm_arch lm_arch_lstm;

@@ -214,7 +214,8 @@ int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err)
     const char *tok = lm_tokenize_name(c->tokenize);
     if ((rc = lm_h5_attr_set_f64(h, "/config", "dropout", c->dropout, err)) ||
         (rc = lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)))
+        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)) ||
+        (rc = lm_config_write_reg(h, c, err)))
         return rc;
     if ((rc = lm_vocab_write(h, m->vocab, err)))
         return rc;
@@ -336,7 +337,8 @@ int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err)
         (rc = read_u64(h, "lowercase", 1, &lower, err)) ||
         (rc = lm_h5_attr_f64(h, "/config", "dropout", &dropout, err)) ||
         (rc = lm_h5_attr_f64(h, "/config", "init_range", &init_range, err)) ||
-        (rc = lm_h5_attr_str(h, "/config", "tokenize", tok, sizeof tok, err)))
+        (rc = lm_h5_attr_str(h, "/config", "tokenize", tok, sizeof tok, err)) ||
+        (rc = lm_config_read_reg(h, &c, err)))
         return rc;
     c.tied = (int)tied;
     c.lowercase = (int)lower;

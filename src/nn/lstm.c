@@ -57,17 +57,45 @@ static size_t scratch_floats(size_t T, size_t B, size_t H, size_t I)
     return (T * B * 4 * H + T * B * I + T * B * H + 2 * B * H + 4 * H + 15) & ~(size_t)15;
 }
 
+/* Weight drop: a block before the layers, in windows of T >= 2 (not in generation states):
+ * a flag (the last forward dropped weights), then per layer the mask and the dropped W_hh,
+ * then one (4H, H) scratch for dW_hh. */
+static size_t wd_floats(const lm_lstm_dims *d, size_t T)
+{
+    if (!(d->weight_drop > 0) || T < 2)
+        return 0;
+    return (16 + (2 * d->L + 1) * 4 * d->H * d->H + 15) & ~(size_t)15;
+}
+
+typedef struct wd_view {
+    float *flag, *mask, *W, *tmp; /* mask and W: layer l at l * 4H*H */
+} wd_view;
+
+static wd_view wd_at(const lm_lstm_dims *d, float *ws, size_t T)
+{
+    wd_view v = {0};
+    if (!wd_floats(d, T))
+        return v;
+    size_t n = 4 * d->H * d->H;
+    v.flag = ws;
+    v.mask = ws + 16;
+    v.W = v.mask + d->L * n;
+    v.tmp = v.W + d->L * n;
+    return v;
+}
+
 size_t lm_lstm_ws_floats(const lm_lstm_dims *d, size_t T, size_t B)
 {
     size_t H = d->H, I = d->E > H ? d->E : H;
     size_t layers = (d->L * layer_floats(T, B, H) + 15) & ~(size_t)15;
-    return layers + scratch_floats(T, B, H, I) + (T >= PACK_FLOOR ? pack_floats(H) : 0);
+    return wd_floats(d, T) + layers + scratch_floats(T, B, H, I) +
+           (T >= PACK_FLOOR ? pack_floats(H) : 0);
 }
 
 static lstm_ws layer_view(const lm_lstm_dims *d, float *ws, size_t l, size_t T, size_t B)
 {
     size_t H = d->H;
-    float *p = ws + l * layer_floats(T, B, H);
+    float *p = ws + wd_floats(d, T) + l * layer_floats(T, B, H);
     lstm_ws w;
     w.G = p;
     p += T * B * 4 * H;
@@ -86,7 +114,7 @@ static lstm_ws layer_view(const lm_lstm_dims *d, float *ws, size_t l, size_t T, 
 static lstm_scratch scratch_view(const lm_lstm_dims *d, float *ws, size_t T, size_t B)
 {
     size_t H = d->H, I = d->E > H ? d->E : H;
-    float *base = ws + ((d->L * layer_floats(T, B, H) + 15) & ~(size_t)15);
+    float *base = ws + wd_floats(d, T) + ((d->L * layer_floats(T, B, H) + 15) & ~(size_t)15);
     float *p = base;
     lstm_scratch s;
     s.dG = p;
@@ -163,6 +191,9 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
 {
     size_t H = d->H, L = d->L, G4 = 4 * H, BH = B * H;
     lstm_scratch s = scratch_view(d, ws, T, B);
+    wd_view wd = wd_at(d, ws, T);
+    if (wd.flag)
+        wd.flag[0] = train ? 1.0f : 0.0f;
     for (size_t l = 0; l < L; l++) {
         lstm_ws w = layer_view(d, ws, l, T, B);
         const float *in = X;
@@ -171,11 +202,21 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
             lstm_ws below = layer_view(d, ws, l - 1, T, B);
             I = H;
             if (train && d->dropout > 0) {
-                lm_dropout_mask(w.Mask, T * BH, d->dropout, rng);
+                if (d->locked)
+                    lm_locked_mask(w.Mask, T, B, H, d->dropout, rng);
+                else
+                    lm_dropout_mask(w.Mask, T * BH, d->dropout, rng);
                 lm_mul(w.In, below.Hs + BH, w.Mask, T * BH);
                 in = w.In;
             } else
                 in = below.Hs + BH;
+        }
+        const float *whh = p->w_hh[l];
+        if (wd.flag && train) {
+            float *mk = wd.mask + l * G4 * H, *W = wd.W + l * G4 * H;
+            lm_dropout_mask(mk, G4 * H, d->weight_drop, rng);
+            lm_mul(W, whh, mk, G4 * H);
+            whh = W;
         }
         /* All T input projections at once. */
         lm_gemm(false, true, T * B, G4, I, 1.0f, in, I, p->w_ih[l], I, 0.0f, w.G, G4);
@@ -191,13 +232,13 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
         memcpy(w.Hs, h0, BH * sizeof(float));
         memcpy(w.Cs, c0, BH * sizeof(float));
         if (use_packed(T)) {
-            lm_pgemm_pack(true, H, G4, p->w_hh[l], H, s.pack);
+            lm_pgemm_pack(true, H, G4, whh, H, s.pack);
             rec_job j = {.d = d, .w = w, .s = s, .T = T, .B = B};
             lm_pool_run(B, forward_rows, &j);
         } else {
             for (size_t t = 0; t < T; t++) {
                 float *g = w.G + t * B * G4;
-                lm_gemm(false, true, B, G4, H, 1.0f, w.Hs + t * BH, H, p->w_hh[l], H, 1.0f, g, G4);
+                lm_gemm(false, true, B, G4, H, 1.0f, w.Hs + t * BH, H, whh, H, 1.0f, g, G4);
                 lstm_cell(B, H, g, w.Cs + t * BH, w.Cs + (t + 1) * BH, w.TC + t * BH,
                           w.Hs + (t + 1) * BH);
             }
@@ -257,13 +298,16 @@ void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws,
 {
     size_t H = d->H, L = d->L, G4 = 4 * H, BH = B * H;
     lstm_scratch s = scratch_view(d, ws, T, B);
+    wd_view wd = wd_at(d, ws, T);
+    int dropped = wd.flag && wd.flag[0] != 0.0f;
     const float *dHout = dY;
     for (size_t l = L; l-- > 0;) {
         lstm_ws w = layer_view(d, ws, l, T, B);
+        const float *whh = dropped ? wd.W + l * G4 * H : p->w_hh[l];
         memset(s.dh, 0, BH * sizeof(float));
         memset(s.dc, 0, BH * sizeof(float));
         if (use_packed(T)) {
-            lm_pgemm_pack(false, G4, H, p->w_hh[l], H, s.pack);
+            lm_pgemm_pack(false, G4, H, whh, H, s.pack);
             rec_job j = {.d = d, .w = w, .s = s, .dHout = dHout, .T = T, .B = B};
             lm_pool_run(B, backward_rows, &j);
         } else {
@@ -272,7 +316,7 @@ void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws,
                 lstm_cell_backward(B, H, w.G + t * B * G4, w.Cs + t * BH, w.TC + t * BH,
                                    dHout + t * BH, s.dh, s.dc, dGt);
                 if (t > 0)
-                    lm_gemm(false, false, B, H, G4, 1.0f, dGt, G4, p->w_hh[l], H, 0.0f, s.dh, H);
+                    lm_gemm(false, false, B, H, G4, 1.0f, dGt, G4, whh, H, 0.0f, s.dh, H);
             }
         }
         const float *in = X;
@@ -283,7 +327,15 @@ void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws,
             in = d->dropout > 0 ? w.In : below.Hs + BH;
         }
         /* The window's weight gradients in one GEMM each. */
-        lm_gemm(true, false, G4, H, T * B, 1.0f, s.dG, G4, w.Hs, H, 1.0f, g->w_hh[l], H);
+        if (dropped) {
+            /* d(W_hh * M) / dW_hh = M: the gradient of the dropped weights, masked. */
+            const float *mk = wd.mask + l * G4 * H;
+            float *gw = g->w_hh[l];
+            lm_gemm(true, false, G4, H, T * B, 1.0f, s.dG, G4, w.Hs, H, 0.0f, wd.tmp, H);
+            for (size_t k = 0; k < G4 * H; k++)
+                gw[k] += wd.tmp[k] * mk[k];
+        } else
+            lm_gemm(true, false, G4, H, T * B, 1.0f, s.dG, G4, w.Hs, H, 1.0f, g->w_hh[l], H);
         lm_gemm(true, false, G4, I, T * B, 1.0f, s.dG, G4, in, I, 1.0f, g->w_ih[l], I);
         for (size_t r = 0; r < T * B; r++) {
             const float *dg = s.dG + r * G4;

@@ -11,7 +11,9 @@
  * Activations are time-major (T, B, .). */
 typedef struct lm_lstm_dims {
     size_t L, E, H;
-    float dropout; /* between layers, training only */
+    float dropout;     /* between layers, training only */
+    int locked;        /* the dropout between layers is locked: one mask per stream and window */
+    float weight_drop; /* DropConnect on W_hh (training windows of 2 steps or more) */
 } lm_lstm_dims;
 
 typedef struct lm_lstm_params {
@@ -31,8 +33,10 @@ extern size_t lm_lstm_pack_min_steps;
 size_t lm_lstm_ws_floats(const lm_lstm_dims *d, size_t T, size_t B);
 /* Forward over T steps. X (T*B, E) input, Y (T*B, H) output (the last layer's h, no dropout).
  * state (2*L*B*H) holds the initial h and c and receives the final ones. With train and
- * dropout > 0 inter-layer dropout masks are drawn from rng. ws must stay untouched until the
- * matching backward. */
+ * dropout > 0 inter-layer dropout masks are drawn from rng; with train, weight_drop > 0 and
+ * T >= 2 also one DropConnect mask per layer over W_hh (Wan et al. 2013, as AWD-LSTM), used by
+ * the recurrence in both directions and by dW_hh. ws must stay untouched until the matching
+ * backward. */
 void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, const float *X,
                      float *Y, float *state, size_t T, size_t B, int train, lm_rng *rng);
 /* Backward of the last forward: dY (T*B, H) in, dX (T*B, E) out (may be NULL), gradients
@@ -59,6 +63,7 @@ typedef struct lm_ce_acc {
     double nll, nll_known; /* summed -log p over all targets / targets other than <unk> */
     size_t n, n_unk;
     float *rows; /* optional: row r's -log p is written to rows[r] (N floats) */
+    double reg;  /* penalties added by the window in training (AR, TAR), not in nll */
 } lm_ce_acc;
 
 /* Adds the loss of rows X to acc. With dX != NULL also the backward: dlogits = scale*(p - 1_y)
@@ -75,6 +80,9 @@ double lm_log_softmax(const float *logits, size_t V, float *logp);
 
 /* Inverted dropout: mask[i] = (u >= p) / (1 - p); y = x * mask. */
 void lm_dropout_mask(float *mask, size_t n, float p, lm_rng *rng);
+/* Locked ("variational") dropout: one inverted-dropout mask (B, d) drawn from rng, repeated
+ * over the T steps into mask (T, B, d). */
+void lm_locked_mask(float *mask, size_t T, size_t B, size_t d, float p, lm_rng *rng);
 /* y = x * m element-wise; y may alias x. */
 void lm_mul(float *y, const float *x, const float *m, size_t n);
 

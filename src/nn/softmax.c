@@ -145,6 +145,13 @@ void lm_dropout_mask(float *mask, size_t n, float p, lm_rng *rng)
         mask[i] = lm_rng_uniform(rng) >= p ? keep : 0.0f;
 }
 
+void lm_locked_mask(float *mask, size_t T, size_t B, size_t d, float p, lm_rng *rng)
+{
+    lm_dropout_mask(mask, B * d, p, rng);
+    for (size_t t = 1; t < T; t++)
+        memcpy(mask + t * B * d, mask, B * d * sizeof(float));
+}
+
 void lm_mul(float *y, const float *x, const float *m, size_t n)
 {
 #pragma omp simd

@@ -242,6 +242,111 @@ static int import_text(importer *im, const char *path, const char *buf, size_t l
     return LM_OK;
 }
 
+/* DailyDialog's own tokenisation undone: curly quotes become ASCII ones, a clitic split off by
+ * spaces joins its word again ("let ’ s" -> "let's", "don ’ t" -> "don't"), sentences glued
+ * at a full stop are parted ("too far.Can you" -> "too far. Can you") and punctuation loses its
+ * leading space ("sir , is it ?" -> "sir, is it?"), so the text reads like the other corpora
+ * and the tokenizer makes "'s" and "n't" of it rather than the words "s" and "t". */
+static int is_clitic(const char *t, size_t n)
+{
+    static const char *const c[] = {"s", "t", "m", "d", "ll", "re", "ve"};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        if (n == strlen(c[i]) && same_ci(t, c[i], n))
+            return 1;
+    return 0;
+}
+
+static int is_punct_token(const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strchr(",.?!;:)%", t[i]))
+            return 0;
+    return n > 0;
+}
+
+static int is_alnum(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* The output so far ends in the word "o" ("o ' clock"). */
+static int o_clock(const char *out, size_t o)
+{
+    return (out[o - 1] == 'o' || out[o - 1] == 'O') && (o == 1 || out[o - 2] == ' ');
+}
+
+/* Where a token glues two sentences ("far.Can"): the index after the mark, or 0. */
+static size_t glued_sentence(const char *t, size_t n)
+{
+    for (size_t k = 1; k + 1 < n; k++)
+        if ((t[k] == '.' || t[k] == '?' || t[k] == '!') &&
+            ((t[k - 1] >= 'a' && t[k - 1] <= 'z') || (t[k - 1] >= '0' && t[k - 1] <= '9')) &&
+            t[k + 1] >= 'A' && t[k + 1] <= 'Z')
+            return k + 1;
+    return 0;
+}
+
+/* in (len bytes, clean: single spaces) -> out (at least 2 * len + 1 bytes); tmp (len + 1)
+ * receives the text with ASCII quotes. Returns the length written. */
+size_t lm_import_eou_normalize(const char *in, size_t len, char *tmp, char *out)
+{
+    size_t q = 0;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *s = (const unsigned char *)in + i;
+        uint32_t cp;
+        size_t k = lm_utf8_decode(s, len - i, &cp);
+        if (!k)
+            k = 1, cp = 0xFFFD;
+        if (cp == 0x2018 || cp == 0x2019 || cp == 0x2032)
+            tmp[q++] = '\'';
+        else if (cp == 0x201C || cp == 0x201D)
+            tmp[q++] = '"';
+        else
+            memcpy(tmp + q, s, k), q += k;
+        i += k;
+    }
+    size_t o = 0;
+    int glue = 0; /* the next token follows without a space */
+    const char *p = tmp, *e = tmp + q;
+    while (p < e) {
+        const char *te = memchr(p, ' ', (size_t)(e - p));
+        te = te ? te : e;
+        const char *next = te < e ? te + 1 : e, *ne = memchr(next, ' ', (size_t)(e - next));
+        ne = ne ? ne : e;
+        size_t n = (size_t)(te - p);
+        while (n) {
+            size_t cut = glued_sentence(p, n), m = cut ? cut : n;
+            int contraction = m == 1 && p[0] == '\'' && o && is_alnum((unsigned char)out[o - 1]) &&
+                              !cut &&
+                              (is_clitic(next, (size_t)(ne - next)) ||
+                               (o_clock(out, o) && ne - next == 5 && same_ci(next, "clock", 5)));
+            if (o && !glue && !contraction && !is_punct_token(p, m))
+                out[o++] = ' ';
+            memcpy(out + o, p, m);
+            o += m;
+            glue = contraction || (m == 1 && p[0] == '(');
+            p += m;
+            n -= m;
+        }
+        p = next;
+    }
+    return o;
+}
+
+/* Cleans and normalises s[0..n) into im->norm. */
+static int eou_turn(importer *im, const char *s, size_t n)
+{
+    int rc = lm_imp_clean_into(im, &im->text, s, n, 0);
+    size_t need;
+    if (rc)
+        return rc;
+    if (!lm_mul_ok(im->text.len, 2, &need) || lm_imp_grow(&im->norm, need + 1) ||
+        lm_imp_grow(&im->quotes, im->text.len + 1))
+        return lm_fail(im->err, LM_ENOMEM, "out of memory");
+    im->norm.len = lm_import_eou_normalize(im->text.p, im->text.len, im->quotes.p, im->norm.p);
+    return LM_OK;
+}
+
 static int import_eou(importer *im, const char *path, const char *buf, size_t len)
 {
     static const char mark[] = "__eou__";
@@ -253,13 +358,13 @@ static int import_eou(importer *im, const char *path, const char *buf, size_t le
         for (;;) {
             const char *m = lm_imp_find_str(p, (size_t)(e - p), mark);
             const char *te = m ? m : e;
-            int rc = lm_imp_clean_into(im, &im->text, p, (size_t)(te - p), 0);
+            int rc = eou_turn(im, p, (size_t)(te - p));
             if (rc)
                 return rc;
-            if (im->text.len) {
+            if (im->norm.len) {
                 if (!m)
                     lm_imp_warnf(im, path, c.lineno, "last turn not ended by __eou__ (truncated line?)");
-                lm_imp_write_turn(im, NULL, 0, im->text.p, im->text.len);
+                lm_imp_write_turn(im, NULL, 0, im->norm.p, im->norm.len);
             } else if (m) {
                 im->st.empty++;
             }
@@ -453,6 +558,8 @@ int lm_corpus_import(const lm_import_opts *o, const char *const *inputs, size_t 
     free(im.text.p);
     free(im.speaker.p);
     free(im.turn.p);
+    free(im.norm.p);
+    free(im.quotes.p);
     if (stats)
         *stats = im.st;
     return rc;

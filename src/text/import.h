@@ -18,6 +18,11 @@ int lm_import_read(const char *path, char **buf, size_t *len, lm_error *err);
  * override blocks ({\an8}) are removed too. Returns the length written (0: no text). */
 size_t lm_import_clean(const char *in, size_t len, int strip_tags, char *out, size_t *recoded);
 
+/* The __eou__ (DailyDialog) normalisation of a clean turn (single spaces): curly quotes to
+ * ASCII, "let ’ s" -> "let's", "far.Can" -> "far. Can", no space before , . ? ! ; : ) % and
+ * none after (. out holds 2 * len + 1 bytes, tmp len + 1. Returns the length written. */
+size_t lm_import_eou_normalize(const char *in, size_t len, char *tmp, char *out);
+
 /* Parses a SubRip timing line "HH:MM:SS,mmm --> HH:MM:SS,mmm [position]" (',' or '.' before
  * the milliseconds, which may have 1 to 3 digits; hours may be omitted). Returns 1 and the
  * times in seconds when the line is a valid timing line, -1 when it is a damaged one (it holds
@@ -46,6 +51,7 @@ typedef struct importer {
     lm_import_stats st;
     growbuf text, speaker; /* cleaned text of the turn being written and its speaker */
     growbuf turn;          /* srt: the turn being assembled from the lines of a cue */
+    growbuf norm, quotes;  /* eou: the normalised turn, and its text with ASCII quotes */
     size_t conv_turns;     /* turns written in the current conversation */
     int write_failed;
 } importer;

@@ -27,6 +27,8 @@ void lm_train_opts_init(lm_train_opts *o)
     o->seed = 1;
     o->max_steps = 0;
     o->shift_windows = -1;
+    o->asgd = 0;
+    o->asgd_patience = 5;
 }
 
 struct lm_trainer {
@@ -62,7 +64,49 @@ struct lm_trainer {
     lm_allreduce_fn reduce;
     void *reduce_ud;
     int stop_agreed; /* some rank saw the stop flag in the last window */
+    /* NT-ASGD (o.asgd): the running average of the parameters after each step since the end
+     * of epoch asgd_start (0 = not averaging yet), over asgd_n steps. */
+    float *avg;
+    size_t asgd_start;
+    uint64_t asgd_n;
 };
+
+/* ---- NT-ASGD (Merity et al. 2017) ------------------------------------------------------------ */
+
+/* avg += (params - avg) / (n + 1) after a step. */
+static void asgd_accumulate(lm_trainer *t)
+{
+    size_t P = t->m->table.total;
+    float k = 1.0f / (float)(t->asgd_n + 1), *a = t->avg;
+    const float *p = t->m->params;
+    for (size_t i = 0; i < P; i++)
+        a[i] += (p[i] - a[i]) * k;
+    t->asgd_n++;
+}
+
+/* Exchanges the parameters and their average (validation and the best copy see the average). */
+static void asgd_swap(lm_trainer *t)
+{
+    size_t P = t->m->table.total;
+    float *a = t->avg, *p = t->m->params;
+    for (size_t i = 0; i < P; i++) {
+        float x = a[i];
+        a[i] = p[i];
+        p[i] = x;
+    }
+}
+
+/* The non-monotone trigger: averaging starts once validation has not improved for
+ * asgd_patience epochs (the counter restarts so early stopping waits for the average). */
+static void asgd_maybe_start(lm_trainer *t, size_t e)
+{
+    if (!t->o.asgd || t->asgd_start || !t->n_valid || t->bad_epochs < t->o.asgd_patience)
+        return;
+    t->asgd_start = e;
+    t->asgd_n = 0;
+    t->bad_epochs = 0;
+    memcpy(t->avg, t->m->params, t->m->table.total * sizeof(float));
+}
 
 static uint64_t hash_ids(const int32_t *ids, size_t n)
 {
@@ -155,6 +199,10 @@ int lm_trainer_create(lm_model *model, const lm_train_opts *o, const int32_t *tr
         t->m1 = lm_alloc_floats(P);
         t->m2 = lm_alloc_floats(P);
     }
+    if (o->asgd && !(t->avg = lm_alloc_floats(P))) {
+        lm_trainer_free(t);
+        return lm_fail(err, LM_ENOMEM, "out of memory for the parameter average");
+    }
     if (!t->grads || !t->best || !t->state || !t->x || !t->y ||
         (o->optimizer != LM_OPT_SGD && (!t->m1 || !t->m2))) {
         lm_trainer_free(t);
@@ -182,6 +230,7 @@ void lm_trainer_free(lm_trainer *t)
     lm_free(t->m1);
     lm_free(t->m2);
     lm_free(t->best);
+    lm_free(t->avg);
     lm_free(t->state);
     free(t->x);
     free(t->y);
@@ -427,6 +476,8 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
                          (float)t->o.beta2, (float)t->o.eps,
                          t->o.optimizer == LM_OPT_ADAMW ? (float)t->o.weight_decay : 0.0f,
                          ++t->adam_t, gscale);
+        if (t->asgd_start)
+            asgd_accumulate(t);
         t->ep_nll += acc.nll;
         t->ep_n += acc.n;
         t->ep_tokens += acc.n;
@@ -446,9 +497,13 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
     r.seconds = t->ep_seconds;
     if (t->n_valid) {
         lm_eval_result ev;
+        if (t->asgd_start) /* validate the average */
+            asgd_swap(t);
         int rc = t->reduce ? shard_eval(t, &ev, err)
                            : lm_model_eval(t->model, t->valid, t->n_valid, B, t->o.bptt, &ev,
                                            err);
+        if (t->asgd_start)
+            asgd_swap(t);
         if (rc)
             return rc;
         r.valid_ppl = ev.ppl;
@@ -465,11 +520,13 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
         if (t->n_valid)
             t->best_ppl = r.valid_ppl;
         t->bad_epochs = 0;
-        memcpy(t->best, m->params, P * sizeof(float));
+        memcpy(t->best, t->asgd_start ? t->avg : m->params, P * sizeof(float));
     } else {
         t->bad_epochs++;
         t->plateau_mult *= t->o.plateau_decay;
     }
+    asgd_maybe_start(t, e);
+    r.averaging = t->asgd_start;
     r.improved = improved;
     lm_history_row row = {(uint32_t)e, t->total_tokens, r.train_loss, r.valid_ppl, lr,
                           r.seconds > 0 ? (double)r.tokens / r.seconds : 0, r.seconds};
@@ -500,6 +557,39 @@ int lm_trainer_save_best(const lm_trainer *t, const char *path, lm_error *err)
 }
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
+
+/* NT-ASGD in a checkpoint: the options, the averaging position and /train/avg. */
+static int asgd_write(const lm_trainer *t, lm_h5 *h, lm_error *err)
+{
+    int rc;
+    if ((rc = lm_h5_attr_set_u64(h, "/train", "asgd", (uint64_t)(t->o.asgd != 0), err)) ||
+        (rc = lm_h5_attr_set_u64(h, "/train", "asgd_patience", t->o.asgd_patience, err)) ||
+        (rc = lm_h5_attr_set_u64(h, "/train", "asgd_start", t->asgd_start, err)) ||
+        (rc = lm_h5_attr_set_u64(h, "/train", "asgd_n", t->asgd_n, err)))
+        return rc;
+    return t->asgd_start ? lm_block_write(t->m, h, "/train/avg", t->avg, err) : LM_OK;
+}
+
+/* Reads an optional /train attribute; *v keeps its value when the attribute is absent (a
+ * checkpoint from before the option existed). */
+static int opt_u64(lm_h5 *h, const char *name, uint64_t *v, lm_error *err)
+{
+    return lm_h5_has_attr(h, "/train", name) ? lm_h5_attr_u64(h, "/train", name, v, err) : LM_OK;
+}
+
+static int asgd_read(lm_trainer *t, lm_h5 *h, lm_error *err)
+{
+    uint64_t start = 0, n = 0;
+    int rc;
+    if ((rc = opt_u64(h, "asgd_start", &start, err)) || (rc = opt_u64(h, "asgd_n", &n, err)))
+        return rc;
+    if (start && (!t->avg || start > t->epoch))
+        return lm_fail(err, LM_EFORMAT, "%s: averaging from epoch %llu is not possible here",
+                       lm_h5_path(h), (unsigned long long)start);
+    t->asgd_start = (size_t)start;
+    t->asgd_n = n;
+    return start ? lm_block_read(t->m, h, "/train/avg", t->avg, err) : LM_OK;
+}
 
 /* The carried state of all o.batch streams, summed over the shards (zero outside each one's
  * rows, so the sum is exact). *full: caller frees with lm_free. */
@@ -571,7 +661,7 @@ int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *
         if ((rc = lm_h5_attr_set_f64(h, "/train", f[i].name, f[i].v, err)))
             goto fail;
     if ((rc = lm_h5_write(h, "/train/carry", LM_H5_F32, full ? full : t->state, 1, ds, err)) ||
-        (rc = lm_block_write(m, h, "/train/best", t->best, err)))
+        (rc = lm_block_write(m, h, "/train/best", t->best, err)) || (rc = asgd_write(t, h, err)))
         goto fail;
     if (t->m1 && ((rc = lm_block_write(m, h, "/optim/m", t->m1, err)) ||
                   (rc = lm_block_write(m, h, "/optim/v", t->m2, err))))
@@ -641,6 +731,12 @@ int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
         (rc = lm_h5_attr_u64(h, "/train", "shift_windows", &shift, err)))
         goto fail;
     o.shift_windows = shift != 0;
+    uint64_t asgd = 0, asgd_patience = o.asgd_patience;
+    if ((rc = opt_u64(h, "asgd", &asgd, err)) ||
+        (rc = opt_u64(h, "asgd_patience", &asgd_patience, err)))
+        goto fail;
+    o.asgd = asgd != 0;
+    o.asgd_patience = (size_t)asgd_patience;
     if (v[9] != hash_ids(train, n_train) || v[10] != n_train || v[11] != (valid ? n_valid : 0)) {
         rc = lm_fail(err, LM_EMISMATCH,
                      "%s: the checkpoint was made on a different training or validation corpus "
@@ -676,6 +772,8 @@ int lm_trainer_resume(const char *path, const int32_t *train, size_t n_train,
         goto fail;
     if (t->m1 && ((rc = lm_block_read(m, h, "/optim/m", t->m1, err)) ||
                   (rc = lm_block_read(m, h, "/optim/v", t->m2, err))))
+        goto fail;
+    if ((rc = asgd_read(t, h, err)))
         goto fail;
     lm_h5_close(h);
     *model = gm;

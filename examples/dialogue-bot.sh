@@ -1,0 +1,101 @@
+#!/bin/sh
+# dialogue-bot.sh - a regularised (AWD-LSTM style) dialogue model, its Kneser-Ney baseline and
+# the mixture of both, from the Cornell Movie-Dialogs Corpus to a chat.
+#
+# Usage: examples/dialogue-bot.sh [CORNELL_DIR] [WORK_DIR]
+#   CORNELL_DIR  the folder holding movie_lines.txt and movie_conversations.txt
+#                [/work/shared/data/cornell_movie_dialogs]
+#   WORK_DIR     where the text files and the models go [./dialogue-work]
+# Environment: LSTMLM (the program [lstmlm on PATH, else ./src/lstmlm]), EPOCHS [14],
+#              HIDDEN [384], EMBED [256], THREADS [2], MINUTES (stop training after this many
+#              minutes with Ctrl-C's checkpoint; the best model so far is kept) [0 = off].
+#
+# The steps, each a plain command you can run by hand:
+#   1. import the conversations, one turn per line, a blank line after each;
+#   2. split 5% / 5% of the conversations for validation and test, never cutting one;
+#   3. train a 2-layer LSTM, 10,000 lower-cased words, tied to the embedding through a
+#      projection (hidden 384 -> embed 256), with locked dropout on the input, between the
+#      layers and on the output, embedding dropout, weight drop on W_hh, AR/TAR and NT-ASGD;
+#   4. the 5-gram Kneser-Ney baseline on the same training text and vocabulary;
+#   5. test perplexity of both, and of their mixture with the weight tuned on validation;
+#   6. chat with the mixture (sampling: temperature 0.8, top-p 0.9, repetition penalty 1.2).
+set -eu
+
+corpus=${1:-/work/shared/data/cornell_movie_dialogs}
+work=${2:-dialogue-work}
+EPOCHS=${EPOCHS:-14}
+HIDDEN=${HIDDEN:-384}
+EMBED=${EMBED:-256}
+THREADS=${THREADS:-2}
+MINUTES=${MINUTES:-0}
+if [ -z "${LSTMLM:-}" ]; then
+    if command -v lstmlm >/dev/null 2>&1; then
+        LSTMLM=lstmlm
+    else
+        LSTMLM=./src/lstmlm
+    fi
+fi
+if [ ! -d "$corpus" ]; then
+    echo "$0: $corpus is not a folder; give the Cornell corpus folder as the first argument" >&2
+    exit 2
+fi
+mkdir -p "$work"
+
+step() {
+    printf '\n== %s\n$ %s\n' "$1" "$(shift; echo "$*")"
+    shift
+    "$@"
+}
+
+step "1. import the corpus" \
+    "$LSTMLM" corpus import --format cornell "$corpus" -o "$work/dialog.txt"
+
+step "2. split by conversations" \
+    "$LSTMLM" corpus split "$work/dialog.txt" --valid 0.05 --test 0.05 --seed 1 -o "$work/dialog"
+
+train() {
+    "$LSTMLM" train "$work/dialog.train.txt" --valid "$work/dialog.valid.txt" \
+        -o "$work/lstm.h5" --max-vocab 10000 --lowercase \
+        --layers 2 --hidden "$HIDDEN" --embed "$EMBED" --tie --batch 32 --bptt 35 \
+        --epochs "$EPOCHS" --optimizer adam --lr 0.003 --clip 0.5 \
+        --dropout-embed 0.05 --dropout-input 0.3 --dropout-hidden 0.2 --dropout-output 0.3 \
+        --weight-drop 0.3 --ar 2 --tar 1 --asgd --asgd-patience 2 --seed 1 --threads "$THREADS" &
+    pid=$!
+    if [ "$MINUTES" -gt 0 ]; then
+        (sleep $((MINUTES * 60)) && kill -INT "$pid" 2>/dev/null) &
+        timer=$!
+    fi
+    # 130: stopped by the time limit; the checkpoint and the best model so far are written.
+    rc=0
+    wait "$pid" || rc=$?
+    [ "$MINUTES" -gt 0 ] && kill "$timer" 2>/dev/null || true
+    [ "$rc" = 0 ] || [ "$rc" = 130 ]
+}
+limit=""
+[ "$MINUTES" -gt 0 ] && limit=", at most $MINUTES min"
+step "3. train the LSTM ($EPOCHS epochs$limit)" train
+
+step "4. the 5-gram Kneser-Ney baseline" \
+    "$LSTMLM" ngram train --order 5 --max-vocab 10000 --lowercase "$work/dialog.train.txt" \
+    -o "$work/kn5.h5"
+
+step "5a. test perplexity: 5-gram" "$LSTMLM" eval "$work/kn5.h5" "$work/dialog.test.txt"
+step "5b. test perplexity: LSTM" \
+    "$LSTMLM" eval "$work/lstm.h5" "$work/dialog.test.txt" --threads "$THREADS"
+step "5c. test perplexity: mixture, weight tuned on validation" \
+    "$LSTMLM" eval "$work/lstm.h5" --mix "$work/kn5.h5" --tune-lambda "$work/dialog.valid.txt" \
+    "$work/dialog.test.txt" --threads "$THREADS"
+
+lambda=$("$LSTMLM" eval "$work/lstm.h5" --mix "$work/kn5.h5" \
+    --tune-lambda "$work/dialog.valid.txt" "$work/dialog.valid.txt" --threads "$THREADS" 2>&1 |
+    awk '/^lambda/ { print $2; exit }')
+sampling="--temperature 0.8 --top-p 0.9 --repetition-penalty 1.2 --seed 1"
+if [ -t 0 ]; then
+    step "6. chat with the mixture (lambda $lambda; an empty line or Ctrl-D ends it)" \
+        "$LSTMLM" chat "$work/lstm.h5" --mix "$work/kn5.h5" --lambda "$lambda" $sampling
+else
+    printf 'hi, how are you?\nwhere are you going?\nwhat do you want?\n' >"$work/chat.in"
+    step "6. chat with the mixture (lambda $lambda), three turns from $work/chat.in" \
+        sh -c '"$1" chat "$2" --mix "$3" --lambda "$4" '"$sampling"' <"$5"' chat "$LSTMLM" \
+        "$work/lstm.h5" "$work/kn5.h5" "$lambda" "$work/chat.in"
+fi
