@@ -10,7 +10,7 @@ set -u
 LSTMLM=${LSTMLM:-./src/lstmlm}
 T=${TURNS:-200}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-tmp=$(mktemp -d /tmp/lstmlm-latency-XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lstmlm-latency-XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill -TERM $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 grep -v '^$' data/dialogues.txt | grep -v '[\\"]' | head -n "$T" > "$tmp/turns"

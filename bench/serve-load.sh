@@ -10,7 +10,7 @@ set -u
 LSTMLM=${LSTMLM:-./src/lstmlm}
 C=${CLIENTS:-32} T=${TURNS:-20} PAR=${PARALLEL:-2} TOK=${TOKENS:-20}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-tmp=$(mktemp -d /tmp/lstmlm-load-XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lstmlm-load-XXXXXX")
 pid=""
 trap '[ -n "$pid" ] && kill -TERM $pid 2>/dev/null; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 m=${1:-}

@@ -10,7 +10,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"train", cmd_train, "train a language model (LSTM) on a text corpus"},
+    {"train", cmd_train, "train a neural language model (LSTM, RWKV, transformer)"},
     {"eval", cmd_eval, "perplexity of a model on a text file"},
     {"generate", cmd_generate, "sample text from a model"},
     {"chat", cmd_chat, "talk with a model; the state carries across turns"},
