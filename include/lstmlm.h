@@ -408,6 +408,20 @@ LM_API int lm_trainer_resume(const char *path, const int32_t *train, size_t n_tr
                              const int32_t *valid, size_t n_valid, lm_model **model,
                              lm_trainer **out, lm_error *err);
 LM_API void lm_trainer_set_epochs(lm_trainer *t, size_t epochs);
+/* A note the caller keeps with the run, saved in every checkpoint (e.g. "train" = the corpus
+ * path, so that a resume needs no other argument): at most LM_TRAINER_NOTES notes, keys of at
+ * most 31 bytes (letters, digits, '_'), values of at most 1023. LM_EINVAL otherwise. */
+#define LM_TRAINER_NOTES 8
+LM_API int lm_trainer_set_note(lm_trainer *t, const char *key, const char *value, lm_error *err);
+/* Reads note key of the checkpoint at path into buf (cap bytes): LM_OK, 1 when the checkpoint
+ * has no such note, or a negative code (a damaged file, not a checkpoint). */
+LM_API int lm_checkpoint_note(const char *path, const char *key, char *buf, size_t cap,
+                              lm_error *err);
+/* What training a model of cfg (vocab set) with batch B and window T needs: its parameter
+ * count and the bytes of parameters, gradients, optimizer moments and the window's
+ * activations (an estimate within a few per cent). LM_EINVAL for a bad cfg. */
+LM_API int lm_config_footprint(const lm_config *cfg, size_t batch, size_t bptt, size_t *params,
+                               size_t *bytes, lm_error *err);
 /* Saves the parameters of the best epoch so far (lowest validation perplexity; the latest
  * without validation data) with the whole training history, atomically. */
 LM_API int lm_trainer_save_best(const lm_trainer *t, const char *path, lm_error *err);

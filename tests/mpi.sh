@@ -77,10 +77,10 @@ check "Ctrl-C under mpirun: the checkpoint is written" '[ $? = 0 ] && [ -f "$tmp
 done=$(ppls "$tmp/i.ckpt.h5" | wc -l)
 check "Ctrl-C came mid-run (after epoch $done)" '[ "$done" -lt 400 ]'
 e=$((done + 2))
-mpi 2 "$LSTMLM" train $common --epochs $e --resume "$tmp/i.ckpt.h5" "$train" -o "$tmp/r2.h5" \
+mpi 2 "$LSTMLM" train --threads 1 -q --epochs $e --resume "$tmp/i.ckpt.h5" "$train" -o "$tmp/r2.h5" \
     2>"$tmp/err"
 check "resumed with 2 ranks: exit 0" '[ $? = 0 ] || { cat "$tmp/err"; false; }'
-"$LSTMLM" train $common --epochs $e --resume "$tmp/i.ckpt.h5" "$train" -o "$tmp/r1.h5"
+"$LSTMLM" train --threads 1 -q --epochs $e --resume "$tmp/i.ckpt.h5" "$train" -o "$tmp/r1.h5"
 mpi 2 "$LSTMLM" train $common --epochs $e "$train" -o "$tmp/u.h5" 2>"$tmp/err"
 check "2-rank checkpoint resumed with 2 ranks = uninterrupted 2-rank run" \
     'same_ppl "$tmp/r2.ckpt.h5" "$tmp/u.ckpt.h5" exact && same_params "$tmp/r2.ckpt.h5" "$tmp/u.ckpt.h5"'

@@ -61,6 +61,9 @@ bool cli_size(const char *s, size_t *out);
 bool cli_u64(const char *s, uint64_t *out);
 bool cli_double(const char *s, double *out);
 
+/* Writes a training history as CSV (epoch, tokens, train_loss, train_ppl, valid_ppl, lr,
+ * tokens_per_s, seconds), one row per epoch. */
+int cli_history_csv(const char *path, const lm_history_row *h, size_t n, lm_error *err);
 /* Monotonic seconds. */
 double cli_now(void);
 /* Installs SIGINT/SIGTERM handlers that set cli_interrupted (first signal) and restore the

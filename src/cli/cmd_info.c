@@ -63,21 +63,6 @@ static int by_count(const void *a, const void *b)
     return cx != cy ? (cx < cy ? 1 : -1) : (x > y) - (x < y);
 }
 
-static int write_csv(const char *path, const lm_history_row *h, size_t n, lm_error *err)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));
-    fprintf(f, "epoch,tokens,train_loss,train_ppl,valid_ppl,lr,tokens_per_s,seconds\n");
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "%u,%llu,%.6f,%.4f,%.4f,%.6g,%.1f,%.2f\n", h[i].epoch,
-                (unsigned long long)h[i].tokens, h[i].train_loss, exp(h[i].train_loss),
-                h[i].valid_ppl, h[i].lr, h[i].tokens_per_s, h[i].seconds);
-    if (fclose(f) != 0)
-        return lm_fail(err, LM_EIO, "%s: cannot write: %s", path, strerror(errno));
-    return LM_OK;
-}
-
 static int write_plot(const char *path, const char *model, const lm_history_row *h, size_t n,
                       lm_error *err)
 {
@@ -153,7 +138,7 @@ int cmd_info(int argc, char **argv)
     if ((a.csv || a.plot) && !n) {
         fprintf(stderr, "lstmlm: %s: no training history to write\n", path);
         rc = EXIT_FAIL;
-    } else if ((a.csv && write_csv(a.csv, h, n, &err)) ||
+    } else if ((a.csv && cli_history_csv(a.csv, h, n, &err)) ||
                (a.plot && write_plot(a.plot, path, h, n, &err)))
         rc = cli_fail(&err);
     lm_model_free(m);

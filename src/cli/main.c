@@ -64,7 +64,10 @@ int main(int argc, char **argv)
     for (const command *c = commands; c->name; c++)
         if (!strcmp(c->name, name))
             return c->fn(argc - 1, argv + 1);
-    fprintf(stderr, "lstmlm: no command '%s'\n", name);
-    usage(stderr);
+    char list[256] = "";
+    for (const command *c = commands; c->name; c++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c == commands ? "" : ", ",
+                 c->name);
+    fprintf(stderr, "lstmlm: no command '%s' (expected %s)\n", name, list);
     return EXIT_USAGE;
 }

@@ -506,3 +506,18 @@ void cli_lock_drop(cli_lock *l)
     close(l->fd);
     l->fd = -1;
 }
+
+int cli_history_csv(const char *path, const lm_history_row *h, size_t n, lm_error *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));
+    fprintf(f, "epoch,tokens,train_loss,train_ppl,valid_ppl,lr,tokens_per_s,seconds\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%u,%llu,%.6f,%.4f,%.4f,%.6g,%.1f,%.2f\n", h[i].epoch,
+                (unsigned long long)h[i].tokens, h[i].train_loss, exp(h[i].train_loss),
+                h[i].valid_ppl, h[i].lr, h[i].tokens_per_s, h[i].seconds);
+    if (fclose(f) != 0)
+        return lm_fail(err, LM_EIO, "%s: cannot write: %s", path, strerror(errno));
+    return LM_OK;
+}

@@ -33,6 +33,9 @@ void lm_train_opts_init(lm_train_opts *o)
 
 struct lm_trainer {
     lm_net *m;
+    char note_key[LM_TRAINER_NOTES][32];
+    char note_val[LM_TRAINER_NOTES][1024];
+    size_t n_notes;
     const lm_model *model; /* the handle around m, for validation */
     lm_train_opts o;
     const int32_t *train, *valid;
@@ -654,6 +657,12 @@ int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *
              {"eps", o->eps},             {"weight_decay", o->weight_decay}};
     if ((rc = lm_net_write(m, h, err)))
         goto fail;
+    for (size_t i = 0; i < t->n_notes; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "note_%s", t->note_key[i]);
+        if ((rc = lm_h5_attr_set_str(h, "/train", name, t->note_val[i], err)))
+            goto fail;
+    }
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
         if ((rc = lm_h5_attr_set_u64(h, "/train", u[i].name, u[i].v, err)))
             goto fail;
@@ -786,5 +795,42 @@ fail:
         lm_model_free(gm);
     else
         lm_net_free(m);
+    return rc;
+}
+
+int lm_trainer_set_note(lm_trainer *t, const char *key, const char *value, lm_error *err)
+{
+    size_t kl = strlen(key);
+    if (!kl || kl > 31 || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789_") != kl || strlen(value) > 1023)
+        return lm_fail(err, LM_EINVAL, "bad trainer note '%.40s'", key);
+    size_t i = 0;
+    while (i < t->n_notes && strcmp(t->note_key[i], key))
+        i++;
+    if (i == LM_TRAINER_NOTES)
+        return lm_fail(err, LM_EINVAL, "more than %d trainer notes", LM_TRAINER_NOTES);
+    snprintf(t->note_key[i], sizeof t->note_key[i], "%s", key);
+    snprintf(t->note_val[i], sizeof t->note_val[i], "%s", value);
+    if (i == t->n_notes)
+        t->n_notes++;
+    return LM_OK;
+}
+
+int lm_checkpoint_note(const char *path, const char *key, char *buf, size_t cap, lm_error *err)
+{
+    lm_h5 *h;
+    int rc = lm_h5_open(path, &h, err);
+    if (rc)
+        return rc;
+    char name[48];
+    snprintf(name, sizeof name, "note_%.31s", key);
+    if (!lm_h5_has_attr(h, "/train", "step"))
+        rc = lm_fail(err, LM_EFORMAT, "%s: a model file, not a checkpoint (no trainer state)",
+                     path);
+    else if (!lm_h5_has_attr(h, "/train", name))
+        rc = 1;
+    else
+        rc = lm_h5_attr_str(h, "/train", name, buf, cap, err);
+    lm_h5_close(h);
     return rc;
 }
