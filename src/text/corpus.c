@@ -139,23 +139,36 @@ static int ids_line(void *ud, const char *line, size_t len, size_t lineno)
     return c->failed;
 }
 
+int lm_check_text(const char *path, const char *buf, size_t len, lm_error *err)
+{
+    size_t nul = lm_find_nul(buf, len);
+    if (nul == len)
+        return LM_OK;
+    size_t line = 1;
+    for (size_t i = 0; i < nul; i++)
+        line += buf[i] == '\n';
+    return lm_fail(err, LM_EFORMAT, "%s:%zu: binary data (NUL byte): not a text file", path,
+                   line);
+}
+
+int lm_read_text(const char *path, char **buf, size_t *len, lm_error *err)
+{
+    int rc = lm_read_file(path, buf, len, err);
+    if (!rc && (rc = lm_check_text(path, *buf, *len, err))) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
 int lm_corpus_read(const char *path, const lm_text_opts *t, const lm_vocab *v, int32_t **ids,
                    size_t *n, lm_corpus_stats *stats, lm_error *err)
 {
     char *buf;
     size_t len;
-    int rc = lm_read_file(path, &buf, &len, err);
+    int rc = lm_read_text(path, &buf, &len, err);
     if (rc)
         return rc;
-    size_t nul = lm_find_nul(buf, len);
-    if (nul < len) {
-        size_t line = 1;
-        for (size_t i = 0; i < nul; i++)
-            line += buf[i] == '\n';
-        free(buf);
-        return lm_fail(err, LM_EFORMAT, "%s:%zu: binary data (NUL byte) in a text corpus", path,
-                       line);
-    }
     ids_ctx c = {.v = v, .t = t};
     rc = lm_for_each_line(buf, len, ids_line, &c);
     free(buf);

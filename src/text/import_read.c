@@ -66,14 +66,9 @@ int lm_import_read(const char *path, char **out, size_t *outlen, lm_error *err)
         free(buf);
         return lm_fail(err, LM_EFORMAT, "%s: empty file", path);
     }
-    size_t nul = lm_find_nul(buf, len);
-    if (nul < len) {
-        size_t line = 1;
-        for (size_t i = 0; i < nul; i++)
-            line += buf[i] == '\n';
+    if ((rc = lm_check_text(path, buf, len, err))) {
         free(buf);
-        return lm_fail(err, LM_EFORMAT, "%s:%zu: binary data (NUL byte); not a text file", path,
-                       line);
+        return rc;
     }
     if (!memchr(buf, '\n', len))
         for (size_t i = 0; i < len; i++)

@@ -14,6 +14,11 @@ int lm_for_each_line(const char *buf, size_t len, lm_line_fn fn, void *ud);
 
 /* Byte offset of the first NUL in buf, or len when none (binary detection). */
 size_t lm_find_nul(const char *buf, size_t len);
+/* LM_OK, or LM_EFORMAT "path:LINE: binary data (NUL byte): not a text file" for the first
+ * NUL byte of buf[0..len). */
+int lm_check_text(const char *path, const char *buf, size_t len, lm_error *err);
+/* lm_read_file then lm_check_text (the buffer is freed on failure). */
+int lm_read_text(const char *path, char **buf, size_t *len, lm_error *err);
 
 /* Vocabulary internals used by the model file code. */
 int lm_vocab_set_count(lm_vocab *v, int32_t id, uint64_t count);

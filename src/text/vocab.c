@@ -238,18 +238,8 @@ int lm_vocab_build(const char *const *paths, size_t n_paths, const lm_text_opts 
     for (size_t p = 0; p < n_paths; p++) {
         char *buf;
         size_t len;
-        if ((rc = lm_read_file(paths[p], &buf, &len, err)))
+        if ((rc = lm_read_text(paths[p], &buf, &len, err)))
             goto out;
-        size_t nul = lm_find_nul(buf, len);
-        if (nul < len) {
-            size_t line = 1;
-            for (size_t i = 0; i < nul; i++)
-                line += buf[i] == '\n';
-            free(buf);
-            rc = lm_fail(err, LM_EFORMAT, "%s:%zu: binary data (NUL byte) in a text corpus",
-                         paths[p], line);
-            goto out;
-        }
         build_ctx b = {.t = t, .cc = {.v = all}};
         rc = lm_for_each_line(buf, len, count_line, &b);
         free(buf);
