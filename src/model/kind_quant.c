@@ -474,41 +474,14 @@ int lm_model_quantize(const lm_model *m, const char *type_name, lm_model **out, 
 
 /* ---- the file ---------------------------------------------------------------------------- */
 
-static const char *const hist_columns = "epoch,tokens,train_loss,valid_ppl,lr,tokens_per_s,seconds";
-
 static int qm_write(const quant_model *q, lm_h5 *h, lm_error *err)
 {
     const lm_config *c = &q->cfg;
-    char created[64];
-    snprintf(created, sizeof created, "lstmlm %s", lm_version_string());
     int rc;
-    if ((rc = lm_h5_attr_set_str(h, "/", "format", "lstmlm", err)) ||
-        (rc = lm_h5_attr_set_u64(h, "/", "format_version", FORMAT_VERSION, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/", "arch", QUANT_ARCH, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/", "created_by", created, err)) ||
+    if ((rc = lm_file_write_head(h, QUANT_ARCH, c, q->vocab, FORMAT_VERSION, err)) ||
         (rc = lm_h5_attr_set_str(h, "/quant", "arch", c->arch, err)) ||
         (rc = lm_h5_attr_set_str(h, "/quant", "type", lm_qtype_name(q->type), err)) ||
         (rc = lm_h5_attr_set_u64(h, "/quant", "block", LM_Q8_BLOCK, err)))
-        return rc;
-    struct {
-        const char *name;
-        uint64_t v;
-    } u[] = {{"vocab_size", c->vocab},
-             {"embed", c->embed},
-             {"hidden", c->hidden},
-             {"layers", c->layers},
-             {"ffn", c->ffn},
-             {"heads", c->heads},
-             {"context", c->context},
-             {"tied", (uint64_t)c->tied},
-             {"lowercase", (uint64_t)c->lowercase}};
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
-        if ((rc = lm_h5_attr_set_u64(h, "/config", u[i].name, u[i].v, err)))
-            return rc;
-    if ((rc = lm_h5_attr_set_f64(h, "/config", "dropout", c->dropout, err)) ||
-        (rc = lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", lm_tokenize_name(c->tokenize), err)) ||
-        (rc = lm_vocab_write(h, q->vocab, err)))
         return rc;
     for (size_t k = 0; k < q->table.n; k++) {
         const lm_param *p = &q->table.p[k];
@@ -531,22 +504,7 @@ static int qm_write(const quant_model *q, lm_h5 *h, lm_error *err)
         if (rc)
             return rc;
     }
-    size_t n = q->n_hist;
-    double *hist = malloc((n ? n : 1) * 7 * sizeof *hist);
-    if (!hist)
-        return lm_fail(err, LM_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        const lm_history_row *r = &q->hist[i];
-        double row[7] = {r->epoch, (double)r->tokens, r->train_loss, r->valid_ppl,
-                         r->lr,    r->tokens_per_s,   r->seconds};
-        memcpy(hist + 7 * i, row, sizeof row);
-    }
-    size_t dh[2] = {n, 7};
-    rc = lm_h5_write(h, "/train/history", LM_H5_F64, hist, 2, dh, err);
-    free(hist);
-    if (!rc)
-        rc = lm_h5_attr_set_str(h, "/train", "history_columns", hist_columns, err);
-    return rc;
+    return lm_history_write(h, q->hist, q->n_hist, err);
 }
 
 static int qm_save(const void *impl, const char *path, lm_error *err)
@@ -560,19 +518,6 @@ static int qm_save(const void *impl, const char *path, lm_error *err)
         return rc;
     }
     return lm_h5_commit(h, err);
-}
-
-static int read_size(lm_h5 *h, const char *name, uint64_t max, size_t *out, lm_error *err)
-{
-    uint64_t v;
-    int rc = lm_h5_attr_u64(h, "/config", name, &v, err);
-    if (rc)
-        return rc;
-    if (v > max)
-        return lm_fail(err, LM_EFORMAT, "%s: /config/%s = %llu is out of range", lm_h5_path(h),
-                       name, (unsigned long long)v);
-    *out = (size_t)v;
-    return LM_OK;
 }
 
 /* Checks that the half-precision scales are finite and not negative (a damaged file). */
@@ -614,7 +559,7 @@ static int qm_read(lm_h5 *h, quant_model **out, lm_error *err)
     const char *path = lm_h5_path(h);
     lm_config c;
     lm_config_init(&c);
-    char arch[32], type_name[16], tok[32];
+    char arch[32], type_name[16];
     uint64_t block;
     int rc;
     if ((rc = lm_h5_attr_str(h, "/quant", "arch", arch, sizeof arch, err)) ||
@@ -634,33 +579,8 @@ static int qm_read(lm_h5 *h, quant_model **out, lm_error *err)
         return lm_fail(err, LM_EFORMAT, "%s: architecture '%s' is not one this program knows", path,
                        arch);
     snprintf(c.arch, sizeof c.arch, "%.15s", arch);
-    size_t tied = 0, lower = 0;
-    double dropout, init_range;
-    if ((rc = read_size(h, "vocab_size", (size_t)1 << 24, &c.vocab, err)) ||
-        (rc = read_size(h, "embed", 65536, &c.embed, err)) ||
-        (rc = read_size(h, "hidden", 65536, &c.hidden, err)) ||
-        (rc = read_size(h, "layers", 64, &c.layers, err)) ||
-        (rc = read_size(h, "ffn", (size_t)1 << 20, &c.ffn, err)) ||
-        (rc = read_size(h, "heads", 1024, &c.heads, err)) ||
-        (rc = read_size(h, "context", (size_t)1 << 20, &c.context, err)) ||
-        (rc = read_size(h, "tied", 1, &tied, err)) ||
-        (rc = read_size(h, "lowercase", 1, &lower, err)) ||
-        (rc = lm_h5_attr_f64(h, "/config", "dropout", &dropout, err)) ||
-        (rc = lm_h5_attr_f64(h, "/config", "init_range", &init_range, err)) ||
-        (rc = lm_h5_attr_str(h, "/config", "tokenize", tok, sizeof tok, err)))
+    if ((rc = lm_file_read_config(h, &c, err)))
         return rc;
-    c.tied = (int)tied;
-    c.lowercase = (int)lower;
-    c.dropout = (float)dropout;
-    c.init_range = (float)init_range;
-    if ((c.tokenize = lm_tokenize_parse(tok)) < 0)
-        return lm_fail(err, LM_EFORMAT,
-                       "%s: /config/tokenize '%s' is not a tokenizer this "
-                       "program knows",
-                       path, tok);
-    lm_error cerr;
-    if (lm_config_check(&c, &cerr))
-        return lm_fail(err, LM_EFORMAT, "%s: bad /config: %s", path, cerr.msg);
     lm_vocab *v;
     if ((rc = lm_vocab_read(h, c.vocab, &v, err)))
         return rc;
@@ -688,26 +608,8 @@ static int qm_read(lm_h5 *h, quant_model **out, lm_error *err)
         if (!rc)
             rc = check_tensor(h, q, k, err);
     }
-    if (!rc && lm_h5_exists(h, "/train/history")) {
-        int r;
-        size_t d[4];
-        if ((rc = lm_h5_shape(h, "/train/history", &r, d, err)) == LM_OK &&
-            (r != 2 || d[1] != 7 || d[0] > 100000))
-            rc = lm_fail(err, LM_EFORMAT, "%s: /train/history has the wrong shape", path);
-        double *hist = rc ? NULL : malloc((d[0] ? d[0] : 1) * 7 * sizeof *hist);
-        q->hist = rc ? NULL : malloc((d[0] ? d[0] : 1) * sizeof *q->hist);
-        if (!rc && (!hist || !q->hist))
-            rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        if (!rc && !(rc = lm_h5_read(h, "/train/history", LM_H5_F64, hist, 2, d, err))) {
-            for (size_t i = 0; i < d[0]; i++) {
-                const double *x = hist + 7 * i;
-                lm_history_row row = {(uint32_t)x[0], (uint64_t)x[1], x[2], x[3], x[4], x[5], x[6]};
-                q->hist[i] = row;
-            }
-            q->n_hist = d[0];
-        }
-        free(hist);
-    }
+    if (!rc)
+        rc = lm_history_read(h, &q->hist, &q->n_hist, err);
     if (rc) {
         qm_free(q);
         return rc;

@@ -140,6 +140,14 @@ int lm_net_load(const char *path, lm_net **out, lm_error *err);
 /* Appends a history row. */
 int lm_net_add_history(lm_net *m, const lm_history_row *row);
 
+/* File pieces shared by neural, quantized and checkpoint files: the root attributes, /config
+ * and /vocab; the config read back (checked); the training history. */
+int lm_file_write_head(lm_h5 *h, const char *arch, const lm_config *c, const lm_vocab *v,
+                       uint64_t version, lm_error *err);
+int lm_file_read_config(lm_h5 *h, lm_config *c, lm_error *err);
+int lm_history_write(lm_h5 *h, const lm_history_row *rows, size_t n, lm_error *err);
+/* *rows malloc'd (NULL and 0 rows without a history). */
+int lm_history_read(lm_h5 *h, lm_history_row **rows, size_t *n, lm_error *err);
 /* File pieces shared with the checkpoint code. */
 int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err);
 int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err);

@@ -191,15 +191,15 @@ out:
     return rc;
 }
 
-int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err)
+int lm_file_write_head(lm_h5 *h, const char *arch, const lm_config *c, const lm_vocab *v,
+                       uint64_t version, lm_error *err)
 {
-    const lm_config *c = &m->cfg;
     int rc;
     char created[64];
     snprintf(created, sizeof created, "lstmlm %s", lm_version_string());
     if ((rc = lm_h5_attr_set_str(h, "/", "format", "lstmlm", err)) ||
-        (rc = lm_h5_attr_set_u64(h, "/", "format_version", FORMAT_VERSION, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/", "arch", c->arch, err)) ||
+        (rc = lm_h5_attr_set_u64(h, "/", "format_version", version, err)) ||
+        (rc = lm_h5_attr_set_str(h, "/", "arch", arch, err)) ||
         (rc = lm_h5_attr_set_str(h, "/", "created_by", created, err)))
         return rc;
     struct {
@@ -217,26 +217,35 @@ int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err)
         (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)) ||
         (rc = lm_config_write_reg(h, c, err)))
         return rc;
-    if ((rc = lm_vocab_write(h, m->vocab, err)))
-        return rc;
-    if ((rc = lm_block_write(m, h, "/params", m->params, err)))
-        return rc;
-    size_t n = m->n_hist;
+    return lm_vocab_write(h, v, err);
+}
+
+int lm_history_write(lm_h5 *h, const lm_history_row *rows, size_t n, lm_error *err)
+{
     double *hist = malloc((n ? n : 1) * 7 * sizeof *hist);
     if (!hist)
         return lm_fail(err, LM_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        const lm_history_row *r = &m->hist[i];
+        const lm_history_row *r = &rows[i];
         double row[7] = {r->epoch, (double)r->tokens, r->train_loss, r->valid_ppl,
                          r->lr,    r->tokens_per_s,   r->seconds};
         memcpy(hist + 7 * i, row, sizeof row);
     }
     size_t dh[2] = {n, 7};
-    rc = lm_h5_write(h, "/train/history", LM_H5_F64, hist, 2, dh, err);
+    int rc = lm_h5_write(h, "/train/history", LM_H5_F64, hist, 2, dh, err);
     free(hist);
     if (!rc)
         rc = lm_h5_attr_set_str(h, "/train", "history_columns", hist_columns, err);
     return rc;
+}
+
+int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err)
+{
+    int rc;
+    if ((rc = lm_file_write_head(h, m->cfg.arch, &m->cfg, m->vocab, FORMAT_VERSION, err)) ||
+        (rc = lm_block_write(m, h, "/params", m->params, err)))
+        return rc;
+    return lm_history_write(h, m->hist, m->n_hist, err);
 }
 
 int lm_net_save(const lm_net *m, const char *path, lm_error *err)
@@ -311,6 +320,71 @@ int lm_h5_file_arch(const char *path, char *buf, size_t cap, lm_error *err)
     return rc;
 }
 
+int lm_file_read_config(lm_h5 *h, lm_config *c, lm_error *err)
+{
+    size_t tied = 0, lower = 0;
+    double dropout, init_range;
+    char tok[32];
+    int rc;
+    if ((rc = read_u64(h, "vocab_size", (size_t)1 << 24, &c->vocab, err)) ||
+        (rc = read_u64(h, "embed", 65536, &c->embed, err)) ||
+        (rc = read_u64(h, "hidden", 65536, &c->hidden, err)) ||
+        (rc = read_u64(h, "layers", 64, &c->layers, err)) ||
+        (rc = read_u64(h, "ffn", (size_t)1 << 20, &c->ffn, err)) ||
+        (rc = read_u64(h, "heads", 1024, &c->heads, err)) ||
+        (rc = read_u64(h, "context", (size_t)1 << 20, &c->context, err)) ||
+        (rc = read_u64(h, "tied", 1, &tied, err)) ||
+        (rc = read_u64(h, "lowercase", 1, &lower, err)) ||
+        (rc = lm_h5_attr_f64(h, "/config", "dropout", &dropout, err)) ||
+        (rc = lm_h5_attr_f64(h, "/config", "init_range", &init_range, err)) ||
+        (rc = lm_h5_attr_str(h, "/config", "tokenize", tok, sizeof tok, err)) ||
+        (rc = lm_config_read_reg(h, c, err)))
+        return rc;
+    c->tied = (int)tied;
+    c->lowercase = (int)lower;
+    c->dropout = (float)dropout;
+    c->init_range = (float)init_range;
+    if ((c->tokenize = lm_tokenize_parse(tok)) < 0)
+        return lm_fail(err, LM_EFORMAT, "%s: /config/tokenize '%s' is not a tokenizer this "
+                       "program knows (words, whitespace, chars)", lm_h5_path(h), tok);
+    lm_error cerr;
+    if (lm_config_check(c, &cerr))
+        return lm_fail(err, LM_EFORMAT, "%s: bad /config: %s", lm_h5_path(h), cerr.msg);
+    return LM_OK;
+}
+
+int lm_history_read(lm_h5 *h, lm_history_row **rows, size_t *n, lm_error *err)
+{
+    *rows = NULL;
+    *n = 0;
+    if (!lm_h5_exists(h, "/train/history"))
+        return LM_OK;
+    int r, rc;
+    size_t d[4];
+    if ((rc = lm_h5_shape(h, "/train/history", &r, d, err)))
+        return rc;
+    if (r != 2 || d[1] != 7 || d[0] > 100000)
+        return lm_fail(err, LM_EFORMAT, "%s: /train/history has the wrong shape", lm_h5_path(h));
+    double *hist = malloc((d[0] ? d[0] : 1) * 7 * sizeof *hist);
+    lm_history_row *out = malloc((d[0] ? d[0] : 1) * sizeof *out);
+    if (!hist || !out)
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+    else if (!(rc = lm_h5_read(h, "/train/history", LM_H5_F64, hist, 2, d, err)))
+        for (size_t i = 0; i < d[0]; i++) {
+            const double *x = hist + 7 * i;
+            out[i] = (lm_history_row){(uint32_t)x[0], (uint64_t)x[1], x[2], x[3], x[4], x[5],
+                                      x[6]};
+        }
+    free(hist);
+    if (rc) {
+        free(out);
+        return rc;
+    }
+    *rows = out;
+    *n = d[0];
+    return LM_OK;
+}
+
 int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err)
 {
     lm_config c;
@@ -323,33 +397,8 @@ int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err)
         return lm_fail(err, LM_EFORMAT, "%s: architecture '%s' is not a neural model this "
                        "program knows", lm_h5_path(h), arch);
     snprintf(c.arch, sizeof c.arch, "%.15s", arch);
-    size_t tied = 0, lower = 0;
-    double dropout, init_range;
-    char tok[32];
-    if ((rc = read_u64(h, "vocab_size", (size_t)1 << 24, &c.vocab, err)) ||
-        (rc = read_u64(h, "embed", 65536, &c.embed, err)) ||
-        (rc = read_u64(h, "hidden", 65536, &c.hidden, err)) ||
-        (rc = read_u64(h, "layers", 64, &c.layers, err)) ||
-        (rc = read_u64(h, "ffn", (size_t)1 << 20, &c.ffn, err)) ||
-        (rc = read_u64(h, "heads", 1024, &c.heads, err)) ||
-        (rc = read_u64(h, "context", (size_t)1 << 20, &c.context, err)) ||
-        (rc = read_u64(h, "tied", 1, &tied, err)) ||
-        (rc = read_u64(h, "lowercase", 1, &lower, err)) ||
-        (rc = lm_h5_attr_f64(h, "/config", "dropout", &dropout, err)) ||
-        (rc = lm_h5_attr_f64(h, "/config", "init_range", &init_range, err)) ||
-        (rc = lm_h5_attr_str(h, "/config", "tokenize", tok, sizeof tok, err)) ||
-        (rc = lm_config_read_reg(h, &c, err)))
+    if ((rc = lm_file_read_config(h, &c, err)))
         return rc;
-    c.tied = (int)tied;
-    c.lowercase = (int)lower;
-    c.dropout = (float)dropout;
-    c.init_range = (float)init_range;
-    if ((c.tokenize = lm_tokenize_parse(tok)) < 0)
-        return lm_fail(err, LM_EFORMAT, "%s: /config/tokenize '%s' is not a tokenizer this "
-                       "program knows (words, whitespace, chars)", lm_h5_path(h), tok);
-    lm_error cerr;
-    if (lm_config_check(&c, &cerr))
-        return lm_fail(err, LM_EFORMAT, "%s: bad /config: %s", lm_h5_path(h), cerr.msg);
     lm_vocab *v = NULL;
     if ((rc = lm_vocab_read(h, c.vocab, &v, err)))
         return rc;
@@ -358,31 +407,16 @@ int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err)
     v = NULL;
     if (rc)
         return rc;
-    if ((rc = lm_block_read(m, h, "/params", m->params, err))) {
+    lm_history_row *hist = NULL;
+    size_t nh = 0;
+    if ((rc = lm_block_read(m, h, "/params", m->params, err)) ||
+        (rc = lm_history_read(h, &hist, &nh, err))) {
         lm_net_free(m);
         return rc;
     }
-    if (lm_h5_exists(h, "/train/history")) {
-        int r;
-        size_t d[4];
-        if ((rc = lm_h5_shape(h, "/train/history", &r, d, err)) == LM_OK &&
-            (r != 2 || d[1] != 7 || d[0] > 100000))
-            rc = lm_fail(err, LM_EFORMAT, "%s: /train/history has the wrong shape", lm_h5_path(h));
-        double *hist = rc ? NULL : malloc((d[0] ? d[0] : 1) * 7 * sizeof *hist);
-        if (!rc && !hist)
-            rc = lm_fail(err, LM_ENOMEM, "out of memory");
-        if (!rc && (rc = lm_h5_read(h, "/train/history", LM_H5_F64, hist, 2, d, err)) == LM_OK)
-            for (size_t i = 0; i < d[0] && !rc; i++) {
-                const double *x = hist + 7 * i;
-                lm_history_row row = {(uint32_t)x[0], (uint64_t)x[1], x[2], x[3], x[4], x[5], x[6]};
-                rc = lm_net_add_history(m, &row);
-            }
-        free(hist);
-        if (rc) {
-            lm_net_free(m);
-            return rc;
-        }
-    }
+    free(m->hist);
+    m->hist = hist;
+    m->n_hist = m->cap_hist = nh;
     *out = m;
     return LM_OK;
 }
