@@ -4,8 +4,8 @@
 #
 #   bench/generate-speed.sh            # from the build tree; prints a table and the ratio
 #
-# Environment: LSTMLM (default src/lstmlm), PTB (default /work/shared/data/ptb), OUT (work
-# folder, default /tmp/lstmlm-genspeed), THREADS (both sides, default 2), N (tokens per timed
+# Environment: LSTMLM (default src/lstmlm), PTB (default ../shared/data/ptb beside the
+# source tree), OUT (work folder, default ./lstmlm-genspeed), THREADS (both sides, default 2), N (tokens per timed
 # run, default 2000), REPEATS (interleaved runs of each side, default 3).
 #
 # The model is untrained (one SGD step on PTB with --max-steps 1): the speed of a step does
@@ -16,12 +16,13 @@
 # with the same environment; runs alternate so that other load on the machine hits both.
 set -eu
 LSTMLM=${LSTMLM:-src/lstmlm}
-PTB=${PTB:-/work/shared/data/ptb}
-OUT=${OUT:-/tmp/lstmlm-genspeed}
+here=$(cd "$(dirname "$0")/.." && pwd)
+PTB=${PTB:-$here/../shared/data/ptb}
+OUT=${OUT:-lstmlm-genspeed}
 THREADS=${THREADS:-2}
 N=${N:-2000}
 REPEATS=${REPEATS:-3}
-TORCH_BENCH=${TORCH_BENCH:-/work/shared/bench/torch_lstm_lm.py}
+TORCH_BENCH=${TORCH_BENCH:-$here/../shared/bench/torch_lstm_lm.py}
 PY=${PY:-/usr/bin/python3}
 
 mkdir -p "$OUT"

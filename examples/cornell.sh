@@ -3,8 +3,8 @@
 #
 # Usage: examples/cornell.sh [CORNELL_DIR] [WORK_DIR]
 #   CORNELL_DIR  the folder holding movie_lines.txt and movie_conversations.txt
-#                [/work/shared/data/cornell_movie_dialogs]; data/fetch-corpora.sh cornell
-#                downloads the whole corpus
+#                [../shared/data/cornell_movie_dialogs beside the source tree];
+#                data/fetch-corpora.sh cornell downloads the whole corpus
 #   WORK_DIR     where the text files and the model go [./cornell-work]
 # Environment: LSTMLM (the program [lstmlm on PATH, else ./src/lstmlm]), EPOCHS [6],
 #              HIDDEN [256], THREADS [0 = OpenBLAS default].
@@ -18,7 +18,8 @@
 #   6. chat with the model (or sample from it, where `lstmlm chat` is not built).
 set -eu
 
-corpus=${1:-/work/shared/data/cornell_movie_dialogs}
+here=$(cd "$(dirname "$0")/.." && pwd)
+corpus=${1:-$here/../shared/data/cornell_movie_dialogs}
 work=${2:-cornell-work}
 EPOCHS=${EPOCHS:-6}
 HIDDEN=${HIDDEN:-256}

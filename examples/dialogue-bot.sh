@@ -4,7 +4,7 @@
 #
 # Usage: examples/dialogue-bot.sh [CORNELL_DIR] [WORK_DIR]
 #   CORNELL_DIR  the folder holding movie_lines.txt and movie_conversations.txt
-#                [/work/shared/data/cornell_movie_dialogs]
+#                [../shared/data/cornell_movie_dialogs beside the source tree]
 #   WORK_DIR     where the text files and the models go [./dialogue-work]
 # Environment: LSTMLM (the program [lstmlm on PATH, else ./src/lstmlm]), EPOCHS [14],
 #              HIDDEN [384], EMBED [256], THREADS [2], MINUTES (stop training after this many
@@ -21,7 +21,8 @@
 #   6. chat with the mixture (sampling: temperature 0.8, top-p 0.9, repetition penalty 1.2).
 set -eu
 
-corpus=${1:-/work/shared/data/cornell_movie_dialogs}
+here=$(cd "$(dirname "$0")/.." && pwd)
+corpus=${1:-$here/../shared/data/cornell_movie_dialogs}
 work=${2:-dialogue-work}
 EPOCHS=${EPOCHS:-14}
 HIDDEN=${HIDDEN:-384}

@@ -8,6 +8,8 @@
  *     no-op). Settings are plain structs filled with defaults by *_init.
  *   - The library never prints, exits, reads the clock or calls rand(); progress reaches the
  *     caller through callbacks, randomness through an explicit lm_rng.
+ *   - The command-line program's tools (corpus split and description, SVG plots, settings
+ *     by name for an interactive prompt) are declared apart, in lstmlm-tools.h.
  *   - Thread safety: distinct handles may be used from distinct threads; one handle is not
  *     safe to use from two threads at once. A trained lm_model is read-only during generation
  *     and may be shared by several lm_state objects.
@@ -56,6 +58,10 @@ typedef struct lm_error {
 
 /* Static text for a code, never NULL. */
 LM_API const char *lm_strerror(int code);
+/* Sets err (when not NULL) to code and the formatted one-line message; returns code, so a
+ * caller writes `return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));`. */
+LM_API int lm_fail(lm_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Progress and diagnostic text from long operations (one line without '\n' per call).
  * NULL (the default) discards it. Process-wide; set it before starting threads. */
@@ -70,7 +76,8 @@ LM_API void lm_blas_set_threads(int n);
 /* The instruction set of lstmlm's packed recurrent kernel: "avx512", "avx2", or "none" (the
  * recurrence then calls OpenBLAS once per step). Static text. */
 LM_API const char *lm_kernel_name(void);
-/* Threads lstmlm's own kernels use (what lm_blas_set_threads set, else OpenBLAS's count). */
+/* Threads lstmlm's own kernels use: what lm_blas_set_threads set, else OpenBLAS's default
+ * rule (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else one per core). */
 LM_API size_t lm_threads(void);
 
 /* ---- random numbers ---------------------------------------------------------------------- */
@@ -265,6 +272,14 @@ LM_API size_t lm_model_history(const lm_model *m, const lm_history_row **rows);
 /* Saves the model to path atomically: written to a temporary file in the same folder, then
  * renamed over path (LM_EINVAL for a mixture, whose parts are saved on their own). */
 LM_API int lm_model_save(const lm_model *m, const char *path, lm_error *err);
+/* A copy of the float32 neural model m with every weight matrix in reduced precision: type
+ * "bf16" (bfloat16), "int8" (blocks of 32 weights of a row with one float16 scale, as ggml's
+ * Q8_0) or "f32" (no reduction); vectors (biases, LayerNorms, RWKV decays and mixes) stay
+ * float32. The copy generates, chats and evaluates like any model and saves to its own file
+ * kind (lstmlm-model(5)); it is not trained. LM_EINVAL for another kind of model or an
+ * unknown type. m is not changed; caller frees *out with lm_model_free. */
+LM_API int lm_model_quantize(const lm_model *m, const char *type, lm_model **out,
+                             lm_error *err);
 /* Loads any model file, its kind read from the file: a neural model or checkpoint (its
  * optimizer state is ignored), an n-gram model file, or an ARPA text file (plain or gzip).
  * LM_EFORMAT for a file of no known kind, naming it. */
@@ -393,6 +408,20 @@ LM_API int lm_trainer_resume(const char *path, const int32_t *train, size_t n_tr
                              const int32_t *valid, size_t n_valid, lm_model **model,
                              lm_trainer **out, lm_error *err);
 LM_API void lm_trainer_set_epochs(lm_trainer *t, size_t epochs);
+/* A note the caller keeps with the run, saved in every checkpoint (e.g. "train" = the corpus
+ * path, so that a resume needs no other argument): at most LM_TRAINER_NOTES notes, keys of at
+ * most 31 bytes (letters, digits, '_'), values of at most 1023. LM_EINVAL otherwise. */
+#define LM_TRAINER_NOTES 8
+LM_API int lm_trainer_set_note(lm_trainer *t, const char *key, const char *value, lm_error *err);
+/* Reads note key of the checkpoint at path into buf (cap bytes): LM_OK, 1 when the checkpoint
+ * has no such note, or a negative code (a damaged file, not a checkpoint). */
+LM_API int lm_checkpoint_note(const char *path, const char *key, char *buf, size_t cap,
+                              lm_error *err);
+/* What training a model of cfg (vocab set) with batch B and window T needs: its parameter
+ * count and the bytes of parameters, gradients, optimizer moments and the window's
+ * activations (an estimate within a few per cent). LM_EINVAL for a bad cfg. */
+LM_API int lm_config_footprint(const lm_config *cfg, size_t batch, size_t bptt, size_t *params,
+                               size_t *bytes, lm_error *err);
 /* Saves the parameters of the best epoch so far (lowest validation perplexity; the latest
  * without validation data) with the whole training history, atomically. */
 LM_API int lm_trainer_save_best(const lm_trainer *t, const char *path, lm_error *err);
@@ -499,29 +528,6 @@ LM_API int lm_context_probe(const lm_model *m, const int32_t *ids, size_t n,
  * within a relative tol of the lowest loss at any ks[j], j >= i. ks[n-1] when none is. */
 LM_API size_t lm_context_effective(const size_t *ks, const double *loss, size_t n, double tol);
 
-/* Line plots as a standalone SVG file (no scripts, no external resources), drawn by hand:
- * panels in a grid of two columns, each with a title, labelled axes (linear or log10 with
- * ticks at 1-2-5 or powers of ten), and a legend. */
-typedef struct lm_plot_series {
-    const char *label;    /* legend text (borrowed) */
-    const double *x, *y;  /* n points (borrowed); non-finite points and points <= 0 on a log
-                             axis are left out */
-    size_t n;
-    int color;            /* palette index: series of one model share a colour */
-    int dashed;           /* non-zero: dashed line */
-} lm_plot_series;
-
-typedef struct lm_plot_panel {
-    const char *title, *xlabel, *ylabel; /* borrowed */
-    int logx, logy;
-    const lm_plot_series *series;
-    size_t n_series;
-} lm_plot_panel;
-
-/* Writes the plot to f (borrowed; the caller opens and closes it). Text is XML-escaped.
- * Returns LM_EINVAL without panels, LM_EIO when writing fails. Thread-safe. */
-LM_API int lm_svg_write(FILE *f, const char *title, const lm_plot_panel *panels,
-                        size_t n_panels, lm_error *err);
 
 /* ---- end of memory probes ------------------------------------------------------------------- */
 
@@ -599,51 +605,6 @@ typedef struct lm_import_stats {
 LM_API int lm_corpus_import(const lm_import_opts *o, const char *const *inputs, size_t n,
                             FILE *out, lm_import_stats *stats, lm_error *err);
 
-enum { LM_SPLIT_TRAIN = 0, LM_SPLIT_VALID = 1, LM_SPLIT_TEST = 2 };
-
-typedef struct lm_split_stats {
-    size_t conversations[3]; /* by LM_SPLIT_* */
-    size_t turns[3];
-} lm_split_stats;
-
-/* Splits a turn-per-line corpus (plain or gzip) by whole conversations: a shuffle drawn from
- * rng picks round(valid * N) conversations for validation and round(test * N) for test (at
- * least one each when the fraction is positive), the rest are for training. Each part keeps
- * the input order of its conversations and is written to out[LM_SPLIT_*] (borrowed; NULL
- * skips that part), a blank line after every conversation. The same seed gives the same split.
- * Returns LM_EINVAL when the fractions are outside [0, 1) or sum to 1 or more, or when the
- * corpus has too few conversations to leave one for training; LM_EIO, LM_EFORMAT (empty or
- * binary file) or LM_ENOMEM otherwise. Thread-safe for distinct rng and outputs. */
-LM_API int lm_corpus_split(const char *path, double valid, double test, lm_rng *rng,
-                           FILE *const out[3], lm_split_stats *stats, lm_error *err);
-
-/* Turn-length histogram bins of lm_corpus_desc. */
-#define LM_DESC_BINS 13
-#define LM_DESC_BIN_WIDTH 5
-
-/* What a corpus holds, counted the way lm_vocab_build and lm_corpus_read count for a model. */
-typedef struct lm_corpus_desc {
-    size_t conversations;    /* runs of turns separated by blank lines */
-    size_t turns;            /* lines with tokens */
-    size_t tokens;           /* ids a model reads: words, one <eot> per turn, one <eoc> per
-                              * blank line after a turn */
-    size_t words;            /* tokens of the turns alone */
-    size_t types;            /* distinct word types (specials excluded) */
-    size_t vocab;            /* vocabulary size at max_vocab, specials included */
-    size_t oov;              /* word tokens outside that vocabulary (they would read <unk>) */
-    size_t longest_turn;     /* in words */
-    size_t longest_conversation; /* in turns */
-    size_t hist[LM_DESC_BINS]; /* turns by length: hist[i] counts turns of i*5+1 .. i*5+5
-                                * words; the last bin also counts every longer turn */
-} lm_corpus_desc;
-
-/* Describes the corpus at path tokenized with t (NULL = defaults): counts, vocabulary size and
- * OOV rate at max_vocab (specials included; 0 = no limit), and the turn-length histogram.
- * Reads the file twice (lm_vocab_build, then lm_corpus_read). Returns LM_EINVAL when
- * 0 < max_vocab <= LM_N_SPECIAL, or the errors of those two. Not thread-safe, as
- * lm_vocab_build is not. */
-LM_API int lm_corpus_describe(const char *path, const lm_text_opts *t, size_t max_vocab,
-                              lm_corpus_desc *d, lm_error *err);
 
 /* ---- end of corpus import --------------------------------------------------------------- */
 
@@ -668,14 +629,6 @@ LM_API void lm_sampler_opts_init(lm_sampler_opts *o);
 /* LM_OK, or LM_EINVAL naming the first bad value (temperature < 0, top_p outside (0, 1],
  * repetition_penalty <= 0, a value that is not finite, banned NULL with n_banned > 0). */
 LM_API int lm_sampler_check(const lm_sampler_opts *o, lm_error *err);
-/* Sets one setting from text, by the name of its command-line option: "temperature",
- * "top-k", "top-p", "repetition-penalty", "presence-penalty", "penalty-window", "allow-unk"
- * (on/off/1/0). LM_EINVAL for an unknown name or a bad value (o is then unchanged). */
-LM_API int lm_sampler_set(lm_sampler_opts *o, const char *name, const char *value,
-                          lm_error *err);
-/* Writes "temperature=0.8 top-k=0 ..." (every setting set by lm_sampler_set) to buf, at most
- * cap-1 bytes and a NUL; returns the length it needed. */
-LM_API size_t lm_sampler_describe(const lm_sampler_opts *o, char *buf, size_t cap);
 
 /* Turns logits (V floats, modified in place) into the sampling distribution without drawing:
  * every step of lm_sample but the draw. On return logits[i] is the probability of token i
@@ -761,14 +714,6 @@ LM_API int lm_chat_create(const lm_model *m, const lm_chat_opts *o, lm_chat **ou
 LM_API void lm_chat_free(lm_chat *c);
 /* The current settings (borrowed; the banned list points into the chat). */
 LM_API const lm_chat_opts *lm_chat_opts_get(const lm_chat *c);
-/* Changes a setting by name: the lm_sampler_set names, "tokens" (max_tokens), "beam",
- * "length-alpha", "seed" (restarts the sampling stream), "ban WORD" and "unban WORD" (a token
- * of the vocabulary, "<eot>" included; "unban all" clears the list). LM_EINVAL with a message
- * for an unknown name, a bad value or a word outside the vocabulary; the chat is then
- * unchanged. */
-LM_API int lm_chat_set(lm_chat *c, const char *name, const char *value, lm_error *err);
-/* Writes the settings as "name=value ..." (banned words by text). Returns the length needed. */
-LM_API size_t lm_chat_describe(const lm_chat *c, char *buf, size_t cap);
 
 /* Feeds opening text (a system line, a few example turns): each non-blank line is a turn
  * ending with <eot>. The state after it becomes where lm_chat_reset returns. */

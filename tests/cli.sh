@@ -25,7 +25,7 @@ check "missing corpus: exit 1 naming it" \
     '[ "$(status "$LSTMLM" train "$tmp/nope.txt" -o "$tmp/m.h5")" = 1 ] && grep -q "nope.txt" "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
 
 # Every command has --help, and every long option it lists is in its man page.
-for cmd in train eval generate info corpus ngram chat memory; do
+for cmd in train eval generate info corpus ngram chat memory quantize serve; do
     man="$srcdir/man/lstmlm-$cmd.1"
     if [ "$(status "$LSTMLM" "$cmd" --help)" != 0 ]; then bad "$cmd --help exits 0"; continue; fi
     "$LSTMLM" help "$cmd" > "$tmp/help2" 2>/dev/null

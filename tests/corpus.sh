@@ -1,6 +1,6 @@
 #!/bin/sh
 # corpus.sh - `lstmlm corpus import|split|stats` from the outside: exit codes, messages with
-# file:line, atomic outputs, repeatable splits, and the shared real corpora when present.
+# file:line, atomic outputs, repeatable splits (the real corpora: tests/corpus-shared.sh).
 # Environment (set by `make check`): srcdir, LSTMLM. Exit 0 pass, 1 fail, 77 skip.
 set -u
 
@@ -11,11 +11,6 @@ if [ ! -x "$LSTMLM" ]; then
     exit 77
 fi
 data="$srcdir/tests/data/import"
-# The shared data sit next to the work tree; make distcheck builds two or three folders deeper.
-shared="$srcdir/../shared/data"
-for up in ../.. ../../..; do
-    [ -d "$shared" ] || shared="$srcdir/$up/shared/data"
-done
 tmp=$(mktemp -d /tmp/lstmlm-corpus-XXXXXX) || exit 99
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -57,7 +52,7 @@ for sub in import split stats; do
 done
 expect 2 corpus
 expect 2 corpus frobnicate
-has "$tmp/err" "Try 'lstmlm corpus --help'"
+has "$tmp/err" "lstmlm corpus: unknown sub-command"
 expect 2 corpus import "$data/turns.txt" -o "$tmp/x.txt"
 has "$tmp/err" "--format is required"
 expect 2 corpus import --format yaml "$data/turns.txt" -o "$tmp/x.txt"
@@ -149,28 +144,6 @@ has "$tmp/out" "vocabulary     8"
 # "hello", "number", "hi", "how", "you" and the 60 numbers, 6 x 60 tokens.
 has "$tmp/out" "OOV            360 tokens: 37.50% of tokens"
 has "$tmp/out" "1-5 |"
-
-# ---- the shared real corpora, when this tree sits next to ../shared --------------------------
-if [ -d "$shared/cornell_movie_dialogs" ]; then
-    expect 0 corpus import --format cornell "$shared/cornell_movie_dialogs" -o "$tmp/cornell.txt"
-    # 6,653 conversations and 23,690 turns: see tests/test_import.c for how they were counted.
-    has "$tmp/err" "imported 6653 conversations, 23690 turns from 2 files"
-    has "$tmp/err" "0 warnings, 0 missing line ids"
-    [ "$(grep -c . "$tmp/cornell.txt")" -eq 23690 ] || fail "cornell output line count"
-    expect 0 corpus split "$tmp/cornell.txt" -o "$tmp/cs" --seed 1
-    expect 0 corpus stats "$tmp/cs.valid.txt" --max-vocab 10000
-    has "$tmp/out" "conversations  333"
-else
-    echo "SKIPPED: $shared/cornell_movie_dialogs is absent"
-fi
-if [ -d "$shared/dailydialog" ]; then
-    expect 0 corpus import --format eou "$shared/dailydialog/dialogues_validation.txt" -o -
-    has "$tmp/err" "imported 1000 conversations, 8069 turns"
-    expect 0 corpus import --format eou "$shared/dailydialog/dialogues_train.txt.gz" -o "$tmp/dd.txt"
-    has "$tmp/err" "imported 11118 conversations"
-else
-    echo "SKIPPED: $shared/dailydialog is absent"
-fi
 
 if [ $failures -ne 0 ]; then
     echo "$failures failure(s)"

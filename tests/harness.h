@@ -63,7 +63,7 @@ int th_run(const char *suite, const th_test *tests);
 
 /* A borrowed generic handle for a neural network made by a test (valid while the network
  * lives; handles are released at exit). */
-#include "lstmlm.h"
+#include "lstmlm-tools.h"
 struct lm_net;
 lm_model *th_model(struct lm_net *n);
 /* The same for an n-gram model. */

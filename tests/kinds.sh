@@ -55,6 +55,12 @@ for m in lstm rwkv transformer ngram ngram.arpa mix; do
     fi
 done
 
+check "info --history-csv and --plot write the training curve" \
+    '"$LSTMLM" info "$tmp/lstm.h5" --history-csv "$tmp/h.csv" --plot "$tmp/c.svg" > /dev/null && head -1 "$tmp/h.csv" | grep -q "^epoch,tokens,train_loss" && [ "$(wc -l < "$tmp/h.csv")" = 2 ] && grep -q "<svg" "$tmp/c.svg" && grep -q "training" "$tmp/c.svg"'
+check "info --history-csv of a model without history: one line, exit 1" \
+    '"$LSTMLM" info "$tmp/ngram.h5" --history-csv "$tmp/n.csv" > /dev/null 2> "$tmp/n.err"; [ $? = 1 ] && [ "$(wc -l < "$tmp/n.err")" = 1 ]'
+check "info lists the top tokens by count" \
+    'awk "/^top tokens/" "$tmp/lstm.info" | tr " " "\n" | sed -n "s/.*(\([0-9]*\))$/\1/p" > "$tmp/counts" && sort -rn "$tmp/counts" | cmp -s - "$tmp/counts"'
 check "the ARPA file and the HDF5 n-gram agree on perplexity" \
     '[ "$(field perplexity "$tmp/ngram.eval")" = "$(field perplexity "$tmp/ngram.arpa.eval")" ]'
 check "eval --tune-lambda reports the weight and beats both parts" \

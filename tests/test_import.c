@@ -109,7 +109,7 @@ static int skip_without(const char *what, const char *path)
 {
     if (path)
         return 0;
-    printf("\n  SKIPPED: ../shared/%s is absent (run from the project work tree)\n", what);
+    printf("\n  skipped: ../shared/%s is absent (the real corpora sit next to the source tree)\n", what);
     return 1;
 }
 

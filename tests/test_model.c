@@ -118,6 +118,99 @@ static void test_damaged_files(void)
     lm_net_free(m);
 }
 
+/* A model file written by hand: mode 0 as format version 1 wrote it (vocabulary as
+ * variable-length strings), 1 with /vocab/offsets out of order, 2 with a NUL byte in
+ * /vocab/bytes, 3 with offsets running past the blob. */
+static void write_custom(const lm_net *m, const char *p, int mode)
+{
+    lm_h5 *h;
+    lm_error err;
+    CU_ASSERT_FATAL(lm_h5_create(p, &h, &err) == LM_OK);
+    const lm_config *c = &m->cfg;
+    lm_h5_attr_set_str(h, "/", "format", "lstmlm", &err);
+    lm_h5_attr_set_u64(h, "/", "format_version", mode == 0 ? 1 : 2, &err);
+    lm_h5_attr_set_str(h, "/", "arch", c->arch, &err);
+    const char *names[] = {"vocab_size", "embed", "hidden", "layers", "ffn",
+                           "heads",      "context", "tied", "lowercase"};
+    uint64_t vals[] = {c->vocab, c->embed,   c->hidden,          c->layers,           c->ffn,
+                       c->heads, c->context, (uint64_t)c->tied, (uint64_t)c->lowercase};
+    for (int i = 0; i < 9; i++)
+        lm_h5_attr_set_u64(h, "/config", names[i], vals[i], &err);
+    lm_h5_attr_set_f64(h, "/config", "dropout", c->dropout, &err);
+    lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, &err);
+    lm_h5_attr_set_str(h, "/config", "tokenize", "words", &err);
+    size_t V = c->vocab, nb = 0;
+    const char *toks[64];
+    uint64_t counts[64], offs[65] = {0};
+    unsigned char bytes[1024];
+    for (size_t i = 0; i < V; i++) {
+        toks[i] = lm_vocab_token(m->vocab, (int32_t)i);
+        counts[i] = lm_vocab_count(m->vocab, (int32_t)i);
+        memcpy(bytes + nb, toks[i], strlen(toks[i]));
+        offs[i + 1] = nb += strlen(toks[i]);
+    }
+    size_t dv[1] = {V}, dofs[1] = {V + 1}, db[1] = {nb};
+    if (mode == 0) {
+        CU_ASSERT(lm_h5_write_strings(h, "/vocab/tokens", toks, V, &err) == LM_OK);
+    } else {
+        if (mode == 1)
+            offs[4] = offs[2];
+        if (mode == 2)
+            bytes[offs[5]] = '\0';
+        if (mode == 3)
+            offs[V] = nb + 5;
+        lm_h5_write(h, "/vocab/bytes", LM_H5_U8, bytes, 1, db, &err);
+        lm_h5_write(h, "/vocab/offsets", LM_H5_U64, offs, 1, dofs, &err);
+    }
+    lm_h5_write(h, "/vocab/counts", LM_H5_U64, counts, 1, dv, &err);
+    CU_ASSERT(lm_block_write(m, h, "/params", m->params, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_h5_commit(h, &err) == LM_OK);
+}
+
+/* Format version 1 files still load; damaged vocabularies and checksums are refused. */
+static void test_format_versions_and_checksum(void)
+{
+    lm_net *m = tiny(1, 0), *n = NULL;
+    lm_error err;
+    const char *p = tmp("v1.h5");
+    write_custom(m, p, 0);
+    CU_ASSERT_FATAL(lm_net_load(p, &n, &err) == LM_OK);
+    CU_ASSERT_EQUAL(lm_vocab_size(n->vocab), lm_vocab_size(m->vocab));
+    CU_ASSERT_STRING_EQUAL(lm_vocab_token(n->vocab, 5), "café");
+    CU_ASSERT_EQUAL(memcmp(n->params, m->params, m->table.total * sizeof(float)), 0);
+    lm_net_free(n);
+    write_custom(m, tmp("order.h5"), 1);
+    refused(tmp("order.h5"), LM_EFORMAT, "/vocab/offsets");
+    write_custom(m, tmp("nul.h5"), 2);
+    refused(tmp("nul.h5"), LM_EFORMAT, "NUL byte");
+    write_custom(m, tmp("span.h5"), 3);
+    refused(tmp("span.h5"), LM_EFORMAT, "does not span");
+    /* One changed byte anywhere: the header or the HDF5 part. */
+    const char *good = tmp("sum.h5");
+    CU_ASSERT_FATAL(lm_net_save(m, good, &err) == LM_OK);
+    FILE *f = fopen(good, "rb");
+    static unsigned char buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    CU_ASSERT_EQUAL(lm_h5_header_check(buf, len), 1);
+    size_t at[] = {3, 100, 600, len / 2, len - 1};
+    for (int i = 0; i < 5; i++) {
+        buf[at[i]] ^= 0x20;
+        const char *q = tmp("flip.h5");
+        f = fopen(q, "wb");
+        fwrite(buf, 1, len, f);
+        fclose(f);
+        refused(q, LM_EFORMAT, "damaged file");
+        buf[at[i]] ^= 0x20;
+    }
+    f = fopen(tmp("long.h5"), "wb");
+    fwrite(buf, 1, len, f);
+    fputc('x', f);
+    fclose(f);
+    refused(tmp("long.h5"), LM_EFORMAT, "trailing data");
+    lm_net_free(m);
+}
+
 /* An interrupted or failed save never destroys the previous file. */
 static void test_atomic_save(void)
 {
@@ -185,6 +278,8 @@ int main(void)
     static const th_test tests[] = {
         {"damaged, truncated, wrong-shape and non-HDF5 files are refused", test_damaged_files},
         {"saves are atomic", test_atomic_save},
+        {"format version 1 loads; damaged vocabularies and checksums are refused",
+         test_format_versions_and_checksum},
         {"configuration checks", test_config_checks},
         {NULL, NULL},
     };

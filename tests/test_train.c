@@ -207,7 +207,7 @@ static void test_asgd(void)
     opts(&o, LM_OPT_SGD);
     o.epochs = 6;
     o.decay_start = 0;
-    o.lr = 8.0; /* too high to keep improving: the trigger fires */
+    o.lr = 3.0; /* too high to keep improving: the trigger fires */
     o.asgd = 1;
     o.asgd_patience = 1;
     lm_trainer *t;

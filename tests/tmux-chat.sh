@@ -38,7 +38,8 @@ fi
 m="$tmp/m.h5"
 expected=$(printf 'hello there\n' | "$LSTMLM" chat --seed 7 "$m" 2> /dev/null)
 
-screen() { T capture-pane -p -J -S - -t chat 2> /dev/null; }
+S=chat
+screen() { T capture-pane -p -J -S - -t "$S" 2> /dev/null; }
 # Waits (up to $2 seconds, default 10) until the pane holds a line matching the regex $1.
 wait_for() {
     n=0
@@ -104,6 +105,25 @@ T send-keys -t chat '/stats' Enter
 check "the chat goes on after the stopped reply (3 turns)" 'wait_for "^stats: turns=3 "'
 T send-keys -t chat '/quit' Enter
 check "/quit ends the chat with status 0" 'wait_for "^EXITED=0"'
+
+# The same on a terminal with an n-gram model and with a mixture: the one chat code path.
+"$LSTMLM" ngram train -q --order 3 "$corpus" -o "$tmp/g.h5" ||
+    { echo "FAILED: training the n-gram"; exit 1; }
+for kind in ngram mixture; do
+    if [ $kind = ngram ]; then args="'$tmp/g.h5'"; else args="'$m' --mix '$tmp/g.h5' --lambda 0.7"; fi
+    want=$(eval "printf 'hello there\n' | '$LSTMLM' chat --seed 7 $args" 2> /dev/null)
+    S=chat-$kind
+    T new-session -d -s "$S" -x 120 -y 40 \
+        "OPENBLAS_NUM_THREADS=1 '$LSTMLM' chat --seed 7 $args; echo EXITED=\$?; sleep 60"
+    check "$kind: the banner and the prompt appear" 'wait_for "^lstmlm chat: " 30 && wait_for "^> *$" 30'
+    T send-keys -t "$S" 'hello there' Enter
+    check "$kind: a reply, then a new prompt" \
+        'wait_until "screen | grep -A2 \"^> hello there\" | sed -n 3p | grep -q \"^> *\$\""'
+    got=$(screen | grep -A1 "^> hello there" | sed -n 2p)
+    check "$kind: the terminal reply equals the piped one ($want)" '[ "$got" = "$want" ] && [ -n "$got" ]'
+    T send-keys -t "$S" '/quit' Enter
+    check "$kind: /quit ends the chat with status 0" 'wait_for "^EXITED=0"'
+done
 if [ "$fails" != 0 ]; then
     echo "--- the terminal:"
     screen | tail -n 40 | cut -c 1-300

@@ -5,7 +5,7 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
-#include "lstmlm.h"
+#include "lstmlm-tools.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,8 +20,9 @@
     } while (0)
 _Noreturn void lm_assert_fail(const char *file, int line, const char *expr);
 
-/* Sets err (if not NULL) to code and the formatted message; returns code. */
-int lm_fail(lm_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Makes room for n elements of size bytes in the array *p of *cap elements (doubling, at
+ * least 16): LM_OK, or LM_ENOMEM with *p and *cap unchanged. */
+int lm_grow(void **p, size_t *cap, size_t n, size_t size);
 /* Prefixes an existing message: "prefix: old message". */
 void lm_error_prefix(lm_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sends one formatted line to the log callback, if any. */
@@ -89,8 +90,6 @@ size_t lm_pool_threads(void);
 void lm_pool_set_threads(size_t n);
 void lm_pool_range(size_t count, size_t part, size_t nparts, size_t *lo, size_t *hi);
 
-/* OpenBLAS's thread count (the pool's default). */
-size_t lm_blas_threads(void);
 
 /* Element-wise helpers over contiguous arrays. */
 double lm_sumsq(const float *x, size_t n);

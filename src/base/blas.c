@@ -99,9 +99,3 @@ size_t lm_threads(void)
 {
     return lm_pool_threads();
 }
-
-size_t lm_blas_threads(void)
-{
-    int n = openblas_get_num_threads();
-    return n > 0 ? (size_t)n : 1;
-}

@@ -94,3 +94,23 @@ void lm_free(void *p)
 {
     free(p);
 }
+
+int lm_grow(void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n <= *cap)
+        return LM_OK;
+    size_t c = *cap ? *cap : 16, bytes;
+    while (c < n) {
+        if (c > SIZE_MAX / 2)
+            return LM_ENOMEM;
+        c *= 2;
+    }
+    if (!lm_mul_ok(c, size, &bytes))
+        return LM_ENOMEM;
+    void *q = realloc(*p, bytes);
+    if (!q)
+        return LM_ENOMEM;
+    *p = q;
+    *cap = c;
+    return LM_OK;
+}

@@ -11,7 +11,8 @@ static inline float lm_expf(float x)
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
     /* Round to nearest by adding and subtracting 1.5 * 2^23 (vectorizes, unlike floorf). */
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -21,10 +22,13 @@ static inline float lm_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
+    /* 2^n from the bits of t, whose low mantissa bits hold n: no float-to-int conversion, so
+     * a NaN (a damaged model, a diverged run) gives a NaN result, not undefined behaviour. */
     union {
-        int32_t i;
+        uint32_t u;
         float f;
-    } s = {.i = ((int32_t)n + 127) << 23};
+    } bits = {.f = t}, s;
+    s.u = (bits.u - 0x4B400000u + 127u) << 23;
     return p * s.f;
 }
 

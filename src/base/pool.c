@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define SPIN_PAUSE 4000 /* busy iterations before yielding */
 #define SPIN_YIELD 2000 /* sched_yield iterations before sleeping */
@@ -87,11 +88,27 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* The default thread count, by OpenBLAS's own rule, so that both use the same number unless
+ * told otherwise: OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else one per online core. */
+static size_t default_threads(void)
+{
+    static const char *const vars[] = {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = getenv(vars[i]);
+        char *end;
+        long n = v && *v ? strtol(v, &end, 10) : 0;
+        if (v && *v && !*end && n > 0)
+            return (size_t)n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (size_t)n : 1;
+}
+
 size_t lm_pool_threads(void)
 {
     size_t n = atomic_load(&P.threads);
     if (n == 0) {
-        size_t def = lm_blas_threads(), zero = 0;
+        size_t def = default_threads(), zero = 0;
         def = def > LM_POOL_MAX ? LM_POOL_MAX : def;
         /* A concurrent lm_pool_set_threads wins over the default. */
         n = atomic_compare_exchange_strong(&P.threads, &zero, def) ? def : zero;

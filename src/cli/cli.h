@@ -2,7 +2,7 @@
 #ifndef LM_CLI_H
 #define LM_CLI_H
 
-#include "lstmlm.h"
+#include "lstmlm-tools.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,24 +21,49 @@ int cmd_corpus(int argc, char **argv);
 int cmd_ngram(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_memory(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "lstmlm: <msg>" to stderr and returns EXIT_FAIL. */
 int cli_fail(const lm_error *err);
-/* Prints "lstmlm CMD: <formatted>\nTry 'lstmlm CMD --help'." and returns EXIT_USAGE. */
+/* Prints the one line "lstmlm CMD: <formatted>" and returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "lstmlm: FILE: <msg>" (the message without a leading "FILE: " of its own); EXIT_FAIL. */
 int cli_fail_file(const char *file, const lm_error *err);
-/* "lstmlm CMD: unknown option 'X'" for the option getopt_long just refused; EXIT_USAGE. */
-int cli_unknown_option(const char *cmd, char **argv);
-/* "lstmlm CMD: --NAME: bad value 'ARG'" where NAME is option c of opts; EXIT_USAGE. */
+/* "lstmlm CMD: unknown option 'X' (did you mean --Y?)" for the option getopt_long just refused;
+ * EXIT_USAGE. */
+int cli_unknown_option(const char *cmd, const struct option *opts, char **argv);
+/* "lstmlm CMD: --NAME: bad value 'ARG' (expected ...)" where NAME is option c of opts and the
+ * expectation is what the last failed value parser gave cli_expect; EXIT_USAGE. */
 int cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg);
+/* Records what an option's value should be (static text) for the next bad-value message;
+ * returns false, so a parser can end with `return cli_expect("a number >= 0");`. */
+bool cli_expect(const char *what);
+
+/* One option parser for every command: getopt_long over argv with the command's short and
+ * long options; 'h' prints help; each other option goes to fn, which returns 1 when it took
+ * it, 0 when its value is bad (after cli_expect) and -1 when it is not an option it knows.
+ * Returns -1 when every option was taken (optind is then at the first operand), else the exit
+ * code to return at once: EXIT_OK after --help, EXIT_USAGE after a one-line message (unknown
+ * option with the nearest name, a missing or bad value). */
+typedef int (*cli_opt_fn)(void *ud, int c, const char *arg);
+int cli_parse(const char *cmd, int argc, char **argv, const char *shortopts,
+              const struct option *opts, void (*help)(void), cli_opt_fn fn, void *ud);
+
+/* Whole numbers >= min, and reals in [lo, hi]; on failure they record the expectation
+ * ("a whole number >= 1", or what). */
+bool cli_size_min(const char *s, size_t *out, size_t min);
+bool cli_real(const char *s, double *out, double lo, double hi, const char *what);
 
 /* Strict number parsing for option values: false when the text is not a whole number/real. */
 bool cli_size(const char *s, size_t *out);
 bool cli_u64(const char *s, uint64_t *out);
 bool cli_double(const char *s, double *out);
 
+/* Writes a training history as CSV (epoch, tokens, train_loss, train_ppl, valid_ppl, lr,
+ * tokens_per_s, seconds), one row per epoch. */
+int cli_history_csv(const char *path, const lm_history_row *h, size_t n, lm_error *err);
 /* Monotonic seconds. */
 double cli_now(void);
 /* Installs SIGINT/SIGTERM handlers that set cli_interrupted (first signal) and restore the
@@ -55,6 +80,17 @@ void cli_threads(size_t n);
 void cli_log(void *ud, const char *line);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); NULL when it cannot. */
 char *cli_read_file(const char *path);
+
+/* An advisory lock on an output file, held from before any work until the command ends: an
+ * exclusive flock on "PATH.lock", which cli_lock_drop removes. take fails (LM_EIO, one-line
+ * message in err) when another run holds it, when PATH exists but is not a regular file, or
+ * when its folder is not writable. */
+typedef struct cli_lock {
+    int fd;
+    char path[4200];
+} cli_lock;
+int cli_lock_take(cli_lock *l, const char *path, lm_error *err);
+void cli_lock_drop(cli_lock *l); /* no-op when not held */
 
 /* ---- options shared by generate, chat and ngram generate ----------------------------------
  * Sampling (-t/--temperature, --top-k, --top-p, --repetition-penalty, --presence-penalty,
@@ -138,6 +174,8 @@ void cli_mix_init(cli_mix *x);
 /* As cli_sampling_option, for --mix and --lambda. */
 int cli_mix_option(cli_mix *x, int c, const char *arg);
 void cli_mix_help(void);
+/* The options generate and chat share: cli_sampling_option, then cli_mix_option. */
+int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg);
 /* Loads the model at path (any kind); with x->path, the mixture of it and that model, its
  * weight x->lambda or, when tune names a held-out text, the weight that fits that text best
  * (reported on standard error). */

@@ -210,6 +210,11 @@ static int command(session *s, char *line)
             char *name = next_word(&rest);
             if (lm_chat_set(s->chat, name, rest, &err))
                 fprintf(stderr, "lstmlm: /set: %s\n", err.msg);
+            else {
+                char buf[2048];
+                lm_chat_describe(s->chat, buf, sizeof buf);
+                fprintf(s->msg, "(set %s%s%s; now %s)\n", name, *rest ? " " : "", rest, buf);
+            }
         }
     } else if (!strcmp(cmd, "save") || !strcmp(cmd, "load")) {
         if (!*rest)
@@ -267,60 +272,50 @@ static char *read_line(session *s, bool *interrupted)
     return buf;
 }
 
+typedef struct chat_args {
+    lm_chat_opts co;
+    cli_sampling cs;
+    cli_mix mix;
+    const char *system, *prime, *session_path;
+    bool stats, quiet;
+} chat_args;
+
+static int option(void *ud, int c, const char *arg)
+{
+    chat_args *a = ud;
+    int ok = cli_generation_option(&a->cs, &a->mix, c, arg);
+    if (ok >= 0)
+        return ok;
+    switch (c) {
+    case 'n': return cli_size_min(arg, &a->co.max_tokens, 1);
+    case O_SYSTEM: a->system = arg; return 1;
+    case O_PRIME: a->prime = arg; return 1;
+    case O_SESSION: a->session_path = arg; return 1;
+    case O_STATS: a->stats = true; return 1;
+    case 'q': a->quiet = true; return 1;
+    default: return -1;
+    }
+}
+
 int cmd_chat(int argc, char **argv)
 {
-    lm_chat_opts co;
-    lm_chat_opts_init(&co);
-    cli_sampling cs;
-    const char *system = NULL, *prime = NULL, *session_path = NULL;
-    bool stats = false, quiet = false;
-    cli_mix mix;
-    cli_mix_init(&mix);
-    int c;
-    if (!cli_sampling_init(&cs, argc))
+    chat_args a = {0};
+    lm_chat_opts_init(&a.co);
+    cli_mix_init(&a.mix);
+    if (!cli_sampling_init(&a.cs, argc))
         return EXIT_FAIL;
-    cs.length_alpha = co.length_alpha;
-    cs.seed = co.seed;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "n:t:qh", longopts, NULL)) != -1) {
-        int ok = cli_sampling_option(&cs, c, optarg);
-        if (ok < 0)
-            ok = cli_mix_option(&mix, c, optarg);
-        if (ok < 0) {
-            ok = 1;
-            switch (c) {
-            case 'n':
-                ok = cli_size(optarg, &co.max_tokens);
-                break;
-            case O_SYSTEM:
-                system = optarg;
-                break;
-            case O_PRIME:
-                prime = optarg;
-                break;
-            case O_SESSION:
-                session_path = optarg;
-                break;
-            case O_STATS:
-                stats = true;
-                break;
-            case 'q':
-                quiet = true;
-                break;
-            case 'h':
-                help();
-                cli_sampling_free(&cs);
-                return EXIT_OK;
-            default:
-                cli_sampling_free(&cs);
-                return cli_unknown_option("chat", argv);
-            }
-        }
-        if (!ok) {
-            cli_sampling_free(&cs);
-            return cli_bad_value("chat", longopts, c, optarg);
-        }
+    a.cs.length_alpha = a.co.length_alpha;
+    a.cs.seed = a.co.seed;
+    int done = cli_parse("chat", argc, argv, "n:t:qh", longopts, help, option, &a);
+    if (done >= 0) {
+        cli_sampling_free(&a.cs);
+        return done;
     }
+    lm_chat_opts co = a.co;
+    cli_sampling cs = a.cs;
+    cli_mix mix = a.mix;
+    const char *system = a.system, *prime = a.prime, *session_path = a.session_path;
+    bool stats = a.stats, quiet = a.quiet;
     co.sampler = cs.sampler;
     co.beam = cs.beam;
     co.length_alpha = cs.length_alpha;
@@ -357,7 +352,8 @@ int cmd_chat(int argc, char **argv)
     if ((system && lm_chat_prime(s.chat, system, &err)) ||
         (pbuf && lm_chat_prime(s.chat, pbuf, &err)))
         goto fail;
-    if (session_path && access(session_path, F_OK) == 0 && lm_chat_load(s.chat, session_path, &err))
+    bool resumed = session_path && access(session_path, F_OK) == 0;
+    if (resumed && lm_chat_load(s.chat, session_path, &err))
         goto fail;
     if (s.tty) {
         struct sigaction sa;
@@ -372,9 +368,15 @@ int cmd_chat(int argc, char **argv)
         if (!quiet) {
             char desc[400];
             lm_model_describe(m, desc, sizeof desc);
-            printf("lstmlm chat: %s (%s, vocabulary %zu)\n"
-                   "Type a line and press Enter; /help lists the commands, Ctrl-D ends.\n",
-                   path, desc, lm_vocab_size(lm_model_vocab(m)));
+            printf("lstmlm chat: %s (%s, vocabulary %zu)\n", path, desc,
+                   lm_vocab_size(lm_model_vocab(m)));
+            if (resumed) {
+                lm_chat_stats cs;
+                lm_chat_get_stats(s.chat, &cs);
+                printf("Resumed the conversation saved in %s (%zu turns so far).\n",
+                       session_path, cs.turns);
+            }
+            printf("Type a line and press Enter; /help lists the commands, Ctrl-D ends.\n");
             fflush(stdout);
         }
     }

@@ -490,5 +490,5 @@ int cmd_corpus(int argc, char **argv)
         return corpus_split(argc - 1, argv + 1);
     if (!strcmp(sub, "stats"))
         return corpus_stats(argc - 1, argv + 1);
-    return cli_usage("corpus", "no subcommand '%s' (import, split or stats)", sub);
+    return cli_usage("corpus", "unknown sub-command '%s' (expected import, split or stats)", sub);
 }

@@ -60,32 +60,44 @@ static void report(const char *file, const lm_eval_result *r, size_t n,
            batch, bptt);
 }
 
+typedef struct eval_args {
+    size_t batch, bptt, threads;
+    cli_mix mix;
+    const char *tune;
+    int tokenize, lowercase;
+} eval_args;
+
+static int option(void *ud, int c, const char *arg)
+{
+    eval_args *a = ud;
+    int ok = cli_mix_option(&a->mix, c, arg);
+    if (ok >= 0)
+        return ok;
+    switch (c) {
+    case O_BATCH: return cli_size_min(arg, &a->batch, 1);
+    case O_BPTT: return cli_size_min(arg, &a->bptt, 1);
+    case O_THREADS: return cli_size_min(arg, &a->threads, 0);
+    case O_TUNE: a->tune = arg; return 1;
+    case O_TOK:
+        return (a->tokenize = lm_tokenize_parse(arg)) >= 0 ||
+               cli_expect("words, whitespace or chars");
+    case O_LOWER: a->lowercase = 1; return 1;
+    default: return -1;
+    }
+}
+
 int cmd_eval(int argc, char **argv)
 {
-    size_t batch = 1, bptt = 35, threads = 0;
-    cli_mix mix;
-    cli_mix_init(&mix);
-    const char *tune = NULL;
-    int tokenize = -1, lowercase = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        int ok = cli_mix_option(&mix, c, optarg);
-        if (ok < 0) {
-            ok = 1;
-            switch (c) {
-            case O_BATCH: ok = cli_size(optarg, &batch) && batch; break;
-            case O_BPTT: ok = cli_size(optarg, &bptt) && bptt; break;
-            case O_THREADS: ok = cli_size(optarg, &threads); break;
-            case O_TUNE: tune = optarg; break;
-            case O_TOK: ok = (tokenize = lm_tokenize_parse(optarg)) >= 0; break;
-            case O_LOWER: lowercase = 1; break;
-            case 'h': help(); return EXIT_OK;
-            default: return cli_unknown_option("eval", argv);
-            }
-        }
-        if (!ok)
-            return cli_bad_value("eval", longopts, c, optarg);
-    }
+    eval_args a = {.batch = 1, .bptt = 35, .tokenize = -1};
+    cli_mix_init(&a.mix);
+    int done = cli_parse("eval", argc, argv, "h", longopts, help, option, &a);
+    if (done >= 0)
+        return done;
+    size_t batch = a.batch, bptt = a.bptt;
+    const char *tune = a.tune;
+    cli_mix mix = a.mix;
+    int tokenize = a.tokenize, lowercase = a.lowercase;
+    size_t threads = a.threads;
     if (argc - optind < 2)
         return cli_usage("eval", "need MODEL and at least one TEXT file");
     if (tune && !mix.path)

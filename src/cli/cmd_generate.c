@@ -56,54 +56,46 @@ static void put_token(const lm_vocab *v, int tokenize, int32_t tok, const char *
     fflush(stdout);
 }
 
+typedef struct gen_args {
+    cli_sampling cs;
+    cli_mix mix;
+    const char *prompt, *pfile;
+    size_t n;
+    bool stop, bench;
+} gen_args;
+
+static int option(void *ud, int c, const char *arg)
+{
+    gen_args *a = ud;
+    int ok = cli_generation_option(&a->cs, &a->mix, c, arg);
+    if (ok >= 0)
+        return ok;
+    switch (c) {
+    case 'p': a->prompt = arg; return 1;
+    case O_PFILE: a->pfile = arg; return 1;
+    case 'n': return cli_size_min(arg, &a->n, 0);
+    case O_STOP: a->stop = true; return 1;
+    case O_BENCH: a->bench = true; return 1;
+    default: return -1;
+    }
+}
+
 int cmd_generate(int argc, char **argv)
 {
-    cli_sampling cs;
-    const char *prompt = NULL, *pfile = NULL;
-    size_t n = 50;
-    bool stop = false, bench = false;
-    cli_mix mix;
-    cli_mix_init(&mix);
-    int c;
-    if (!cli_sampling_init(&cs, argc))
+    gen_args a = {.n = 50};
+    cli_mix_init(&a.mix);
+    if (!cli_sampling_init(&a.cs, argc))
         return EXIT_FAIL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:n:t:h", longopts, NULL)) != -1) {
-        int ok = cli_sampling_option(&cs, c, optarg);
-        if (ok < 0)
-            ok = cli_mix_option(&mix, c, optarg);
-        if (ok < 0) {
-            ok = 1;
-            switch (c) {
-            case 'p':
-                prompt = optarg;
-                break;
-            case O_PFILE:
-                pfile = optarg;
-                break;
-            case 'n':
-                ok = cli_size(optarg, &n);
-                break;
-            case O_STOP:
-                stop = true;
-                break;
-            case O_BENCH:
-                bench = true;
-                break;
-            case 'h':
-                help();
-                cli_sampling_free(&cs);
-                return EXIT_OK;
-            default:
-                cli_sampling_free(&cs);
-                return cli_unknown_option("generate", argv);
-            }
-        }
-        if (!ok) {
-            cli_sampling_free(&cs);
-            return cli_bad_value("generate", longopts, c, optarg);
-        }
+    int done = cli_parse("generate", argc, argv, "p:n:t:h", longopts, help, option, &a);
+    if (done >= 0) {
+        cli_sampling_free(&a.cs);
+        return done;
     }
+    cli_sampling cs = a.cs;
+    cli_mix mix = a.mix;
+    const char *prompt = a.prompt, *pfile = a.pfile;
+    size_t n = a.n;
+    bool stop = a.stop, bench = a.bench;
     lm_sampler_opts so = cs.sampler;
     lm_beam_opts bo;
     lm_beam_opts_init(&bo);

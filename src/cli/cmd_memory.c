@@ -14,18 +14,6 @@
 #define TIMED_STEPS 256
 
 /* Fills err (the CLI's own failures) and returns code. */
-static int mem_fail(lm_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int mem_fail(lm_error *err, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    err->code = code;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 typedef struct mem_row {
     size_t n;      /* tokens fed */
     size_t bytes;  /* lm_state_bytes */
@@ -190,7 +178,7 @@ static int run_memory(lm_model *m, model_run *r, const int32_t *ids, size_t n_id
     float *logits = malloc(V * sizeof *logits);
     if (!logits) {
         lm_state_free(s);
-        return mem_fail(err, LM_ENOMEM, "out of memory");
+        return lm_fail(err, LM_ENOMEM, "out of memory");
     }
     lm_rng rng;
     lm_rng_seed(&rng, seed);
@@ -319,7 +307,7 @@ static int write_csv(const char *path, const model_run *runs, size_t nr, lm_erro
 {
     FILE *f = fopen(path, "w");
     if (!f)
-        return mem_fail(err, LM_EIO, "%s: cannot open for writing", path);
+        return lm_fail(err, LM_EIO, "%s: cannot open for writing", path);
     fprintf(f, "model,arch,quantity,x,value\n");
     for (size_t i = 0; i < nr; i++) {
         const model_run *r = &runs[i];
@@ -356,7 +344,7 @@ static int write_csv(const char *path, const model_run *runs, size_t nr, lm_erro
         fprintf(f, "%s,%s,targets,0,%zu\n", q, a, c->targets);
     }
     if (fclose(f))
-        return mem_fail(err, LM_EIO, "%s: write failed", path);
+        return lm_fail(err, LM_EIO, "%s: write failed", path);
     return LM_OK;
 }
 
@@ -369,13 +357,13 @@ static int write_plot(const char *path, const model_run *runs, size_t nr, lm_err
     if (!buf || !se) {
         free(buf);
         free(se);
-        return mem_fail(err, LM_ENOMEM, "out of memory");
+        return lm_fail(err, LM_ENOMEM, "out of memory");
     }
     char(*shl)[96] = calloc(nr + 1, sizeof *shl);
     if (!shl) {
         free(buf);
         free(se);
-        return mem_fail(err, LM_ENOMEM, "out of memory");
+        return lm_fail(err, LM_ENOMEM, "out of memory");
     }
     size_t used = 0;
     lm_plot_series *mem_b = se, *mem_r = se + nr, *mem_t = se + 2 * nr, *ctx = se + 3 * nr;
@@ -424,11 +412,11 @@ static int write_plot(const char *path, const model_run *runs, size_t nr, lm_err
     int rc;
     FILE *f = fopen(path, "w");
     if (!f)
-        rc = mem_fail(err, LM_EIO, "%s: cannot open for writing", path);
+        rc = lm_fail(err, LM_EIO, "%s: cannot open for writing", path);
     else {
         rc = lm_svg_write(f, "lstmlm memory: recurrent state vs attention cache", panels, np, err);
         if (fclose(f) || rc)
-            rc = mem_fail(err, rc ? rc : LM_EIO, "%s: cannot write the plot", path);
+            rc = lm_fail(err, rc ? rc : LM_EIO, "%s: cannot write the plot", path);
     }
     free(shl);
     free(buf);
@@ -436,50 +424,59 @@ static int write_plot(const char *path, const model_run *runs, size_t nr, lm_err
     return rc;
 }
 
+typedef struct mem_args {
+    lm_context_opts co;
+    const char *test, *csv, *plot;
+    size_t max_tokens, threads;
+    bool quiet;
+    cli_mix mix;
+} mem_args;
+
+static int option(void *ud, int c, const char *arg)
+{
+    mem_args *a = ud;
+    lm_context_opts *co = &a->co;
+    int ok = cli_mix_option(&a->mix, c, arg);
+    if (ok >= 0)
+        return ok;
+    switch (c) {
+    case O_TEST: a->test = arg; return 1;
+    case O_MAXTOK: return cli_size_min(arg, &a->max_tokens, 0);
+    case O_CONTEXTS:
+        return parse_list(arg, co->ks, &co->n_ks) ||
+               cli_expect("increasing positive whole numbers, comma-separated");
+    case O_SHUFFLE:
+        if (!strcmp(arg, "none")) {
+            co->n_ms = 0;
+            return 1;
+        }
+        return parse_list(arg, co->ms, &co->n_ms) ||
+               cli_expect("none, or increasing positive whole numbers, comma-separated");
+    case O_SHCTX: return cli_size_min(arg, &co->shuffle_context, 1);
+    case O_TARGETS: return cli_size_min(arg, &co->targets, 1);
+    case O_BATCH: return cli_size_min(arg, &co->batch, 1);
+    case O_SEED: return cli_u64(arg, &co->seed) || cli_expect("a whole number >= 0");
+    case O_CSV: a->csv = arg; return 1;
+    case O_PLOT: a->plot = arg; return 1;
+    case O_THREADS: return cli_size_min(arg, &a->threads, 0);
+    case 'q': a->quiet = true; return 1;
+    default: return -1;
+    }
+}
+
 int cmd_memory(int argc, char **argv)
 {
-    lm_context_opts co;
-    lm_context_opts_init(&co);
-    const char *test = NULL, *csv = NULL, *plot = NULL;
-    size_t max_tokens = 100000, threads = 1;
-    bool quiet = false;
-    cli_mix mix;
-    cli_mix_init(&mix);
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
-        const char *a = optarg;
-        int taken = cli_mix_option(&mix, c, a);
-        if (taken >= 0) {
-            if (!taken)
-                return cli_bad_value("memory", longopts, c, a);
-            continue;
-        }
-        bool ok = true;
-        switch (c) {
-        case O_TEST: test = a; break;
-        case O_MAXTOK: ok = cli_size(a, &max_tokens); break;
-        case O_CONTEXTS: ok = parse_list(a, co.ks, &co.n_ks); break;
-        case O_SHUFFLE:
-            if (!strcmp(a, "none"))
-                co.n_ms = 0;
-            else
-                ok = parse_list(a, co.ms, &co.n_ms);
-            break;
-        case O_SHCTX: ok = cli_size(a, &co.shuffle_context) && co.shuffle_context; break;
-        case O_TARGETS: ok = cli_size(a, &co.targets) && co.targets; break;
-        case O_BATCH: ok = cli_size(a, &co.batch) && co.batch; break;
-        case O_SEED: ok = cli_u64(a, &co.seed); break;
-        case O_CSV: csv = a; break;
-        case O_PLOT: plot = a; break;
-        case O_THREADS: ok = cli_size(a, &threads); break;
-        case 'q': quiet = true; break;
-        case 'h': help(); return EXIT_OK;
-        default: return cli_unknown_option("memory", argv);
-        }
-        if (!ok)
-            return cli_bad_value("memory", longopts, c, a);
-    }
+    mem_args a = {.max_tokens = 100000, .threads = 1};
+    lm_context_opts_init(&a.co);
+    cli_mix_init(&a.mix);
+    int done = cli_parse("memory", argc, argv, "qh", longopts, help, option, &a);
+    if (done >= 0)
+        return done;
+    lm_context_opts co = a.co;
+    const char *test = a.test, *csv = a.csv, *plot = a.plot;
+    size_t max_tokens = a.max_tokens, threads = a.threads;
+    bool quiet = a.quiet;
+    cli_mix mix = a.mix;
     if (optind >= argc)
         return cli_usage("memory", "need at least one MODEL.h5");
     if (max_tokens > ((size_t)1 << 32))

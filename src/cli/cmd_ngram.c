@@ -83,24 +83,6 @@ static void help(void)
     printf("\nExit status: 0 done, 1 failure, 2 bad usage.\n");
 }
 
-static const char *tok_name(int t)
-{
-    return t == LM_TOKENIZE_WHITESPACE ? "whitespace" : t == LM_TOKENIZE_CHARS ? "chars" : "words";
-}
-
-static int parse_tokenize(const char *cmd, const char *a, int *out)
-{
-    if (!strcmp(a, "words"))
-        *out = LM_TOKENIZE_WORDS;
-    else if (!strcmp(a, "whitespace"))
-        *out = LM_TOKENIZE_WHITESPACE;
-    else if (!strcmp(a, "chars"))
-        *out = LM_TOKENIZE_CHARS;
-    else
-        return cli_usage(cmd, "--tokenize takes words, whitespace or chars, not '%s'", a);
-    return 0;
-}
-
 /* ---- train ------------------------------------------------------------------------------- */
 
 enum { O_ORDER = 256, O_PRUNE, O_MAXV, O_MINC, O_TOK, O_CHARS, O_LOWER, O_ARPA, O_SENT };
@@ -142,8 +124,9 @@ static int ngram_train(int argc, char **argv)
         case O_MAXV: ok = cli_size(optarg, &vo.max_vocab); break;
         case O_MINC: ok = cli_size(optarg, &vo.min_count); break;
         case O_TOK:
-            if (parse_tokenize("ngram train", optarg, &t.tokenize))
-                return EXIT_USAGE;
+            if ((t.tokenize = lm_tokenize_parse(optarg)) < 0)
+                return cli_usage("ngram train", "--tokenize: bad value '%s' (expected words, "
+                                 "whitespace or chars)", optarg);
             break;
         case O_CHARS: t.tokenize = LM_TOKENIZE_CHARS; break;
         case O_LOWER: t.lowercase = 1; break;
@@ -205,7 +188,7 @@ static int ngram_train(int argc, char **argv)
         lm_ngram_get_info(m, &in);
         fprintf(stderr, "%zu file%s: %zu tokens, %zu lines, vocabulary %zu (%zu OOV tokens), "
                 "%s%s, %s\n", nf, nf == 1 ? "" : "s", tokens, lines, in.vocab, oov,
-                tok_name(t.tokenize), t.lowercase ? ", lower-cased" : "",
+                lm_tokenize_name(t.tokenize), t.lowercase ? ", lower-cased" : "",
                 o.sentences ? "sentences" : "stream");
         fprintf(stderr, "order  n-grams      n1        n2        n3        n4         D1      D2"
                         "      D3+\n");
@@ -302,7 +285,7 @@ static int ngram_import(int argc, char **argv)
         const lm_ngram_opts *o = lm_ngram_options(m);
         fprintf(stderr, "%s: order %zu, vocabulary %zu, %s, %s%s; n-grams", argv[optind],
                 in.order, in.vocab, o->sentences ? "sentences" : "stream",
-                tok_name(o->tokenize), o->lowercase ? ", lower-cased" : "");
+                lm_tokenize_name(o->tokenize), o->lowercase ? ", lower-cased" : "");
         for (size_t k = 0; k < in.order; k++)
             fprintf(stderr, " %zu", in.count[k]);
         fprintf(stderr, "; model %s\n", out);

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct progress_ctx {
     bool tty, quiet;
@@ -19,14 +21,18 @@ static void on_progress(void *ud, const lm_progress *p)
         return;
     double now = cli_now(), el = now - c->t0;
     double tps = el > 0 ? (double)p->tokens / el : 0;
-    double eta = p->step ? el * (double)(p->steps - p->step) / (double)p->step : 0;
+    /* The rest of this epoch, and the epochs after it at this epoch's pace. */
+    double per_step = p->step ? el / (double)p->step : 0;
+    double eta = per_step * ((double)(p->steps - p->step) +
+                             (double)(c->epochs > p->epoch ? c->epochs - p->epoch : 0) *
+                                 (double)p->steps);
     char eb[32];
     if (c->tty) {
         fprintf(stderr, "\r\033[Kepoch %zu/%zu %5.1f%%  %.0f tok/s  loss %.3f  ppl %.1f  lr %.4g  ETA %s",
                 p->epoch, c->epochs, 100.0 * p->step / p->steps, tps, p->loss, exp(p->loss), p->lr,
                 cli_duration(eta, eb, sizeof eb));
         fflush(stderr);
-    } else if (now - c->last_print >= 30.0 || p->step == p->steps) {
+    } else if (now - c->last_print >= 30.0 && p->step < p->steps) {
         fprintf(stderr, "epoch %zu/%zu %5.1f%% %.0f tok/s loss %.3f ppl %.1f lr %.4g ETA %s\n",
                 p->epoch, c->epochs, 100.0 * p->step / p->steps, tps, p->loss, exp(p->loss), p->lr,
                 cli_duration(eta, eb, sizeof eb));
@@ -45,7 +51,7 @@ static void help(void)
         len += (size_t)snprintf(arches + len, sizeof arches - len, "%s%s", i ? " | " : "",
                                 lm_arch_name(i));
     printf("Usage: lstmlm train [options] TRAIN.txt -o MODEL.h5\n"
-           "       lstmlm train --resume CHECKPOINT.h5 [options] TRAIN.txt -o MODEL.h5\n"
+           "       lstmlm train --resume CHECKPOINT.h5 [--epochs N] [TRAIN.txt] [-o MODEL.h5]\n"
            "       lstmlm train --init MODEL.h5 [options] TRAIN.txt -o NEW.h5\n\n"
            "Trains a word-level language model with truncated backpropagation through time.\n"
            "TRAIN.txt holds one turn or sentence per line (plain or .gz); a blank line ends a\n"
@@ -101,7 +107,10 @@ static void help(void)
            "  --seed N             seed for initialisation and dropout [%llu]\n"
            "  --threads N          OpenBLAS and lstmlm threads [library default]\n"
            "  --checkpoint FILE    checkpoint path [MODEL.ckpt.h5]\n"
-           "  --resume FILE        continue the run saved in a checkpoint (same corpus)\n"
+           "  --resume FILE        continue the run saved in a checkpoint: the corpus, the\n"
+           "                       validation text and -o default to those it records\n"
+           "  --history-csv FILE   write the training history as CSV at the end\n"
+           "  --force              train even when the estimated memory exceeds the machine's\n"
            "  -o, --output FILE    model file to write (required)\n"
            "  -q, --quiet          no progress output\n"
            "  -h, --help           this text\n\n"
@@ -121,6 +130,7 @@ static void help(void)
 }
 
 enum {
+    O_FORCE = 200, O_HCSV,
     O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_FFN, O_HEADS, O_CONTEXT, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC,
     O_TOK, O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
     O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME, O_SHIFT,
@@ -170,35 +180,13 @@ static const struct option longopts[] = {
     {"tar", required_argument, NULL, O_TAR},
     {"asgd", no_argument, NULL, O_ASGD},
     {"asgd-patience", required_argument, NULL, O_ASGDP},
+    {"force", no_argument, NULL, O_FORCE},
+    {"history-csv", required_argument, NULL, O_HCSV},
     {"output", required_argument, NULL, 'o'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
-
-/* The regularisation options: the config field or train option of code c (false: not one). */
-static bool awd_option(int c, const char *a, lm_config *cfg, lm_train_opts *o, bool *ok)
-{
-    float *f = c == O_DEMB    ? &cfg->dropout_embed
-               : c == O_DIN   ? &cfg->dropout_input
-               : c == O_DHID  ? &cfg->dropout_hidden
-               : c == O_DOUT  ? &cfg->dropout_output
-               : c == O_WDROP ? &cfg->weight_drop
-               : c == O_AR    ? &cfg->ar
-               : c == O_TAR   ? &cfg->tar
-                              : NULL;
-    double d;
-    if (f) {
-        *ok = cli_double(a, &d);
-        *f = (float)d;
-    } else if (c == O_ASGD)
-        o->asgd = 1;
-    else if (c == O_ASGDP)
-        *ok = cli_size(a, &o->asgd_patience);
-    else
-        return false;
-    return true;
-}
 
 /* Fine-tuning: an option given on the command line that contradicts the --init model (its
  * shape, vocabulary or tokenizer); writes the misuse message and returns true. */
@@ -257,91 +245,233 @@ static void init_regularization(const bool *given, const lm_config *cfg, lm_conf
             *dst[i] = *src[i];
 }
 
-int cmd_train(int argc, char **argv)
-{
+/* Everything the command line sets. */
+typedef struct train_args {
     lm_config cfg;
     lm_train_opts o;
     lm_text_opts topt;
     lm_vocab_opts vopt;
-    lm_config_init(&cfg);
-    lm_train_opts_init(&o);
-    lm_text_opts_init(&topt);
-    lm_vocab_opts_init(&vopt);
-    const char *valid_path = NULL, *out = NULL, *ckpt = NULL, *resume = NULL, *init = NULL;
-    bool given[O_LAST - 256] = {false}, awd_given = false;
-    size_t threads = 0;
-    bool quiet = false, lr_set = false, dstart_set = false;
+    const char *valid_path, *out, *ckpt, *resume, *init, *history_csv;
+    bool given[O_LAST - 256], awd_given;
+    size_t threads;
+    bool quiet, force;
+} train_args;
+
+/* A rate or probability in [0, 1): dropout options. */
+static int rate(const char *arg, float *out)
+{
     double d;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
-        const char *a = optarg;
-        bool ok = true;
-        if (c >= 256 && c < O_LAST)
-            given[c - 256] = true;
-        if (awd_option(c, a, &cfg, &o, &ok)) {
-            awd_given = true;
-            if (!ok)
-                return cli_bad_value("train", longopts, c, a);
-            continue;
-        }
-        switch (c) {
-        case O_ARCH: snprintf(cfg.arch, sizeof cfg.arch, "%s", a); break;
-        case O_LAYERS: ok = cli_size(a, &cfg.layers); break;
-        case O_HIDDEN: ok = cli_size(a, &cfg.hidden); break;
-        case O_EMBED: ok = cli_size(a, &cfg.embed); break;
-        case O_FFN: ok = cli_size(a, &cfg.ffn); break;
-        case O_HEADS: ok = cli_size(a, &cfg.heads); break;
-        case O_CONTEXT: ok = cli_size(a, &cfg.context); break;
-        case O_DROPOUT: ok = cli_double(a, &d); cfg.dropout = (float)d; break;
-        case O_TIE: cfg.tied = 1; break;
-        case O_INIT: ok = cli_double(a, &d); cfg.init_range = (float)d; break;
-        case O_MAXV: ok = cli_size(a, &vopt.max_vocab); break;
-        case O_MINC: ok = cli_size(a, &vopt.min_count); break;
-        case O_TOK:
-            if ((topt.tokenize = lm_tokenize_parse(a)) < 0)
-                return cli_usage("train", "--tokenize: bad value '%s' (expected words, "
-                                 "whitespace or chars)", a);
-            break;
-        case O_LOWER: topt.lowercase = 1; break;
-        case O_VALID: valid_path = a; break;
-        case O_BATCH: ok = cli_size(a, &o.batch); break;
-        case O_BPTT: ok = cli_size(a, &o.bptt); break;
-        case O_EPOCHS: ok = cli_size(a, &o.epochs); break;
-        case O_OPT:
-            if (!strcmp(a, "sgd")) o.optimizer = LM_OPT_SGD;
-            else if (!strcmp(a, "adam")) o.optimizer = LM_OPT_ADAM;
-            else if (!strcmp(a, "adamw")) o.optimizer = LM_OPT_ADAMW;
-            else return cli_usage("train", "--optimizer takes sgd, adam or adamw, not '%s'", a);
-            break;
-        case O_LR: ok = cli_double(a, &o.lr); lr_set = true; break;
-        case O_DSTART: ok = cli_size(a, &o.decay_start); dstart_set = true; break;
-        case O_DECAY: ok = cli_double(a, &o.decay); break;
-        case O_PLATEAU: ok = cli_double(a, &o.plateau_decay); break;
-        case O_PATIENCE: ok = cli_size(a, &o.patience); break;
-        case O_CLIP: ok = cli_double(a, &o.clip); break;
-        case O_WD: ok = cli_double(a, &o.weight_decay); break;
-        case O_MAXSTEPS: ok = cli_size(a, &o.max_steps); break;
-        case O_SHIFT:
-            ok = !strcmp(a, "on") || !strcmp(a, "off");
-            o.shift_windows = !strcmp(a, "on");
-            break;
-        case O_SEED: ok = cli_u64(a, &o.seed); break;
-        case O_THREADS: ok = cli_size(a, &threads); break;
-        case O_CKPT: ckpt = a; break;
-        case O_RESUME: resume = a; break;
-        case O_FROM: init = a; break;
-        case 'o': out = a; break;
-        case 'q': quiet = true; break;
-        case 'h': help(); return EXIT_OK;
-        default: return cli_usage("train", "unknown option");
-        }
-        if (!ok)
-            return cli_usage("train", "bad value '%s' for --%s", a,
-                             longopts[c >= 256 ? c - 256 : 0].name);
+    if (cli_double(arg, &d) && d >= 0 && d < 1) {
+        *out = (float)d;
+        return 1;
     }
-    if (optind + 1 != argc)
-        return cli_usage("train", optind >= argc ? "missing TRAIN.txt" : "one training file only");
+    return cli_expect("a number in [0, 1)");
+}
+
+static int nonneg(const char *arg, float *out)
+{
+    double d;
+    if (cli_double(arg, &d) && d >= 0) {
+        *out = (float)d;
+        return 1;
+    }
+    return cli_expect("a number >= 0");
+}
+
+static int option(void *ud, int c, const char *a)
+{
+    train_args *t = ud;
+    lm_config *cfg = &t->cfg;
+    lm_train_opts *o = &t->o;
+    if (c >= 256 && c < O_LAST)
+        t->given[c - 256] = true;
+    switch (c) {
+    case O_ARCH: {
+        static char names[160];
+        names[0] = 0;
+        for (size_t i = 0, len = 0; lm_arch_name(i) && len < sizeof names; i++)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                                    lm_arch_name(i));
+        for (size_t i = 0; lm_arch_name(i); i++)
+            if (!strcmp(lm_arch_name(i), a)) {
+                snprintf(cfg->arch, sizeof cfg->arch, "%s", a);
+                return 1;
+            }
+        return cli_expect(names);
+    }
+    case O_LAYERS: return cli_size_min(a, &cfg->layers, 1);
+    case O_HIDDEN: return cli_size_min(a, &cfg->hidden, 1);
+    case O_EMBED: return cli_size_min(a, &cfg->embed, 1);
+    case O_FFN: return cli_size_min(a, &cfg->ffn, 0);
+    case O_HEADS: return cli_size_min(a, &cfg->heads, 1);
+    case O_CONTEXT: return cli_size_min(a, &cfg->context, 1);
+    case O_DROPOUT: return rate(a, &cfg->dropout);
+    case O_TIE: cfg->tied = 1; return 1;
+    case O_INIT: {
+        double d;
+        if (cli_double(a, &d) && d > 0 && d <= 10) {
+            cfg->init_range = (float)d;
+            return 1;
+        }
+        return cli_expect("a number in (0, 10]");
+    }
+    case O_MAXV:
+        if (cli_size(a, &t->vopt.max_vocab) &&
+            (t->vopt.max_vocab == 0 || t->vopt.max_vocab > LM_N_SPECIAL))
+            return 1;
+        return cli_expect("0 = no limit, or more than the 3 special tokens");
+    case O_MINC: return cli_size_min(a, &t->vopt.min_count, 1);
+    case O_TOK:
+        return (t->topt.tokenize = lm_tokenize_parse(a)) >= 0 ||
+               cli_expect("words, whitespace or chars");
+    case O_LOWER: t->topt.lowercase = 1; return 1;
+    case O_VALID: t->valid_path = a; return 1;
+    case O_BATCH: return cli_size_min(a, &o->batch, 1);
+    case O_BPTT: return cli_size_min(a, &o->bptt, 1);
+    case O_EPOCHS: return cli_size_min(a, &o->epochs, 1);
+    case O_OPT:
+        if (!strcmp(a, "sgd"))
+            o->optimizer = LM_OPT_SGD;
+        else if (!strcmp(a, "adam"))
+            o->optimizer = LM_OPT_ADAM;
+        else if (!strcmp(a, "adamw"))
+            o->optimizer = LM_OPT_ADAMW;
+        else
+            return cli_expect("sgd, adam or adamw");
+        return 1;
+    case O_LR: return (cli_double(a, &o->lr) && o->lr > 0) || cli_expect("a number > 0");
+    case O_DSTART: return cli_size_min(a, &o->decay_start, 0);
+    case O_DECAY: return cli_real(a, &o->decay, 0, 1, "a factor in [0, 1]");
+    case O_PLATEAU: return cli_real(a, &o->plateau_decay, 0, 1, "a factor in [0, 1]");
+    case O_PATIENCE: return cli_size_min(a, &o->patience, 0);
+    case O_CLIP: return cli_real(a, &o->clip, 0, HUGE_VAL, "a number >= 0 (0 = off)");
+    case O_WD: return cli_real(a, &o->weight_decay, 0, HUGE_VAL, "a number >= 0");
+    case O_MAXSTEPS: return cli_size_min(a, &o->max_steps, 0);
+    case O_SHIFT:
+        if (strcmp(a, "on") && strcmp(a, "off"))
+            return cli_expect("on or off");
+        o->shift_windows = !strcmp(a, "on");
+        return 1;
+    case O_SEED: return cli_u64(a, &o->seed) || cli_expect("a whole number >= 0");
+    case O_THREADS: return cli_size_min(a, &t->threads, 0);
+    case O_CKPT: t->ckpt = a; return 1;
+    case O_RESUME: t->resume = a; return 1;
+    case O_FROM: t->init = a; return 1;
+    case O_DEMB: t->awd_given = true; return rate(a, &cfg->dropout_embed);
+    case O_DIN: t->awd_given = true; return rate(a, &cfg->dropout_input);
+    case O_DHID: t->awd_given = true; return rate(a, &cfg->dropout_hidden);
+    case O_DOUT: t->awd_given = true; return rate(a, &cfg->dropout_output);
+    case O_WDROP: t->awd_given = true; return rate(a, &cfg->weight_drop);
+    case O_AR: t->awd_given = true; return nonneg(a, &cfg->ar);
+    case O_TAR: t->awd_given = true; return nonneg(a, &cfg->tar);
+    case O_ASGD: t->awd_given = true; o->asgd = 1; return 1;
+    case O_ASGDP: t->awd_given = true; return cli_size_min(a, &o->asgd_patience, 0);
+    case O_FORCE: t->force = true; return 1;
+    case O_HCSV: t->history_csv = a; return 1;
+    case 'o': t->out = a; return 1;
+    case 'q': t->quiet = true; return 1;
+    default: return -1;
+    }
+}
+
+/* Files that are the same file (one of them may not exist yet). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return a && b && stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev &&
+           x.st_ino == y.st_ino;
+}
+
+/* An output path that can be written: not a folder, not an input, in a writable folder. */
+static int check_output(const char *opt, const char *path, const char *const *inputs, size_t n)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_usage("train", "%s %s: is a folder (expected a model file name)", opt, path);
+    for (size_t i = 0; i < n; i++)
+        if (inputs[i] && same_file(path, inputs[i]))
+            return cli_usage("train", "%s %s: is one of the inputs; it would be overwritten",
+                             opt, path);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "lstmlm: %s: no such folder for %s\n", dir, path);
+        return EXIT_FAIL;
+    }
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "lstmlm: %s: cannot write in this folder (for %s)\n", dir, path);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* The machine's memory in bytes (0 when unknown). */
+static double machine_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (double)pages * (double)size : 0;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    train_args A = {0};
+    lm_config_init(&A.cfg);
+    lm_train_opts_init(&A.o);
+    lm_text_opts_init(&A.topt);
+    lm_vocab_opts_init(&A.vopt);
+    int done = cli_parse("train", argc, argv, "o:qh", longopts, help, option, &A);
+    if (done >= 0)
+        return done;
+    lm_config cfg = A.cfg;
+    lm_train_opts o = A.o;
+    lm_text_opts topt = A.topt;
+    lm_vocab_opts vopt = A.vopt;
+    const char *valid_path = A.valid_path, *out = A.out, *ckpt = A.ckpt, *resume = A.resume,
+               *init = A.init;
+    bool *given = A.given, awd_given = A.awd_given;
+    size_t threads = A.threads;
+    bool quiet = A.quiet, lr_set = given[O_LR - 256], dstart_set = given[O_DSTART - 256];
+    /* A resume without a corpus or an output takes them from the checkpoint's notes. */
+    char note_train[1024] = "", note_valid[1024] = "", note_out[1024] = "";
+    if (resume) {
+        lm_error ne = {0};
+        if (optind == argc) {
+            int r = lm_checkpoint_note(resume, "train", note_train, sizeof note_train, &ne);
+            if (r < 0)
+                return cli_fail(&ne);
+            if (r == 1)
+                return cli_usage("train", "--resume %s: the checkpoint does not record its "
+                                 "corpus; give TRAIN.txt", resume);
+        }
+        if (!valid_path && lm_checkpoint_note(resume, "valid", note_valid, sizeof note_valid,
+                                              &ne) == 0 && note_valid[0])
+            valid_path = note_valid;
+        if (!out && lm_checkpoint_note(resume, "output", note_out, sizeof note_out, &ne) == 0)
+            out = note_out;
+    }
+    if (resume) {
+        /* The checkpoint decides the model, the vocabulary and the schedule. */
+        static const int fixed[] = {O_ARCH, O_LAYERS, O_HIDDEN, O_EMBED, O_FFN, O_HEADS,
+                                    O_CONTEXT, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC, O_TOK,
+                                    O_LOWER, O_BATCH, O_BPTT, O_OPT, O_LR, O_DSTART, O_DECAY,
+                                    O_PLATEAU, O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SHIFT,
+                                    O_SEED, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR,
+                                    O_ASGD, O_ASGDP};
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            if (given[fixed[i] - 256])
+                for (size_t k = 0; longopts[k].name; k++)
+                    if (longopts[k].val == fixed[i])
+                        return cli_usage("train", "--%s: the checkpoint %s sets it; only "
+                                         "--epochs, --valid, --threads, -o, --checkpoint and -q "
+                                         "go with --resume", longopts[k].name, resume);
+    }
+    if (optind + 1 < argc)
+        return cli_usage("train", "one training file only");
+    if (optind == argc && !note_train[0])
+        return cli_usage("train", "missing TRAIN.txt");
+    const char *train_path = optind < argc ? argv[optind] : note_train;
     if (!out)
         return cli_usage("train", "missing -o MODEL.h5");
     if (init && resume)
@@ -362,7 +492,6 @@ int cmd_train(int argc, char **argv)
         if (!dstart_set)
             o.decay_start = 0;
     }
-    const char *train_path = argv[optind];
     char ckbuf[4096];
     if (!ckpt) {
         size_t n = strlen(out);
@@ -385,6 +514,28 @@ int cmd_train(int argc, char **argv)
         lm_set_log_fn(cli_log, NULL);
 
     lm_error err = {0};
+    /* Before any work: the corpus is read twice (vocabulary, then ids) unless resuming, so it
+     * must be a file; the outputs are locked against a second run writing them. */
+    struct stat st_train;
+    if (!resume && stat(train_path, &st_train) == 0 && !S_ISREG(st_train.st_mode)) {
+        fprintf(stderr, "lstmlm: %s: not a regular file (training reads the corpus twice; save "
+                        "the stream to a file first)\n", train_path);
+        return EXIT_FAIL;
+    }
+    /* The checkpoint being resumed is rewritten in place; nothing else that is read is. */
+    const char *inputs[4] = {train_path, valid_path, init, resume};
+    int bad;
+    if (!rank && ((bad = check_output("-o", out, inputs, 4)) ||
+                  (bad = check_output("--checkpoint", ckpt, inputs, 3))))
+        return bad;
+    /* Only rank 0 writes the files, so only it takes their locks. */
+    cli_lock lock_out = {.fd = -1}, lock_ckpt = {.fd = -1};
+    if (!rank && (cli_lock_take(&lock_out, out, &err) ||
+                  (strcmp(ckpt, out) && cli_lock_take(&lock_ckpt, ckpt, &err)))) {
+        cli_lock_drop(&lock_out);
+        return cli_fail(&err);
+    }
+    bool wrote_out = false, wrote_ckpt = false;
     lm_vocab *vocab = NULL;
     lm_model *m = NULL, *probe = NULL;
     lm_trainer *t = NULL;
@@ -450,6 +601,23 @@ int cmd_train(int argc, char **argv)
         cfg.tokenize = topt.tokenize;
         cfg.lowercase = topt.lowercase;
         lm_config_derive(&cfg);
+        /* What the run will need, before allocating it. */
+        cfg.vocab = lm_vocab_size(vocab);
+        size_t np = 0, need = 0;
+        if (lm_config_footprint(&cfg, o.batch, o.bptt, &np, &need, &err)) {
+            rc = cli_usage("train", "%s", err.msg);
+            goto out;
+        }
+        double have = machine_bytes();
+        if (!quiet)
+            fprintf(stderr, "model: %zu parameters; training needs about %.1f MiB%s\n", np,
+                    need / 1048576.0, have > 0 ? "" : " (machine memory unknown)");
+        if (have > 0 && (double)need > 0.9 * have && !A.force) {
+            fprintf(stderr, "lstmlm: training needs about %.1f GiB and this machine has %.1f GiB; "
+                            "make the model or --batch/--bptt smaller (or --force)\n",
+                    need / 1073741824.0, have / 1073741824.0);
+            goto fail_quiet;
+        }
         lm_rng rng;
         lm_rng_seed(&rng, o.seed);
         if (lm_model_create(&cfg, vocab, &rng, &m, &err)) {
@@ -461,6 +629,11 @@ int cmd_train(int argc, char **argv)
             goto fail;
     }
     if (ranks > 1 && lm_trainer_set_shard(t, rank, ranks, cli_mpi_allreduce, NULL, &err))
+        goto fail;
+    /* The checkpoint remembers what a resume needs (corpus paths, output). */
+    if (lm_trainer_set_note(t, "train", train_path, &err) ||
+        lm_trainer_set_note(t, "valid", valid_path ? valid_path : "", &err) ||
+        lm_trainer_set_note(t, "output", out, &err))
         goto fail;
     const lm_train_opts *to = lm_trainer_opts(t);
     if (!quiet) {
@@ -512,8 +685,15 @@ int cmd_train(int argc, char **argv)
                 rc = EXIT_FAIL;
                 goto out;
             }
-            fprintf(stderr, "lstmlm: %s; the last good checkpoint (%s) and model (%s) are kept\n",
-                    err.msg, ckpt, out);
+            /* Name only what this run wrote (a file from before it is left as it was). */
+            if (wrote_out && wrote_ckpt)
+                fprintf(stderr, "lstmlm: %s; the last good checkpoint (%s, epoch %zu) and model "
+                                "(%s) are kept\n", err.msg, ckpt, lm_trainer_epoch(t), out);
+            else if (wrote_out || wrote_ckpt)
+                fprintf(stderr, "lstmlm: %s; the last good %s (%s) is kept\n", err.msg,
+                        wrote_out ? "model" : "checkpoint", wrote_out ? out : ckpt);
+            else
+                fprintf(stderr, "lstmlm: %s; no model was written\n", err.msg);
             goto fail_quiet;
         }
         if (e)
@@ -531,14 +711,25 @@ int cmd_train(int argc, char **argv)
             printf("\n");
             fflush(stdout);
         }
-        if ((r.improved && !rank && lm_trainer_save_best(t, out, &err)) ||
-            lm_trainer_save_checkpoint(t, rank ? NULL : ckpt, &err))
+        if (r.improved && !rank) {
+            if (lm_trainer_save_best(t, out, &err))
+                goto fail;
+            wrote_out = true;
+        }
+        if (lm_trainer_save_checkpoint(t, rank ? NULL : ckpt, &err))
             goto fail;
+        wrote_ckpt = true;
         if (r.stop)
             break;
     }
     if (!rank && lm_trainer_save_best(t, out, &err))
         goto fail;
+    if (!rank && A.history_csv) {
+        const lm_history_row *h;
+        size_t nh = lm_model_history(m, &h);
+        if (cli_history_csv(A.history_csv, h, nh, &err))
+            goto fail;
+    }
     if (!quiet && ranks > 1) {
         double rs, ws;
         uint64_t calls, bytes;
@@ -579,6 +770,8 @@ fail_quiet:
         cli_mpi_abort(EXIT_FAIL);
     }
 out:
+    cli_lock_drop(&lock_ckpt);
+    cli_lock_drop(&lock_out);
     lm_trainer_free(t);
     lm_model_free(m);
     lm_model_free(probe);

@@ -10,7 +10,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"train", cmd_train, "train a language model (LSTM) on a text corpus"},
+    {"train", cmd_train, "train a neural language model (LSTM, RWKV, transformer)"},
     {"eval", cmd_eval, "perplexity of a model on a text file"},
     {"generate", cmd_generate, "sample text from a model"},
     {"chat", cmd_chat, "talk with a model; the state carries across turns"},
@@ -18,6 +18,8 @@ static const command commands[] = {
     {"corpus", cmd_corpus, "import, split and describe dialogue corpora"},
     {"ngram", cmd_ngram, "train and evaluate Kneser-Ney n-gram baselines"},
     {"memory", cmd_memory, "compare how models use memory and context"},
+    {"quantize", cmd_quantize, "store a model's weights in bf16 or int8 for generation"},
+    {"serve", cmd_serve, "serve a model over HTTP (OpenAI API, recurrent sessions)"},
     {NULL, NULL, NULL},
 };
 
@@ -62,7 +64,10 @@ int main(int argc, char **argv)
     for (const command *c = commands; c->name; c++)
         if (!strcmp(c->name, name))
             return c->fn(argc - 1, argv + 1);
-    fprintf(stderr, "lstmlm: no command '%s'\n", name);
-    usage(stderr);
+    char list[256] = "";
+    for (const command *c = commands; c->name; c++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c == commands ? "" : ", ",
+                 c->name);
+    fprintf(stderr, "lstmlm: no command '%s' (expected %s)\n", name, list);
     return EXIT_USAGE;
 }

@@ -2,11 +2,14 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,20 +33,117 @@ int cli_fail_file(const char *file, const lm_error *err)
     return EXIT_FAIL;
 }
 
-int cli_unknown_option(const char *cmd, char **argv)
+/* What the option value that failed last should have been (cli_expect), for its message. */
+static const char *expected;
+
+bool cli_expect(const char *what)
+{
+    expected = what;
+    return false;
+}
+
+/* Edit distance of a[0..na) and b[0..nb), for names of at most 63 bytes. */
+static size_t distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t row[64];
+    if (na > 63 || nb > 63)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            best = up + 1 < best ? up + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[nb];
+}
+
+int cli_unknown_option(const char *cmd, const struct option *opts, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
     if (optopt && optopt < 256 && (!arg || arg[0] != '-' || arg[1] == '-' || !arg[1]))
         return cli_usage(cmd, "unknown option '-%c'", optopt);
+    /* The nearest long option, for a typo: at most two edits away (or a prefix of it). */
+    const char *name = arg + strspn(arg, "-"), *eq = strchr(name, '=');
+    size_t n = eq ? (size_t)(eq - name) : strlen(name), best = 3;
+    const char *near = NULL;
+    for (size_t i = 0; opts && opts[i].name; i++) {
+        size_t d = distance(name, n, opts[i].name, strlen(opts[i].name));
+        if (d < best) {
+            best = d;
+            near = opts[i].name;
+        }
+    }
+    if (near)
+        return cli_usage(cmd, "unknown option '%.*s' (did you mean --%s?)", (int)(n + 2), arg,
+                         near);
     return cli_usage(cmd, "unknown option '%s'", arg);
 }
 
 int cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg)
 {
-    for (size_t i = 0; opts[i].name; i++)
+    const char *want = expected;
+    expected = NULL;
+    char name[64] = "";
+    for (size_t i = 0; opts[i].name && !name[0]; i++)
         if (opts[i].val == c && !opts[i].flag)
-            return cli_usage(cmd, "--%s: bad value '%s'", opts[i].name, arg ? arg : "");
-    return cli_usage(cmd, "-%c: bad value '%s'", c, arg ? arg : "");
+            snprintf(name, sizeof name, "--%s", opts[i].name);
+    if (!name[0])
+        snprintf(name, sizeof name, "-%c", c);
+    if (want)
+        return cli_usage(cmd, "%s: bad value '%s' (expected %s)", name, arg ? arg : "", want);
+    return cli_usage(cmd, "%s: bad value '%s'", name, arg ? arg : "");
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const char *shortopts,
+              const struct option *opts, void (*help)(void), cli_opt_fn fn, void *ud)
+{
+    char so[64];
+    snprintf(so, sizeof so, ":%s", shortopts);
+    int c;
+    optind = 1;
+    opterr = 0;
+    expected = NULL;
+    while ((c = getopt_long(argc, argv, so, opts, NULL)) != -1) {
+        if (c == 'h' && help) {
+            help();
+            return EXIT_OK;
+        }
+        if (c == '?')
+            return cli_unknown_option(cmd, opts, argv);
+        if (c == ':') {
+            const char *arg = argv[optind - 1];
+            return cli_usage(cmd, "%s: needs a value", arg && arg[0] == '-' ? arg : "option");
+        }
+        int ok = fn(ud, c, optarg);
+        if (ok < 0)
+            return cli_unknown_option(cmd, opts, argv);
+        if (!ok)
+            return cli_bad_value(cmd, opts, c, optarg);
+    }
+    return -1;
+}
+
+bool cli_size_min(const char *s, size_t *out, size_t min)
+{
+    static char what[64];
+    if (cli_size(s, out) && *out >= min)
+        return true;
+    snprintf(what, sizeof what, min ? "a whole number >= %zu" : "a whole number >= 0", min);
+    return cli_expect(what);
+}
+
+bool cli_real(const char *s, double *out, double lo, double hi, const char *what)
+{
+    if (cli_double(s, out) && *out >= lo && *out <= hi)
+        return true;
+    return cli_expect(what);
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)
@@ -52,7 +152,7 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     va_start(ap, fmt);
     fprintf(stderr, "lstmlm %s: ", cmd);
     vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'lstmlm %s --help'.\n", cmd);
+    fputc('\n', stderr);
     va_end(ap);
     return EXIT_USAGE;
 }
@@ -194,17 +294,21 @@ int cli_sampling_option(cli_sampling *s, int c, const char *arg)
     lm_sampler_opts *so = &s->sampler;
     switch (c) {
     case 't':
-        return cli_double(arg, &so->temperature) && so->temperature >= 0;
+        return cli_real(arg, &so->temperature, 0, HUGE_VAL, "a number >= 0");
     case CLI_O_TOPK:
-        return cli_size(arg, &so->top_k);
+        return cli_size_min(arg, &so->top_k, 0);
     case CLI_O_TOPP:
-        return cli_double(arg, &so->top_p) && so->top_p > 0 && so->top_p <= 1;
+        if (cli_double(arg, &so->top_p) && so->top_p > 0 && so->top_p <= 1)
+            return 1;
+        return cli_expect("a number in (0, 1]");
     case CLI_O_REP:
-        return cli_double(arg, &so->repetition_penalty) && so->repetition_penalty > 0;
+        if (cli_double(arg, &so->repetition_penalty) && so->repetition_penalty > 0)
+            return 1;
+        return cli_expect("a number > 0");
     case CLI_O_PRES:
-        return cli_double(arg, &so->presence_penalty);
+        return cli_real(arg, &so->presence_penalty, -HUGE_VAL, HUGE_VAL, "a number");
     case CLI_O_WIN:
-        return cli_size(arg, &so->penalty_window);
+        return cli_size_min(arg, &so->penalty_window, 0);
     case CLI_O_UNK:
         so->allow_unk = 1;
         return 1;
@@ -212,13 +316,15 @@ int cli_sampling_option(cli_sampling *s, int c, const char *arg)
         s->ban[s->n_ban++] = arg;
         return 1;
     case CLI_O_BEAM:
-        return cli_size(arg, &s->beam) && s->beam <= 1024;
+        return cli_size(arg, &s->beam) && s->beam <= 1024 ? true
+               : cli_expect("a beam width from 0 (sampling) to 1024");
     case CLI_O_ALPHA:
-        return cli_double(arg, &s->length_alpha) && s->length_alpha >= 0;
+        return cli_real(arg, &s->length_alpha, 0, HUGE_VAL, "a number >= 0");
     case CLI_O_SEED:
-        return cli_u64(arg, &s->seed);
+        return cli_u64(arg, &s->seed) ? true : cli_expect("a whole number >= 0");
     case CLI_O_THREADS:
-        return cli_size(arg, &s->threads);
+        return cli_size(arg, &s->threads) && s->threads <= 1024 ? true
+               : cli_expect("a thread count from 0 (default) to 1024");
     default:
         return -1;
     }
@@ -297,10 +403,16 @@ int cli_mix_option(cli_mix *x, int c, const char *arg)
         return 1;
     case CLI_O_LAMBDA:
         x->lambda_set = true;
-        return cli_double(arg, &x->lambda) && x->lambda >= 0 && x->lambda <= 1;
+        return cli_real(arg, &x->lambda, 0, 1, "a weight in [0, 1]");
     default:
         return -1;
     }
+}
+
+int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg)
+{
+    int ok = cli_sampling_option(s, c, arg);
+    return ok >= 0 ? ok : cli_mix_option(x, c, arg);
 }
 
 void cli_mix_help(void)
@@ -342,4 +454,70 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
         fprintf(stderr, "lambda %.4f (perplexity %.2f on %s)\n", lambda, ppl, tune);
     }
     return lm_model_mix(a, b, lambda, out, err);
+}
+
+/* ---- output locks ------------------------------------------------------------------------ */
+
+__attribute__((format(printf, 2, 3))) static int lock_fail(lm_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    return err->code = LM_EIO;
+}
+
+int cli_lock_take(cli_lock *l, const char *path, lm_error *err)
+{
+    l->fd = -1;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return lock_fail(err, "%s: not a regular file", path);
+    snprintf(l->path, sizeof l->path, "%s.lock", path);
+    /* Retry when the file was unlinked (by a finishing run) between open and flock. */
+    for (int tries = 0; tries < 10; tries++) {
+        int fd = open(l->path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            return lock_fail(err, "%s: cannot write: %s", path, strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return lock_fail(err, "%s is being written by another lstmlm run (it holds %s)",
+                                 path, l->path);
+            return lock_fail(err, "%s: cannot lock: %s", l->path, strerror(e));
+        }
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && stat(l->path, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev) {
+            l->fd = fd;
+            return LM_OK;
+        }
+        close(fd);
+    }
+    return lock_fail(err, "%s: cannot lock", l->path);
+}
+
+void cli_lock_drop(cli_lock *l)
+{
+    if (l->fd < 0)
+        return;
+    unlink(l->path);
+    close(l->fd);
+    l->fd = -1;
+}
+
+int cli_history_csv(const char *path, const lm_history_row *h, size_t n, lm_error *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return lm_fail(err, LM_EIO, "%s: %s", path, strerror(errno));
+    fprintf(f, "epoch,tokens,train_loss,train_ppl,valid_ppl,lr,tokens_per_s,seconds\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%u,%llu,%.6f,%.4f,%.4f,%.6g,%.1f,%.2f\n", h[i].epoch,
+                (unsigned long long)h[i].tokens, h[i].train_loss, exp(h[i].train_loss),
+                h[i].valid_ppl, h[i].lr, h[i].tokens_per_s, h[i].seconds);
+    if (fclose(f) != 0)
+        return lm_fail(err, LM_EIO, "%s: cannot write: %s", path, strerror(errno));
+    return LM_OK;
 }

@@ -164,18 +164,6 @@ void lm_chat_get_stats(const lm_chat *c, lm_chat_stats *st)
 
 /* ---- settings ---------------------------------------------------------------------------- */
 
-static int parse_size(const char *s, size_t *out)
-{
-    if (!s || !*s || *s == '-' || *s == '+')
-        return 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v > SIZE_MAX)
-        return 0;
-    *out = (size_t)v;
-    return 1;
-}
-
 int lm_chat_set(lm_chat *c, const char *name, const char *value, lm_error *err)
 {
     if (!name)
@@ -204,16 +192,16 @@ int lm_chat_set(lm_chat *c, const char *name, const char *value, lm_error *err)
     }
     int ok = 1;
     if (!strcmp(name, "tokens")) {
-        ok = parse_size(v, &t.max_tokens);
+        ok = lm_gen_parse_size(v, &t.max_tokens);
     } else if (!strcmp(name, "beam")) {
-        ok = parse_size(v, &t.beam);
+        ok = lm_gen_parse_size(v, &t.beam);
     } else if (!strcmp(name, "length-alpha")) {
         char *end;
         t.length_alpha = strtod(v, &end);
         ok = *v && !*end;
     } else if (!strcmp(name, "seed")) {
         size_t s = 0;
-        ok = parse_size(v, &s);
+        ok = lm_gen_parse_size(v, &s);
         t.seed = s;
     } else {
         int rc = lm_sampler_set(&t.sampler, name, value, err);
@@ -307,51 +295,52 @@ static lm_text_opts text_opts(const lm_chat *c)
     return t;
 }
 
-int lm_chat_prime(lm_chat *c, const char *text, lm_error *err)
+/* Tokenizes text (every line a turn ending with <eot> when lines_are_turns, else one turn
+ * closed with <eot>) and feeds it. */
+static int feed_text(lm_chat *c, const char *text, int lines_are_turns, lm_error *err)
 {
     lm_text_opts t = text_opts(c);
     int32_t *ids = NULL;
     size_t n = 0;
-    int rc = lm_text_to_ids(text, &t, lm_model_vocab(c->m), 1, &ids, &n, err);
+    int rc = lm_text_to_ids(text, &t, lm_model_vocab(c->m), lines_are_turns, &ids, &n, err);
     if (rc)
         return rc;
+    if (!lines_are_turns) {
+        int32_t *all = realloc(ids, (n + 1) * sizeof *all);
+        if (!all) {
+            free(ids);
+            return lm_fail(err, LM_ENOMEM, "out of memory");
+        }
+        ids = all;
+        ids[n++] = LM_TOK_EOT;
+    }
     c->has_before = 0;
-    if ((rc = feed(c, ids, n, err)))
-        goto out;
+    rc = feed(c, ids, n, err);
+    free(ids);
+    return rc;
+}
+
+int lm_chat_prime(lm_chat *c, const char *text, lm_error *err)
+{
+    int rc = feed_text(c, text, 1, err);
+    if (rc)
+        return rc;
     int32_t *oh = malloc((c->n_hist ? c->n_hist : 1) * sizeof *oh);
     if (!oh || (rc = lm_state_copy(c->origin, c->s, err))) {
         free(oh);
-        rc = rc ? rc : lm_fail(err, LM_ENOMEM, "out of memory");
-        goto out;
+        return rc ? rc : lm_fail(err, LM_ENOMEM, "out of memory");
     }
     memcpy(oh, c->hist, c->n_hist * sizeof *oh);
     free(c->origin_hist);
     c->origin_hist = oh;
     c->n_origin_hist = c->n_hist;
     c->origin_pending = c->pending;
-out:
-    free(ids);
-    return rc;
+    return LM_OK;
 }
 
 int lm_chat_user(lm_chat *c, const char *line, lm_error *err)
 {
-    lm_text_opts t = text_opts(c);
-    int32_t *ids = NULL;
-    size_t n = 0;
-    int rc = lm_text_to_ids(line, &t, lm_model_vocab(c->m), 0, &ids, &n, err);
-    if (rc)
-        return rc;
-    int32_t *all = realloc(ids, (n + 1) * sizeof *all);
-    if (!all) {
-        free(ids);
-        return lm_fail(err, LM_ENOMEM, "out of memory");
-    }
-    all[n++] = LM_TOK_EOT;
-    c->has_before = 0;
-    rc = feed(c, all, n, err);
-    free(all);
-    return rc;
+    return feed_text(c, line, 0, err);
 }
 
 int lm_chat_reset(lm_chat *c, lm_error *err)

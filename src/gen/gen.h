@@ -7,6 +7,8 @@
 /* Parses on/off/yes/no/true/false/1/0 (case-insensitive) into *out; 0 when the text is none
  * of those. */
 int lm_gen_parse_bool(const char *s, int *out);
+/* Parses a whole number (no sign) into *out; 0 when the text is not one. */
+int lm_gen_parse_size(const char *s, size_t *out);
 
 /* The model side of a beam search (beam.c). Slots number the live hypotheses of the current
  * round (0 .. n_live) and of the next one.

@@ -50,7 +50,7 @@ static int parse_double(const char *s, double *out)
     return 1;
 }
 
-static int parse_size(const char *s, size_t *out)
+int lm_gen_parse_size(const char *s, size_t *out)
 {
     if (!s || !*s || *s == '-' || *s == '+')
         return 0;
@@ -86,7 +86,7 @@ int lm_sampler_set(lm_sampler_opts *o, const char *name, const char *value, lm_e
     if (!strcmp(name, "temperature"))
         ok = parse_double(value, &t.temperature);
     else if (!strcmp(name, "top-k"))
-        ok = parse_size(value, &t.top_k);
+        ok = lm_gen_parse_size(value, &t.top_k);
     else if (!strcmp(name, "top-p"))
         ok = parse_double(value, &t.top_p);
     else if (!strcmp(name, "repetition-penalty"))
@@ -94,7 +94,7 @@ int lm_sampler_set(lm_sampler_opts *o, const char *name, const char *value, lm_e
     else if (!strcmp(name, "presence-penalty"))
         ok = parse_double(value, &t.presence_penalty);
     else if (!strcmp(name, "penalty-window"))
-        ok = parse_size(value, &t.penalty_window);
+        ok = lm_gen_parse_size(value, &t.penalty_window);
     else if (!strcmp(name, "allow-unk"))
         ok = lm_gen_parse_bool(value, &t.allow_unk);
     else

@@ -8,7 +8,8 @@
 #include <string.h>
 
 /* Kinds that load from files, tried in order. */
-static const lm_kind *const loaders[] = {&lm_kind_neural, &lm_kind_ngram, NULL};
+static const lm_kind *const loaders[] = {&lm_kind_neural, &lm_kind_ngram, &lm_kind_quant,
+                                          NULL};
 
 int lm_model_wrap(const lm_kind *kind, void *impl, lm_model **out, lm_error *err)
 {

@@ -1,6 +1,7 @@
 /* mix.c - a linear mixture of two models over the same vocabulary, itself a model:
  * p(w | h) = lambda p_a(w | h) + (1 - lambda) p_b(w | h), each part carrying its own state. */
 #include "lm/lm.h"
+#include "nn/nn.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -177,14 +178,11 @@ static int mx_state_read(const void *impl, void *st, size_t pos, lm_h5 *h, const
     return rc;
 }
 
-/* log(lambda e^la + (1 - lambda) e^lb) without overflow or log(0). */
+/* log(lambda e^la + (1 - lambda) e^lb), given log lambda and log(1 - lambda). */
 static float mix_logp(double lla, double llb, float la, float lb)
 {
-    double u = lla + la, v = llb + lb;
-    double hi = u > v ? u : v, lo = u > v ? v : u;
-    if (hi == -INFINITY)
-        return -INFINITY;
-    return (float)(hi + log1p(exp(lo - hi)));
+    float t[2] = {(float)(lla + la), (float)(llb + lb)};
+    return (float)lm_logsumexp(t, 2);
 }
 
 static int mx_step(const void *impl, void *st, size_t pos, int32_t tok, float *logp,

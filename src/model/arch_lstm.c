@@ -88,20 +88,27 @@ static void views(const lm_net *m, float *block, lm_lstm_grads *g)
     }
 }
 
-static void lstm_forward(const lm_net *m, float *ws, const float *X, float *Y, float *state,
-                         size_t pos, size_t T, size_t B, int train, lm_rng *rng)
+/* The parameter views of the model as the layer's read-only parameter struct. */
+static lm_lstm_params params(const lm_net *m)
 {
-    (void)pos;
-    lm_lstm_dims d = dims(&m->cfg);
     lm_lstm_grads v;
     views(m, m->params, &v);
     lm_lstm_params p;
-    for (size_t l = 0; l < d.L; l++) {
+    for (size_t l = 0; l < m->cfg.layers; l++) {
         p.w_ih[l] = v.w_ih[l];
         p.w_hh[l] = v.w_hh[l];
         p.b_ih[l] = v.b_ih[l];
         p.b_hh[l] = v.b_hh[l];
     }
+    return p;
+}
+
+static void lstm_forward(const lm_net *m, float *ws, const float *X, float *Y, float *state,
+                         size_t pos, size_t T, size_t B, int train, lm_rng *rng)
+{
+    (void)pos;
+    lm_lstm_dims d = dims(&m->cfg);
+    lm_lstm_params p = params(m);
     lm_lstm_forward(&d, &p, ws, X, Y, state, T, B, train, rng);
 }
 
@@ -109,16 +116,9 @@ static void lstm_backward(const lm_net *m, float *ws, const float *X, const floa
                           float *dX, float *grads, size_t T, size_t B)
 {
     lm_lstm_dims d = dims(&m->cfg);
-    lm_lstm_grads v, g;
-    views(m, m->params, &v);
+    lm_lstm_grads g;
     views(m, grads, &g);
-    lm_lstm_params p;
-    for (size_t l = 0; l < d.L; l++) {
-        p.w_ih[l] = v.w_ih[l];
-        p.w_hh[l] = v.w_hh[l];
-        p.b_ih[l] = v.b_ih[l];
-        p.b_hh[l] = v.b_hh[l];
-    }
+    lm_lstm_params p = params(m);
     lm_lstm_backward(&d, &p, ws, X, dY, dX, &g, T, B);
 }
 

@@ -229,6 +229,16 @@ static void tf_facts(const lm_config *c, lm_fact_fn fn, void *ud)
     fn(ud, "context", v);
 }
 
+/* The token slots of a state from a file are ids the embedding can be indexed with. */
+static bool tf_state_ok(const lm_config *c, const float *state, size_t pos)
+{
+    (void)pos;
+    for (size_t i = 0; i < c->context; i++)
+        if (!(state[i] >= 0 && state[i] < (float)c->vocab && state[i] == (float)(size_t)state[i]))
+            return false;
+    return true;
+}
+
 const lm_arch lm_arch_transformer = {
     .facts = tf_facts,
     .name = "transformer",
@@ -248,4 +258,5 @@ const lm_arch lm_arch_transformer = {
     .forward = tf_forward,
     .backward = tf_backward,
     .step = tf_step,
+    .state_ok = tf_state_ok,
 };

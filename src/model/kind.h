@@ -78,5 +78,6 @@ struct lm_state {
 extern const lm_kind lm_kind_neural;
 extern const lm_kind lm_kind_ngram;
 extern const lm_kind lm_kind_mixture;
+extern const lm_kind lm_kind_quant; /* kind_quant.c: bf16/int8 weights */
 
 #endif

@@ -206,8 +206,16 @@ static int nk_state_read(const void *impl, void *st, size_t pos, lm_h5 *h, const
     if (!tmp)
         return lm_fail(err, LM_ENOMEM, "out of memory for a state of %zu floats", dims[0]);
     int rc;
-    if (!(rc = lm_h5_read(h, path, LM_H5_F32, tmp, 1, dims, err)) &&
-        !(rc = state_reserve(n, s, pos, err)))
+    if (!(rc = lm_h5_read(h, path, LM_H5_F32, tmp, 1, dims, err))) {
+        /* A damaged state is refused here rather than stepped from. */
+        bool ok = true;
+        for (size_t i = 0; ok && i < dims[0]; i++)
+            ok = isfinite(tmp[i]);
+        if (!ok || (n->arch->state_ok && !n->arch->state_ok(&n->cfg, tmp, pos)))
+            rc = lm_fail(err, LM_EFORMAT, "%s: %s holds values no %s state can hold",
+                         lm_h5_path(h), path, n->cfg.arch);
+    }
+    if (!rc && !(rc = state_reserve(n, s, pos, err)))
         memcpy(s->buf, tmp, dims[0] * sizeof(float));
     lm_free(tmp);
     return rc;

@@ -130,14 +130,8 @@ int lm_config_check(const lm_config *c, lm_error *err)
 
 int lm_ptable_add(lm_ptable *t, const char *name, size_t rows, size_t cols)
 {
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 16;
-        lm_param *p = realloc(t->p, cap * sizeof *p);
-        if (!p)
-            return LM_ENOMEM;
-        t->p = p;
-        t->cap = cap;
-    }
+    if (lm_grow((void **)&t->p, &t->cap, t->n + 1, sizeof *t->p))
+        return LM_ENOMEM;
     lm_param *p = &t->p[t->n];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -156,6 +150,35 @@ static void uniform(float *x, size_t n, float r, lm_rng *rng)
         x[i] = (float)((2.0 * lm_rng_uniform(rng) - 1.0) * r);
 }
 
+/* The parameter table of a model of cfg (checked): embedding, the body, the head. */
+static int net_layout(lm_net *m, const lm_config *cfg)
+{
+    m->cfg = *cfg;
+    m->arch = lm_arch_find(cfg->arch);
+    size_t V = cfg->vocab, E = cfg->embed, O = m->arch->out_dim(cfg);
+    int i = lm_ptable_add(&m->table, "embedding.weight", V, E);
+    m->i_emb = (size_t)i;
+    m->body_first = m->table.n;
+    if (i < 0 || m->arch->layout(cfg, &m->table) < 0)
+        return LM_ENOMEM;
+    /* Tied with another output width: a learned (E, O) projection before the tied head. */
+    if (cfg->tied && O != E) {
+        if ((i = lm_ptable_add(&m->table, "head.proj.weight", E, O)) < 0)
+            return LM_ENOMEM;
+        m->i_proj = (size_t)i;
+    }
+    if (cfg->tied)
+        m->i_head_w = m->i_emb;
+    else if ((i = lm_ptable_add(&m->table, "head.weight", V, O)) < 0)
+        return LM_ENOMEM;
+    else
+        m->i_head_w = (size_t)i;
+    if ((i = lm_ptable_add(&m->table, "head.bias", V, 0)) < 0)
+        return LM_ENOMEM;
+    m->i_head_b = (size_t)i;
+    return LM_OK;
+}
+
 /* Builds the table and allocates zeroed parameters. */
 static int model_alloc(const lm_config *cfg, lm_vocab *vocab, lm_net **out, lm_error *err)
 {
@@ -169,31 +192,8 @@ static int model_alloc(const lm_config *cfg, lm_vocab *vocab, lm_net **out, lm_e
         lm_vocab_free(vocab);
         return lm_fail(err, LM_ENOMEM, "out of memory");
     }
-    m->cfg = *cfg;
-    m->arch = lm_arch_find(cfg->arch);
     m->vocab = vocab;
-    size_t V = cfg->vocab, E = cfg->embed, O = m->arch->out_dim(cfg);
-    int i = lm_ptable_add(&m->table, "embedding.weight", V, E);
-    m->i_emb = (size_t)i;
-    m->body_first = m->table.n;
-    if (i < 0 || m->arch->layout(cfg, &m->table) < 0)
-        goto oom;
-    /* Tied with another output width: a learned (E, O) projection before the tied head. */
-    if (cfg->tied && O != E) {
-        if ((i = lm_ptable_add(&m->table, "head.proj.weight", E, O)) < 0)
-            goto oom;
-        m->i_proj = (size_t)i;
-    }
-    if (cfg->tied)
-        m->i_head_w = m->i_emb;
-    else if ((i = lm_ptable_add(&m->table, "head.weight", V, O)) < 0)
-        goto oom;
-    else
-        m->i_head_w = (size_t)i;
-    if ((i = lm_ptable_add(&m->table, "head.bias", V, 0)) < 0)
-        goto oom;
-    m->i_head_b = (size_t)i;
-    if (!(m->params = lm_alloc_floats(m->table.total)))
+    if (net_layout(m, cfg) || !(m->params = lm_alloc_floats(m->table.total)))
         goto oom;
     *out = m;
     return LM_OK;
@@ -239,59 +239,71 @@ void lm_net_free(lm_net *m)
     free(m);
 }
 
-const lm_config *lm_net_config(const lm_net *m)
-{
-    return &m->cfg;
-}
-
-const lm_vocab *lm_net_vocab(const lm_net *m)
-{
-    return m->vocab;
-}
-
-size_t lm_net_n_params(const lm_net *m)
-{
-    return m->table.count;
-}
-
-size_t lm_net_history(const lm_net *m, const lm_history_row **rows)
-{
-    *rows = m->hist;
-    return m->n_hist;
-}
-
 int lm_net_add_history(lm_net *m, const lm_history_row *row)
 {
-    if (m->n_hist == m->cap_hist) {
-        size_t cap = m->cap_hist ? m->cap_hist * 2 : 16;
-        lm_history_row *h = realloc(m->hist, cap * sizeof *h);
-        if (!h)
-            return LM_ENOMEM;
-        m->hist = h;
-        m->cap_hist = cap;
-    }
+    if (lm_grow((void **)&m->hist, &m->cap_hist, m->n_hist + 1, sizeof *m->hist))
+        return LM_ENOMEM;
     m->hist[m->n_hist++] = *row;
     return LM_OK;
 }
 
 /* ---- workspace and one window ------------------------------------------------------------ */
 
+/* The workspace slots of lm_ws_init for windows of (T, B), N = T * B <= 2^26; returns the
+ * floats of all of them (padding included). */
+static size_t ws_sizes(const lm_net *m, size_t T, size_t B, size_t sizes[11], size_t *chunk)
+{
+    size_t E = m->cfg.embed, V = m->cfg.vocab, O = m->arch->out_dim(&m->cfg), N = T * B;
+    /* Logits for up to 16M floats (64 MiB) at a time: a PTB window (700 rows of 10k) in one
+     * chunk, so the head's three GEMMs see all rows at once. */
+    size_t c = ((size_t)1 << 24) / V;
+    c = c < 16 ? 16 : c;
+    c = c > N ? N : c;
+    size_t body = m->arch->ws_floats(&m->cfg, T, B), P = m->i_proj ? N * E : 0;
+    size_t s[11] = {N * E, N * E, N * O, N * O, N * O, c * V, N * O, N * E, body, P, P};
+    size_t total = 0;
+    for (int i = 0; i < 11; i++) {
+        sizes[i] = s[i];
+        total += (s[i] + 15) & ~(size_t)15;
+    }
+    *chunk = c;
+    return total;
+}
+
+int lm_config_footprint(const lm_config *cfg, size_t batch, size_t bptt, size_t *params,
+                        size_t *bytes, lm_error *err)
+{
+    int rc = lm_config_check(cfg, err);
+    if (rc)
+        return rc;
+    size_t N;
+    if (!lm_mul_ok(bptt, batch, &N) || N == 0 || N > ((size_t)1 << 26))
+        return lm_fail(err, LM_EINVAL, "window %zu x %zu is out of range", bptt, batch);
+    lm_net m = {0};
+    if (net_layout(&m, cfg)) {
+        free(m.table.p);
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    }
+    size_t sizes[11], chunk;
+    /* Parameters, gradients, two optimizer moments and the best epoch's copy; the workspace;
+     * the carried state. */
+    double b = 4.0 * (5.0 * (double)m.table.total + (double)ws_sizes(&m, bptt, batch, sizes,
+                                                                     &chunk) +
+                      (double)m.arch->state_floats(cfg, batch, 0));
+    *params = m.table.count;
+    *bytes = b > (double)SIZE_MAX ? SIZE_MAX : (size_t)b;
+    free(m.table.p);
+    return LM_OK;
+}
+
 int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err)
 {
     memset(w, 0, sizeof *w);
-    size_t E = m->cfg.embed, V = m->cfg.vocab, O = m->arch->out_dim(&m->cfg), N;
+    size_t N;
     if (!lm_mul_ok(T, B, &N) || N > ((size_t)1 << 26))
         return lm_fail(err, LM_EINVAL, "window %zu x %zu is too large", T, B);
-    /* Logits for up to 16M floats (64 MiB) at a time: a PTB window (700 rows of 10k) in one
-     * chunk, so the head's three GEMMs see all rows at once. */
-    size_t chunk = ((size_t)1 << 24) / V;
-    chunk = chunk < 16 ? 16 : chunk;
-    chunk = chunk > N ? N : chunk;
-    size_t body = m->arch->ws_floats(&m->cfg, T, B), P = m->i_proj ? N * E : 0;
-    size_t sizes[11] = {N * E, N * E, N * O, N * O, N * O, chunk * V, N * O, N * E, body, P, P};
-    size_t total = 0;
-    for (int i = 0; i < 11; i++)
-        total += (sizes[i] + 15) & ~(size_t)15;
+    size_t sizes[11], chunk;
+    size_t total = ws_sizes(m, T, B, sizes, &chunk);
     w->buf = lm_alloc_floats(total);
     if (!w->buf)
         return lm_fail(err, LM_ENOMEM, "out of memory for a %zu-float workspace", total);

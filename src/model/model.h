@@ -77,6 +77,10 @@ typedef struct lm_arch {
      * first and ws is sized by ws_floats(c, 1, 1). NULL: lm_step calls forward, T = B = 1. */
     void (*step)(const lm_net *m, float *ws, int32_t token, const float *x, float *y,
                  float *state, size_t pos);
+    /* Optional: true when a state read from a file (one stream after pos tokens, its floats
+     * all finite) holds only what step can use, e.g. token ids inside the vocabulary. NULL:
+     * any finite state is usable. */
+    bool (*state_ok)(const lm_config *c, const float *state, size_t pos);
 } lm_arch;
 
 /* lm_arch.regs: locked dropout between layers (dropout_hidden), DropConnect on recurrent
@@ -136,6 +140,14 @@ int lm_net_load(const char *path, lm_net **out, lm_error *err);
 /* Appends a history row. */
 int lm_net_add_history(lm_net *m, const lm_history_row *row);
 
+/* File pieces shared by neural, quantized and checkpoint files: the root attributes, /config
+ * and /vocab; the config read back (checked); the training history. */
+int lm_file_write_head(lm_h5 *h, const char *arch, const lm_config *c, const lm_vocab *v,
+                       uint64_t version, lm_error *err);
+int lm_file_read_config(lm_h5 *h, lm_config *c, lm_error *err);
+int lm_history_write(lm_h5 *h, const lm_history_row *rows, size_t n, lm_error *err);
+/* *rows malloc'd (NULL and 0 rows without a history). */
+int lm_history_read(lm_h5 *h, lm_history_row **rows, size_t *n, lm_error *err);
 /* File pieces shared with the checkpoint code. */
 int lm_net_write(const lm_net *m, lm_h5 *h, lm_error *err);
 int lm_net_read(lm_h5 *h, lm_net **out, lm_error *err);

@@ -24,11 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *tok_name(int t)
-{
-    return t == LM_TOKENIZE_WHITESPACE ? "whitespace" : t == LM_TOKENIZE_CHARS ? "chars" : "words";
-}
-
 /* ---- writer -------------------------------------------------------------------------------- */
 
 /* The ARPA spelling of word w at position j of an n-gram of order n. */
@@ -49,7 +44,7 @@ static void write_body(const lm_ngram *m, FILE *f)
 {
     size_t N = m->opts.order;
     fprintf(f, "# lstmlm %s ngram: order=%zu tokenize=%s lowercase=%d prune=%zu history=%s\n",
-            lm_version_string(), N, tok_name(m->opts.tokenize), m->opts.lowercase ? 1 : 0,
+            lm_version_string(), N, lm_tokenize_name(m->opts.tokenize), m->opts.lowercase ? 1 : 0,
             m->opts.prune_singletons, m->opts.sentences ? "sentences" : "stream");
     fprintf(f, "# %s in back-off form. </s> is the toolkit's <eot> (end of a line),\n"
                "# <s> the <eot> before a line (at -99: never predicted); <unk> and <eoc> are "
@@ -230,19 +225,24 @@ static int blank(const char *s)
     return !*skip_blank(s);
 }
 
-/* "# lstmlm VERSION ngram: order=3 tokenize=words lowercase=0 prune=0 history=sentences". */
-static void parse_comment(arpa_reader *r, const char *s)
+/* "# lstmlm VERSION ngram: order=3 tokenize=words lowercase=0 prune=0 history=sentences".
+ * Returns 0, or -1 when the comment names a tokenizer this program does not know. */
+static int parse_comment(arpa_reader *r, const char *s)
 {
     if (strncmp(s, "# lstmlm ", 9))
-        return;
+        return 0;
     const char *t = strstr(s, "tokenize="), *l = strstr(s, "lowercase="),
                *p = strstr(s, "prune="), *h = strstr(s, "history=");
     if (!t)
-        return;
+        return 0;
     t += 9;
-    r->opts.tokenize = !strncmp(t, "whitespace", 10) ? LM_TOKENIZE_WHITESPACE
-                       : !strncmp(t, "chars", 5)     ? LM_TOKENIZE_CHARS
-                                                     : LM_TOKENIZE_WORDS;
+    char name[16];
+    size_t tl = strcspn(t, " \t\r\n");
+    snprintf(name, sizeof name, "%.*s", (int)(tl < 15 ? tl : 15), t);
+    int k = lm_tokenize_parse(name);
+    if (k < 0)
+        return -1;
+    r->opts.tokenize = k;
     r->opts.lowercase = l && l[10] == '1';
     if (p) {
         unsigned long v = strtoul(p + 6, NULL, 10);
@@ -252,6 +252,7 @@ static void parse_comment(arpa_reader *r, const char *s)
     r->opts.sentences = h && !strncmp(h + 8, "sentences", 9);
     r->has_comment = 1;
     r->has_history = h != NULL;
+    return 0;
 }
 
 /* A number field: finite float, followed by a blank or the end. */
@@ -388,7 +389,9 @@ static int parse(arpa_reader *r, char *buf, size_t len, lm_error *err)
             return lm_fail(err, LM_EFORMAT, "%s:%zu: IRSTLM's intermediate iARPA format, not "
                            "ARPA (convert it with 'compile-lm FILE --text=yes OUT.arpa')", path,
                            lineno);
-        parse_comment(r, s);
+        if (parse_comment(r, s))
+            return lm_fail(err, LM_EFORMAT, "%s:%zu: the lstmlm comment names an unknown "
+                           "tokenizer (expected words, whitespace or chars)", path, lineno);
     }
     if (!s)
         return lm_fail(err, LM_EFORMAT, "%s: no \\data\\ header (not an ARPA file)", path);

@@ -1,13 +1,14 @@
-/* ngram_file.c - n-gram models in the toolkit's HDF5 model file (format version 1).
+/* ngram_file.c - n-gram models in the toolkit's HDF5 model file (format version 2; version 1
+ * files, whose vocabulary is variable-length strings, still load).
  *
- *   /                 attrs format="lstmlm", format_version=1, arch="ngram", created_by
+ *   /                 attrs format="lstmlm", format_version=2, arch="ngram", created_by
  *   /config           attrs order, vocab_size, tokenize ("words"|"whitespace"|"chars"),
  *                     lowercase, chars, prune (0 = none), tokens (training tokens counted),
  *                     sentences (1 = the history restarts after each <eot>; absent = 0),
  *                     imported (1 = read from an ARPA file: tokens, counts of counts and
  *                     discounts are 0, back-off weights may be positive, the unigrams need not
  *                     sum to 1; absent = 0)
- *   /vocab/tokens     UTF-8 strings; /vocab/counts uint64 (as in neural model files)
+ *   /vocab/bytes, /vocab/offsets, /vocab/counts   as in neural model files
  *   /ngram/<n>        one group per order n = 1..order, attrs count, D1, D2, D3, n1..n4,
  *                     fallback
  *   /ngram/<n>/word   int32 (count): last word of each n-gram (n >= 2)
@@ -26,12 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FORMAT_VERSION 1
-
-static const char *tok_name(int t)
-{
-    return t == LM_TOKENIZE_WHITESPACE ? "whitespace" : t == LM_TOKENIZE_CHARS ? "chars" : "words";
-}
+#define FORMAT_VERSION 2
 
 static int write_model(const lm_ngram *m, lm_h5 *h, lm_error *err)
 {
@@ -45,7 +41,7 @@ static int write_model(const lm_ngram *m, lm_h5 *h, lm_error *err)
         (rc = lm_h5_attr_set_str(h, "/", "created_by", created, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "order", o->order, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "vocab_size", m->V, err)) ||
-        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok_name(o->tokenize), err)) ||
+        (rc = lm_h5_attr_set_str(h, "/config", "tokenize", lm_tokenize_name(o->tokenize), err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "lowercase", o->lowercase ? 1 : 0, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "chars", o->tokenize == LM_TOKENIZE_CHARS, err)) ||
         (rc = lm_h5_attr_set_u64(h, "/config", "prune", o->prune_singletons, err)) ||
@@ -199,7 +195,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     }
     if ((rc = lm_h5_attr_u64(h, "/", "format_version", &ver, err)))
         goto out;
-    if (ver != FORMAT_VERSION) {
+    if (ver < 1 || ver > FORMAT_VERSION) {
         rc = lm_fail(err, LM_EFORMAT, "%s: format version %llu is not supported (this is %d)",
                      path, (unsigned long long)ver, FORMAT_VERSION);
         goto out;
@@ -229,13 +225,7 @@ int lm_ngram_load(const char *path, lm_ngram **out, lm_error *err)
     o.lowercase = (int)lower;
     o.prune_singletons = (size_t)prune;
     o.sentences = (int)sent;
-    if (!strcmp(buf, "words"))
-        o.tokenize = LM_TOKENIZE_WORDS;
-    else if (!strcmp(buf, "whitespace"))
-        o.tokenize = LM_TOKENIZE_WHITESPACE;
-    else if (!strcmp(buf, "chars"))
-        o.tokenize = LM_TOKENIZE_CHARS;
-    else {
+    if ((o.tokenize = lm_tokenize_parse(buf)) < 0) {
         rc = lm_fail(err, LM_EFORMAT, "%s: unknown /config/tokenize '%s'", path, buf);
         goto out;
     }

@@ -72,6 +72,9 @@ void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W,
                    const int32_t *y, float *scratch, size_t chunk, lm_ce_acc *acc, float scale,
                    float *dX, float *dW, float *db);
 
+/* log(sum_j exp(x[j])) of n > 0 values, with the maximum subtracted first (-INFINITY when
+ * every value is). */
+double lm_logsumexp(const float *x, size_t n);
 /* Log-softmax of one row in place into logp (may alias logits); returns log Z. */
 double lm_log_softmax(const float *logits, size_t V, float *logp);
 

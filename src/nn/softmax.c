@@ -40,15 +40,22 @@ LM_HOT static double row_ce(float *restrict z, const float *restrict b, size_t V
     return nll;
 }
 
+double lm_logsumexp(const float *x, size_t n)
+{
+    float mx = x[0];
+    for (size_t j = 1; j < n; j++)
+        mx = x[j] > mx ? x[j] : mx;
+    if (mx == -INFINITY)
+        return -INFINITY;
+    double sum = 0;
+    for (size_t j = 0; j < n; j++)
+        sum += exp((double)x[j] - mx);
+    return mx + log(sum);
+}
+
 double lm_log_softmax(const float *logits, size_t V, float *logp)
 {
-    float mx = logits[0];
-    for (size_t j = 1; j < V; j++)
-        mx = logits[j] > mx ? logits[j] : mx;
-    double sum = 0;
-    for (size_t j = 0; j < V; j++)
-        sum += exp((double)logits[j] - mx);
-    double lz = mx + log(sum);
+    double lz = lm_logsumexp(logits, V);
     for (size_t j = 0; j < V; j++)
         logp[j] = (float)(logits[j] - lz);
     return lz;

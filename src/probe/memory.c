@@ -49,23 +49,49 @@ static int check_list(const size_t *v, size_t n, size_t min_n, const char *what,
             return lm_fail(err, LM_EINVAL, "%s must be positive and increasing", what);
     return LM_OK;
 }
-/* Scores nb contexts (row b of ctx: len tokens) each followed by its target tgt[b], each from
- * a fresh state, in windows of bptt tokens; returns the summed -log p of the targets in *sum.
- * ids and lp: (len + 1) * nb scratch. */
-static int score_batch(const lm_model *m, const int32_t *ctx, size_t row, const int32_t *tgt,
-                       size_t nb, size_t len, size_t bptt, int32_t *ids, float *lp,
-                       double *sum, lm_error *err)
+/* One probe run: the targets, the buffers of a batch and the progress count. */
+typedef struct probe {
+    const lm_model *m;
+    const lm_context_opts *o;
+    const int32_t *ids;
+    const size_t *pos;         /* nt target positions */
+    size_t nt, B, fed_max, Tc; /* batch, longest context fed, tokens per scoring window */
+    int32_t *row, *bids;       /* a context being built; (fed_max + 1) * B scratch */
+    float *lp;                 /* (fed_max + 1) * B scratch */
+    lm_rng rng;
+    size_t done, total;
+} probe;
+
+/* The mean -log p of the targets when each sees the k tokens before it, the first `far` of
+ * them shuffled among themselves, and the model is fed the last len of them (each from a fresh
+ * state, batches of B streams, only the last step scored). */
+static int point(probe *p, size_t k, size_t far, size_t len, double *mean, lm_error *err)
 {
-    for (size_t t = 0; t < len; t++)
+    double sum = 0;
+    for (size_t b0 = 0; b0 < p->nt; b0 += p->B) {
+        size_t nb = p->nt - b0 < p->B ? p->nt - b0 : p->B;
+        for (size_t b = 0; b < nb; b++) {
+            size_t t = p->pos[b0 + b];
+            memcpy(p->row, p->ids + t - k, k * sizeof(int32_t));
+            for (size_t a = far; a > 1; a--) {
+                size_t j = (size_t)(lm_rng_next(&p->rng) % a);
+                int32_t tmp = p->row[a - 1];
+                p->row[a - 1] = p->row[j];
+                p->row[j] = tmp;
+            }
+            for (size_t i = 0; i < len; i++)
+                p->bids[i * nb + b] = p->row[k - len + i];
+            p->bids[len * nb + b] = p->ids[t];
+        }
+        int rc = lm_kind_score(p->m, p->bids, len + 1, nb, p->Tc, len, p->lp, err);
+        if (rc)
+            return rc;
         for (size_t b = 0; b < nb; b++)
-            ids[t * nb + b] = ctx[b * row + t];
-    for (size_t b = 0; b < nb; b++)
-        ids[len * nb + b] = tgt[b];
-    int rc = lm_kind_score(m, ids, len + 1, nb, bptt, len, lp, err);
-    if (rc)
-        return rc;
-    for (size_t b = 0; b < nb; b++)
-        *sum -= (double)lp[len * nb + b];
+            sum -= (double)p->lp[len * nb + b];
+        if (p->o->progress)
+            p->o->progress(p->o->progress_ud, ++p->done, p->total);
+    }
+    *mean = sum / (double)p->nt;
     return LM_OK;
 }
 
@@ -106,20 +132,20 @@ int lm_context_probe(const lm_model *m, const int32_t *ids, size_t n, const lm_c
     /* Targets: a uniform sample without replacement of the positions after `need`, sorted. */
     size_t span = n - need, nt = o->targets < span ? o->targets : span;
     size_t *pos = malloc(span * sizeof *pos);
-    int32_t *row = malloc((K > need ? K : need) * sizeof *row);
-    int32_t *ctx = malloc(B * fed_max * sizeof *ctx), *tgt = malloc(B * sizeof *tgt);
-    int32_t *bids = malloc((fed_max + 1) * B * sizeof *bids);
-    float *lp = malloc((fed_max + 1) * B * sizeof *lp);
-    if (!pos || !row || !ctx || !tgt || !bids || !lp) {
+    probe p = {.m = m, .o = o, .ids = ids, .pos = pos, .nt = nt, .B = B, .fed_max = fed_max,
+               .Tc = Tc};
+    p.row = malloc((K > need ? K : need) * sizeof *p.row);
+    p.bids = malloc((fed_max + 1) * B * sizeof *p.bids);
+    p.lp = malloc((fed_max + 1) * B * sizeof *p.lp);
+    if (!pos || !p.row || !p.bids || !p.lp) {
         rc = lm_fail(err, LM_ENOMEM, "out of memory");
         goto out;
     }
-    lm_rng rng;
-    lm_rng_seed(&rng, o->seed);
+    lm_rng_seed(&p.rng, o->seed);
     for (size_t i = 0; i < span; i++)
         pos[i] = need + i;
     for (size_t i = 0; i < nt; i++) {
-        size_t j = i + (size_t)(lm_rng_next(&rng) % (span - i));
+        size_t j = i + (size_t)(lm_rng_next(&p.rng) % (span - i));
         size_t t = pos[i];
         pos[i] = pos[j];
         pos[j] = t;
@@ -130,68 +156,29 @@ int lm_context_probe(const lm_model *m, const int32_t *ids, size_t n, const lm_c
     res->n_ks = o->n_ks;
     res->n_ms = o->n_ms;
     res->shuffle_context = o->n_ms ? K : 0;
-    size_t batches = (nt + B - 1) / B, done = 0;
-    size_t total = batches * (o->n_ks + (o->n_ms ? o->n_ms + 1 : 0));
-    /* The context curve. */
-    for (size_t i = 0; i < o->n_ks; i++) {
+    p.total = (nt + B - 1) / B * (o->n_ks + (o->n_ms ? o->n_ms + 1 : 0));
+    /* The context curve: the last k tokens (at most the window). */
+    for (size_t i = 0; i < o->n_ks && !rc; i++) {
         size_t k = o->ks[i], len = W && W < k ? W : k;
-        double sum = 0;
-        for (size_t b0 = 0; b0 < nt && !rc; b0 += B) {
-            size_t nb = nt - b0 < B ? nt - b0 : B;
-            for (size_t b = 0; b < nb; b++) {
-                size_t t = pos[b0 + b];
-                memcpy(ctx + b * fed_max, ids + t - len, len * sizeof(int32_t));
-                tgt[b] = ids[t];
-            }
-            rc = score_batch(m, ctx, fed_max, tgt, nb, len, Tc, bids, lp, &sum, err);
-            if (o->progress)
-                o->progress(o->progress_ud, ++done, total);
-        }
-        if (rc)
-            goto out;
         res->ks[i] = k;
         res->seen[i] = len;
-        res->loss[i] = sum / (double)nt;
+        rc = point(&p, len, 0, len, &res->loss[i], err);
     }
     res->effective = lm_context_effective(res->ks, res->loss, res->n_ks, o->tolerance);
     /* The shuffle curve: K tokens, those farther than m from the target permuted; the last
      * m == K condition (nothing shuffled) is the reference. */
-    for (size_t i = 0; i <= o->n_ms && o->n_ms; i++) {
+    for (size_t i = 0; i <= o->n_ms && o->n_ms && !rc; i++) {
         size_t m_i = i < o->n_ms ? o->ms[i] : K, len = W && W < K ? W : K;
-        double sum = 0;
-        for (size_t b0 = 0; b0 < nt && !rc; b0 += B) {
-            size_t nb = nt - b0 < B ? nt - b0 : B;
-            for (size_t b = 0; b < nb; b++) {
-                size_t t = pos[b0 + b];
-                memcpy(row, ids + t - K, K * sizeof(int32_t));
-                size_t far = m_i < K ? K - m_i : 0;
-                for (size_t a = far; a > 1; a--) {
-                    size_t j = (size_t)(lm_rng_next(&rng) % a);
-                    int32_t tmp = row[a - 1];
-                    row[a - 1] = row[j];
-                    row[j] = tmp;
-                }
-                memcpy(ctx + b * fed_max, row + K - len, len * sizeof(int32_t));
-                tgt[b] = ids[t];
-            }
-            rc = score_batch(m, ctx, fed_max, tgt, nb, len, Tc, bids, lp, &sum, err);
-            if (o->progress)
-                o->progress(o->progress_ud, ++done, total);
-        }
-        if (rc)
-            goto out;
         if (i < o->n_ms) {
             res->ms[i] = m_i;
-            res->shuffled[i] = sum / (double)nt;
+            rc = point(&p, K, m_i < K ? K - m_i : 0, len, &res->shuffled[i], err);
         } else
-            res->loss_full = sum / (double)nt;
+            rc = point(&p, K, 0, len, &res->loss_full, err);
     }
 out:
     free(pos);
-    free(row);
-    free(ctx);
-    free(tgt);
-    free(bids);
-    free(lp);
+    free(p.row);
+    free(p.bids);
+    free(p.lp);
     return rc;
 }

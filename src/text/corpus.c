@@ -28,7 +28,9 @@ int lm_read_file(const char *path, char **out, size_t *outlen, lm_error *err)
             buf = nb;
             cap *= 2;
         }
-        int r = gzread(f, buf + len, (unsigned)(cap - len - 1));
+        /* gzread takes an unsigned count and returns an int: read at most 1 GiB at a time. */
+        size_t want = cap - len - 1 < ((size_t)1 << 30) ? cap - len - 1 : ((size_t)1 << 30);
+        int r = gzread(f, buf + len, (unsigned)want);
         if (r < 0) {
             int zerr;
             const char *m = gzerror(f, &zerr);
@@ -137,23 +139,36 @@ static int ids_line(void *ud, const char *line, size_t len, size_t lineno)
     return c->failed;
 }
 
+int lm_check_text(const char *path, const char *buf, size_t len, lm_error *err)
+{
+    size_t nul = lm_find_nul(buf, len);
+    if (nul == len)
+        return LM_OK;
+    size_t line = 1;
+    for (size_t i = 0; i < nul; i++)
+        line += buf[i] == '\n';
+    return lm_fail(err, LM_EFORMAT, "%s:%zu: binary data (NUL byte): not a text file", path,
+                   line);
+}
+
+int lm_read_text(const char *path, char **buf, size_t *len, lm_error *err)
+{
+    int rc = lm_read_file(path, buf, len, err);
+    if (!rc && (rc = lm_check_text(path, *buf, *len, err))) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
 int lm_corpus_read(const char *path, const lm_text_opts *t, const lm_vocab *v, int32_t **ids,
                    size_t *n, lm_corpus_stats *stats, lm_error *err)
 {
     char *buf;
     size_t len;
-    int rc = lm_read_file(path, &buf, &len, err);
+    int rc = lm_read_text(path, &buf, &len, err);
     if (rc)
         return rc;
-    size_t nul = lm_find_nul(buf, len);
-    if (nul < len) {
-        size_t line = 1;
-        for (size_t i = 0; i < nul; i++)
-            line += buf[i] == '\n';
-        free(buf);
-        return lm_fail(err, LM_EFORMAT, "%s:%zu: binary data (NUL byte) in a text corpus", path,
-                       line);
-    }
     ids_ctx c = {.v = v, .t = t};
     rc = lm_for_each_line(buf, len, ids_line, &c);
     free(buf);

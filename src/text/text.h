@@ -14,6 +14,11 @@ int lm_for_each_line(const char *buf, size_t len, lm_line_fn fn, void *ud);
 
 /* Byte offset of the first NUL in buf, or len when none (binary detection). */
 size_t lm_find_nul(const char *buf, size_t len);
+/* LM_OK, or LM_EFORMAT "path:LINE: binary data (NUL byte): not a text file" for the first
+ * NUL byte of buf[0..len). */
+int lm_check_text(const char *path, const char *buf, size_t len, lm_error *err);
+/* lm_read_file then lm_check_text (the buffer is freed on failure). */
+int lm_read_text(const char *path, char **buf, size_t *len, lm_error *err);
 
 /* Vocabulary internals used by the model file code. */
 int lm_vocab_set_count(lm_vocab *v, int32_t id, uint64_t count);
@@ -33,5 +38,13 @@ void lm_batcher_init(lm_batcher *bt, const int32_t *ids, size_t n, size_t B, siz
 void lm_batcher_set_offset(lm_batcher *bt, size_t off);
 /* Fills x and y (T*B time-major) for window k; returns its length (<= T, the last may be short). */
 size_t lm_batcher_window(const lm_batcher *bt, size_t k, int32_t *x, int32_t *y);
+
+/* Decodes a valid UTF-8 sequence at s (n bytes available) into *cp and returns its length
+ * (1..4), or returns 0 when the bytes are not valid UTF-8 (overlong forms and surrogates
+ * included). */
+size_t lm_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Writes code point cp (at most U+10FFFF) as UTF-8 to out (4 bytes of room) and returns its
+ * length. */
+size_t lm_utf8_encode(uint32_t cp, char *out);
 
 #endif

@@ -13,33 +13,8 @@ void lm_text_opts_init(lm_text_opts *o)
 /* Length of a valid UTF-8 sequence at s (1..4), or 0 when the bytes are invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    size_t k;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        min = 0x10000;
-    } else
-        return 0;
-    if (k > n)
-        return 0;
-    unsigned cp = c & (0x7F >> k);
-    for (size_t i = 1; i < k; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return k;
+    uint32_t cp;
+    return lm_utf8_decode(s, n, &cp);
 }
 
 /* Character classes of the word tokenizer. */

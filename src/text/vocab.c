@@ -229,24 +229,17 @@ int lm_vocab_build(const char *const *paths, size_t n_paths, const lm_text_opts 
 {
     lm_vocab *all = NULL, *v = NULL;
     ranked *order = NULL;
+    if (o && o->max_vocab && o->max_vocab <= LM_N_SPECIAL)
+        return lm_fail(err, LM_EINVAL, "a vocabulary of at most %zu types has no room beside "
+                       "the %d special tokens", o->max_vocab, LM_N_SPECIAL);
     int rc = lm_vocab_create(&all, err);
     if (rc)
         return rc;
     for (size_t p = 0; p < n_paths; p++) {
         char *buf;
         size_t len;
-        if ((rc = lm_read_file(paths[p], &buf, &len, err)))
+        if ((rc = lm_read_text(paths[p], &buf, &len, err)))
             goto out;
-        size_t nul = lm_find_nul(buf, len);
-        if (nul < len) {
-            size_t line = 1;
-            for (size_t i = 0; i < nul; i++)
-                line += buf[i] == '\n';
-            free(buf);
-            rc = lm_fail(err, LM_EFORMAT, "%s:%zu: binary data (NUL byte) in a text corpus",
-                         paths[p], line);
-            goto out;
-        }
         build_ctx b = {.t = t, .cc = {.v = all}};
         rc = lm_for_each_line(buf, len, count_line, &b);
         free(buf);

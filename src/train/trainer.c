@@ -33,6 +33,9 @@ void lm_train_opts_init(lm_train_opts *o)
 
 struct lm_trainer {
     lm_net *m;
+    char note_key[LM_TRAINER_NOTES][32];
+    char note_val[LM_TRAINER_NOTES][1024];
+    size_t n_notes;
     const lm_model *model; /* the handle around m, for validation */
     lm_train_opts o;
     const int32_t *train, *valid;
@@ -118,6 +121,14 @@ static uint64_t hash_ids(const int32_t *ids, size_t n)
     return h;
 }
 
+/* A window whose loss per token exceeds this many nats (twice a uniform guess over V types,
+ * plus a margin) has exploded: training is stopped even while the loss is finite. Also
+ * applied to the log of the validation perplexity. */
+static double explode_bound(size_t V)
+{
+    return 2.0 * log((double)(V > 1 ? V : 2)) + 10.0;
+}
+
 static int check_opts(const lm_train_opts *o, lm_error *err)
 {
     if (o->batch == 0 || o->batch > 65536)
@@ -156,6 +167,12 @@ int lm_trainer_create(lm_model *model, const lm_train_opts *o, const int32_t *tr
         return lm_fail(err, LM_EINVAL,
                        "the training corpus (%zu tokens) is too small for %zu streams", n_train,
                        o->batch);
+    /* A window longer than a stream would only allocate workspace it never uses. */
+    if (o->bptt > n_train / o->batch - 1)
+        return lm_fail(err, LM_EINVAL,
+                       "bptt %zu is longer than the streams: %zu tokens in %zu streams give "
+                       "windows of at most %zu steps", o->bptt, n_train, o->batch,
+                       n_train / o->batch - 1);
     lm_trainer *t = calloc(1, sizeof *t);
     if (!t)
         return lm_fail(err, LM_ENOMEM, "out of memory");
@@ -438,10 +455,21 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
             memset(t->grads, 0, P * sizeof(float));
             t->ep_seconds += clock_now(t) - t0;
             return lm_fail(err, LM_EDIVERGED,
-                           "the loss diverged (%s) at epoch %zu, window %zu; lower the learning "
-                           "rate (now %g) or the clip bound",
+                           "the loss diverged (%s) at epoch %zu, window %zu of %zu; lower the "
+                           "learning rate (now %g) or the clip bound",
                            isfinite(acc.nll) ? "infinite gradient" : "NaN or infinite loss", e,
-                           t->step, (double)lr);
+                           t->step + 1, windows, (double)lr);
+        }
+        double per_token = acc.n ? acc.nll / (double)acc.n : 0;
+        if (per_token > explode_bound(m->cfg.vocab)) {
+            memset(t->grads, 0, P * sizeof(float));
+            t->ep_seconds += clock_now(t) - t0;
+            return lm_fail(err, LM_EDIVERGED,
+                           "the loss diverged (exploded to %.4g nats per token; a uniform guess "
+                           "is %.3g) at epoch %zu, window %zu of %zu; lower the learning rate "
+                           "(now %g) or the clip bound",
+                           per_token, log((double)m->cfg.vocab), e, t->step + 1, windows,
+                           (double)lr);
         }
         float gscale = t->o.clip > 0 && norm > t->o.clip ? (float)(t->o.clip / norm) : 1.0f;
         if (t->o.optimizer == LM_OPT_SGD)
@@ -482,9 +510,13 @@ int lm_trainer_run_epoch(lm_trainer *t, volatile int *stop, lm_epoch_result *res
         if (rc)
             return rc;
         r.valid_ppl = ev.ppl;
-        if (!isfinite(ev.ppl))
-            return lm_fail(err, LM_EDIVERGED, "training diverged: validation perplexity is not finite after epoch %zu",
-                           e);
+        if (!isfinite(ev.ppl) || log(ev.ppl) > explode_bound(m->cfg.vocab))
+            return lm_fail(err, LM_EDIVERGED,
+                           "training diverged: the validation perplexity is %s (%.4g) after "
+                           "epoch %zu, window %zu of %zu (its last); lower the learning rate "
+                           "(now %g) or the clip bound",
+                           isfinite(ev.ppl) ? "exploding" : "not finite", ev.ppl, e, windows,
+                           windows, (double)lr);
     }
     int improved = !t->n_valid || r.valid_ppl < t->best_ppl;
     if (improved) {
@@ -625,6 +657,12 @@ int lm_trainer_save_checkpoint(const lm_trainer *t, const char *path, lm_error *
              {"eps", o->eps},             {"weight_decay", o->weight_decay}};
     if ((rc = lm_net_write(m, h, err)))
         goto fail;
+    for (size_t i = 0; i < t->n_notes; i++) {
+        char name[48];
+        snprintf(name, sizeof name, "note_%s", t->note_key[i]);
+        if ((rc = lm_h5_attr_set_str(h, "/train", name, t->note_val[i], err)))
+            goto fail;
+    }
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
         if ((rc = lm_h5_attr_set_u64(h, "/train", u[i].name, u[i].v, err)))
             goto fail;
@@ -757,5 +795,42 @@ fail:
         lm_model_free(gm);
     else
         lm_net_free(m);
+    return rc;
+}
+
+int lm_trainer_set_note(lm_trainer *t, const char *key, const char *value, lm_error *err)
+{
+    size_t kl = strlen(key);
+    if (!kl || kl > 31 || strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789_") != kl || strlen(value) > 1023)
+        return lm_fail(err, LM_EINVAL, "bad trainer note '%.40s'", key);
+    size_t i = 0;
+    while (i < t->n_notes && strcmp(t->note_key[i], key))
+        i++;
+    if (i == LM_TRAINER_NOTES)
+        return lm_fail(err, LM_EINVAL, "more than %d trainer notes", LM_TRAINER_NOTES);
+    snprintf(t->note_key[i], sizeof t->note_key[i], "%s", key);
+    snprintf(t->note_val[i], sizeof t->note_val[i], "%s", value);
+    if (i == t->n_notes)
+        t->n_notes++;
+    return LM_OK;
+}
+
+int lm_checkpoint_note(const char *path, const char *key, char *buf, size_t cap, lm_error *err)
+{
+    lm_h5 *h;
+    int rc = lm_h5_open(path, &h, err);
+    if (rc)
+        return rc;
+    char name[48];
+    snprintf(name, sizeof name, "note_%.31s", key);
+    if (!lm_h5_has_attr(h, "/train", "step"))
+        rc = lm_fail(err, LM_EFORMAT, "%s: a model file, not a checkpoint (no trainer state)",
+                     path);
+    else if (!lm_h5_has_attr(h, "/train", name))
+        rc = 1;
+    else
+        rc = lm_h5_attr_str(h, "/train", name, buf, cap, err);
+    lm_h5_close(h);
     return rc;
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Reduced-precision models: file size, perplexity change and mean KL divergence from the
+# float32 model (lstmlm quantize --check, by steps through the kernels generation uses), and
+# batch-1 generation speed of float32, bf16 and int8 on 1 and 2 threads (alternating the
+# models, ROUNDS times, best run kept), each as a fraction of the streaming bandwidth
+# measured by bench/bandwidth.c for the bytes the model reads per token.
+#
+#   bench/quant.sh MODEL.h5 TEXT [ROUNDS]
+# Environment: LSTMLM [src/lstmlm], OUT [quant-bench], TOKENS (of TEXT for --check) [5000],
+# GEN (tokens per generate run) [300], CHECK (0: reuse the quantized files, no --check) [1].
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+lstmlm=${LSTMLM:-$here/src/lstmlm}
+model=$1
+text=$2
+rounds=${3:-3}
+out=${OUT:-quant-bench}
+mkdir -p "$out"
+info() { "$lstmlm" info "$1" | awk -v k="$2" '$1 == k { print $2; exit }'; }
+V=$(info "$model" vocabulary)
+E=$(info "$model" embed)
+P=$(info "$model" parameters)
+tied=$(info "$model" tied)
+# Weights a step reads: every matrix but the embedding (one row), unless it is the head.
+read_w=$P
+[ "$tied" = yes ] || read_w=$((P - V * E))
+echo "== $model: $P parameters, $read_w read per token; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A file bytes
+file[f32]=$model
+bytes[f32]=$((read_w * 4))
+bytes[bf16]=$((read_w * 2))
+bytes[int8]=$((read_w + read_w / 16))
+for t in bf16 int8; do
+    file[$t]=$out/model-$t.h5
+    # CHECK=0 keeps the quantized files of an earlier run and skips the comparison.
+    [ "${CHECK:-1}" = 0 ] && [ -f "${file[$t]}" ] && continue
+    echo "== quantize --type $t, --check on ${TOKENS:-5000} tokens of $text"
+    "$lstmlm" quantize "$model" -o "${file[$t]}" --type $t --check "$text" \
+        --check-tokens "${TOKENS:-5000}" | tee "$out/check-$t.txt"
+done
+for t in f32 bf16 int8; do
+    printf '%-5s file %8.2f MiB, reads %7.2f MiB per token\n' $t \
+        "$(echo "$(wc -c < "${file[$t]}") / 1048576" | bc -l)" \
+        "$(echo "${bytes[$t]} / 1048576" | bc -l)"
+done
+OUT=$out/bw "$here/bench/bandwidth.sh" 512 \
+    $(for t in f32 bf16 int8; do echo "${bytes[$t]} / 1048576" | bc -l | xargs printf '%.1f '; done) \
+    | tee "$out/bandwidth.txt"
+echo "== generate --bench, -n ${GEN:-300}, best of $rounds alternating runs"
+declare -A best
+for th in 1 2; do
+    for r in $(seq "$rounds"); do
+        for t in f32 bf16 int8; do
+            s=$("$lstmlm" generate "${file[$t]}" -p "the" -n "${GEN:-300}" --seed $r --threads $th \
+                --bench 2>&1 >/dev/null | sed -n 's/.* \([0-9.]*\) tokens\/s.*/\1/p')
+            k=$t/$th
+            if [ -z "${best[$k]:-}" ] || awk -v a="$s" -v b="${best[$k]}" 'BEGIN { exit !(a > b) }'; then
+                best[$k]=$s
+            fi
+        done
+    done
+done
+for th in 1 2; do
+    for t in f32 bf16 int8; do
+        mib=$(echo "${bytes[$t]} / 1048576" | bc -l | xargs printf '%.1f')
+        bw=$(awk -v m="$mib" -v th=$th '$1 == m && $3 == th { print $5 }' "$out/bandwidth.txt" |
+            head -1)
+        bw=${bw:-0}
+        tps=${best[$t/$th]}
+        awk -v t=$t -v th=$th -v tps="$tps" -v b="${bytes[$t]}" -v bw="$bw" 'BEGIN {
+            gbs = tps * b / 1e9
+            printf "%-5s %d thread%s: %8.1f tokens/s = %6.2f GB/s of weights, %5.1f%% of %.1f GB/s\n",
+                t, th, (th > 1 ? "s" : " "), tps, gbs, (bw > 0 ? 100 * gbs / bw : 0), bw }'
+    done
+done

@@ -1,0 +1,322 @@
+/* qgemv.c - reduced-precision matrices: encoding, decoding, the plain-C products and the
+ * run-time choice of the SIMD ones (see qgemv.h). */
+#include "base/qgemv.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* ---- types and storage ------------------------------------------------------------------- */
+
+static const char *const type_names[] = {"f32", "bf16", "int8"};
+
+const char *lm_qtype_name(int type)
+{
+    return type >= 0 && type <= LM_QT_Q8 ? type_names[type] : NULL;
+}
+
+int lm_qtype_parse(const char *name)
+{
+    for (int i = 0; i <= LM_QT_Q8; i++)
+        if (!strcmp(name, type_names[i]))
+            return i;
+    return -1;
+}
+
+static size_t weight_bytes(int type, size_t n)
+{
+    return type == LM_QT_F32 ? 4 * n : type == LM_QT_BF16 ? 2 * n : n;
+}
+
+int lm_qmat_alloc(lm_qmat *m, int type, size_t rows, size_t cols)
+{
+    LM_ASSERT(type >= LM_QT_F32 && type <= LM_QT_Q8);
+    memset(m, 0, sizeof *m);
+    size_t n;
+    if (!lm_mul_ok(rows, cols, &n) || n > SIZE_MAX / 8)
+        return LM_ENOMEM;
+    m->type = type;
+    m->rows = rows;
+    m->cols = cols;
+    m->w = lm_alloc_floats((weight_bytes(type, n) + 3) / 4 + 1);
+    if (type == LM_QT_Q8)
+        m->scale = (uint16_t *)lm_alloc_floats((rows * lm_qmat_blocks(cols) * 2 + 3) / 4 + 1);
+    if (!m->w || (type == LM_QT_Q8 && !m->scale)) {
+        lm_qmat_free(m);
+        return LM_ENOMEM;
+    }
+    return LM_OK;
+}
+
+void lm_qmat_free(lm_qmat *m)
+{
+    lm_free(m->w);
+    lm_free(m->scale);
+    memset(m, 0, sizeof *m);
+}
+
+size_t lm_qmat_bytes(const lm_qmat *m)
+{
+    size_t n = weight_bytes(m->type, m->rows * m->cols);
+    return n + (m->type == LM_QT_Q8 ? 2 * m->rows * lm_qmat_blocks(m->cols) : 0);
+}
+
+/* ---- half precision ---------------------------------------------------------------------- */
+
+uint16_t lm_float_to_half(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    if (a >= 0x7f800000u) /* inf or NaN */
+        return (uint16_t)(sign | 0x7c00u | (a > 0x7f800000u ? 0x200u : 0));
+    if (a >= 0x477ff000u) /* rounds to beyond 65504: infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (a < 0x38800000u) {
+        /* Subnormal half (or zero): the value in units of 2^-24, rounded to nearest even. */
+        if (a < 0x33000000u)
+            return (uint16_t)sign;
+        uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+        int shift = 126 - (int)(a >> 23); /* 14 .. 24 */
+        uint32_t v = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (v & 1)))
+            v++;
+        return (uint16_t)(sign | v);
+    }
+    /* Normal: rebias the exponent, round the 13 dropped mantissa bits to nearest even. */
+    uint32_t v = a - 0x38000000u;
+    v += 0xfffu + ((v >> 13) & 1u);
+    return (uint16_t)(sign | (v >> 13));
+}
+
+float lm_half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, mant = h & 0x3ffu, u;
+    if (e == 0) {
+        float f = ldexpf((float)mant, -24);
+        return sign ? -f : f;
+    }
+    if (e == 31)
+        u = sign | 0x7f800000u | (mant << 13);
+    else
+        u = sign | ((e + 112) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* ---- encoding and decoding --------------------------------------------------------------- */
+
+/* One q8 block: n weights -> q, returns the half-precision scale. The scale is rounded first
+ * and the weights divided by the rounded value, so decoding reproduces the nearest level. */
+static uint16_t q8_block(const float *w, size_t n, int8_t *q)
+{
+    float amax = 0.0f;
+    for (size_t j = 0; j < n; j++)
+        amax = fabsf(w[j]) > amax ? fabsf(w[j]) : amax;
+    uint16_t dh = lm_float_to_half(amax / 127.0f);
+    float d = lm_half_to_float(dh);
+    if (!(d > 0.0f)) { /* all zero, or too small for a half scale */
+        memset(q, 0, n);
+        return 0;
+    }
+    if (!isfinite(d)) { /* beyond the half range: the largest scale, weights clamped */
+        dh = 0x7bffu;
+        d = 65504.0f;
+    }
+    float id = 1.0f / d;
+    for (size_t j = 0; j < n; j++) {
+        float v = nearbyintf(w[j] * id);
+        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+        q[j] = (int8_t)v;
+    }
+    return dh;
+}
+
+void lm_qmat_quantize(lm_qmat *m, const float *src)
+{
+    size_t R = m->rows, C = m->cols, nb = lm_qmat_blocks(C);
+    switch (m->type) {
+    case LM_QT_F32:
+        memcpy(m->w, src, R * C * sizeof(float));
+        break;
+    case LM_QT_BF16: {
+        uint16_t *w = m->w;
+        for (size_t i = 0; i < R * C; i++)
+            w[i] = lm_float_to_bf16(src[i]);
+        break;
+    }
+    default:
+        for (size_t r = 0; r < R; r++)
+            for (size_t b = 0; b < nb; b++) {
+                size_t j0 = b * LM_Q8_BLOCK, n = C - j0 < LM_Q8_BLOCK ? C - j0 : LM_Q8_BLOCK;
+                m->scale[r * nb + b] = q8_block(src + r * C + j0, n, (int8_t *)m->w + r * C + j0);
+            }
+    }
+}
+
+void lm_qmat_row(const lm_qmat *m, size_t r, float *out)
+{
+    size_t C = m->cols, nb = lm_qmat_blocks(C);
+    LM_ASSERT(r < m->rows);
+    switch (m->type) {
+    case LM_QT_F32:
+        memcpy(out, (const float *)m->w + r * C, C * sizeof(float));
+        break;
+    case LM_QT_BF16: {
+        const uint16_t *w = (const uint16_t *)m->w + r * C;
+        for (size_t j = 0; j < C; j++)
+            out[j] = lm_bf16_to_float(w[j]);
+        break;
+    }
+    default: {
+        const int8_t *q = (const int8_t *)m->w + r * C;
+        for (size_t b = 0; b < nb; b++) {
+            float d = lm_half_to_float(m->scale[r * nb + b]);
+            size_t j1 = (b + 1) * LM_Q8_BLOCK < C ? (b + 1) * LM_Q8_BLOCK : C;
+            for (size_t j = b * LM_Q8_BLOCK; j < j1; j++)
+                out[j] = d * (float)q[j];
+        }
+    }
+    }
+}
+
+void lm_qmat_dequantize(const lm_qmat *m, float *dst)
+{
+    for (size_t r = 0; r < m->rows; r++)
+        lm_qmat_row(m, r, dst + r * m->cols);
+}
+
+/* ---- products ---------------------------------------------------------------------------- */
+
+void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y)
+{
+    size_t C = m->cols, nb = lm_qmat_blocks(C);
+    for (size_t r = r0; r < r1; r++) {
+        float acc = 0.0f;
+        if (m->type == LM_QT_F32) {
+            const float *w = (const float *)m->w + r * C;
+            for (size_t j = 0; j < C; j++)
+                acc += w[j] * x[j];
+        } else if (m->type == LM_QT_BF16) {
+            const uint16_t *w = (const uint16_t *)m->w + r * C;
+            for (size_t j = 0; j < C; j++)
+                acc += lm_bf16_to_float(w[j]) * x[j];
+        } else {
+            const int8_t *q = (const int8_t *)m->w + r * C;
+            for (size_t b = 0; b < nb; b++) {
+                size_t j1 = (b + 1) * LM_Q8_BLOCK < C ? (b + 1) * LM_Q8_BLOCK : C;
+                float s = 0.0f;
+                for (size_t j = b * LM_Q8_BLOCK; j < j1; j++)
+                    s += (float)q[j] * x[j];
+                acc += lm_half_to_float(m->scale[r * nb + b]) * s;
+            }
+        }
+        y[r] += acc;
+    }
+}
+
+enum { QG_REF = 0, QG_AVX2 = 1, QG_AVX512 = 2, QG_UNSET = 3 };
+static atomic_int chosen = QG_UNSET;
+static const char *const kernel_names[] = {"plain", "avx2", "avx512"};
+
+static int detect(void)
+{
+#ifdef LM_QGEMV_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return QG_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        return QG_AVX2;
+#endif
+    return QG_REF;
+}
+
+static int kernel(void)
+{
+    int k = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (k == QG_UNSET) {
+        int unset = QG_UNSET, d = detect();
+        k = atomic_compare_exchange_strong(&chosen, &unset, d) ? d : unset;
+    }
+    return k;
+}
+
+bool lm_qgemv_force(int k)
+{
+    if (k < 0) {
+        atomic_store(&chosen, detect());
+        return true;
+    }
+    if (k > detect())
+        return false;
+    atomic_store(&chosen, k);
+    return true;
+}
+
+const char *lm_qgemv_kernel_name(void)
+{
+    return kernel_names[kernel()];
+}
+
+void lm_qgemv_rows(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y)
+{
+    if (r0 >= r1)
+        return;
+    if (m->type == LM_QT_F32) {
+        /* OpenBLAS for float32 weights, as the neural kind does. */
+        lm_gemv(false, r1 - r0, m->cols, 1.0f, (const float *)m->w + r0 * m->cols, x, 1.0f, y + r0);
+        return;
+    }
+#ifdef LM_QGEMV_X86
+    int k = kernel();
+    if (k == QG_AVX512) {
+        if (m->type == LM_QT_BF16)
+            lm_qgemv_bf16_avx512(r0, r1, m->cols, m->w, x, y);
+        else
+            lm_qgemv_q8_avx512(r0, r1, m->cols, m->w, m->scale, x, y);
+        return;
+    }
+    if (k == QG_AVX2) {
+        if (m->type == LM_QT_BF16)
+            lm_qgemv_bf16_avx2(r0, r1, m->cols, m->w, x, y);
+        else
+            lm_qgemv_q8_avx2(r0, r1, m->cols, m->w, m->scale, x, y);
+        return;
+    }
+#endif
+    lm_qgemv_ref(m, r0, r1, x, y);
+}
+
+typedef struct gemv_job {
+    const lm_qmat *m;
+    const float *x;
+    float *y;
+} gemv_job;
+
+static void gemv_part(void *ctx, size_t part, size_t nparts)
+{
+    const gemv_job *j = ctx;
+    size_t lo, hi;
+    /* Parts of whole groups of 16 rows, so no two threads write one cache line of y. */
+    lm_pool_range((j->m->rows + 15) / 16, part, nparts, &lo, &hi);
+    hi = hi * 16 < j->m->rows ? hi * 16 : j->m->rows;
+    lm_qgemv_rows(j->m, lo * 16, hi, j->x, j->y);
+}
+
+/* Matrices below this many weights run on the calling thread (a pool dispatch costs a few
+ * microseconds). */
+#define POOL_MIN_WEIGHTS ((size_t)1 << 18)
+
+void lm_qgemv(const lm_qmat *m, const float *x, float *y)
+{
+    size_t threads = lm_pool_threads();
+    if (m->type == LM_QT_F32 || threads < 2 || m->rows < 64 ||
+        m->rows * m->cols < POOL_MIN_WEIGHTS) {
+        lm_qgemv_rows(m, 0, m->rows, x, y);
+        return;
+    }
+    gemv_job j = {m, x, y};
+    lm_pool_run(threads, gemv_part, &j);
+}

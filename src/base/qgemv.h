@@ -1,0 +1,95 @@
+/* qgemv.h - reduced-precision weight matrices and their matrix-vector products for batch-1
+ * generation (the quantized model kind, src/model/kind_quant.c). Internal.
+ *
+ * A matrix W (rows, cols) is row-major in one of three encodings:
+ *   LM_QT_F32   float32 (no reduction; checks the quantized kind's step code),
+ *   LM_QT_BF16  bfloat16: the upper 16 bits of the float32, rounded to nearest even,
+ *   LM_QT_Q8    blocks of LM_Q8_BLOCK consecutive weights of a row share one scale d (IEEE
+ *               half precision): w = d * q with q an int8 in [-127, 127] and d = max|w| / 127
+ *               over the block (ggml's Q8_0). The last block of a row holds cols mod 32
+ *               weights when cols is not a multiple of 32.
+ * The products dequantize on the fly: y += W x with x and y in float32, so only the weights
+ * are rounded (never the activations). Each product has a plain-C version (the reference) and
+ * AVX2+FMA+F16C and AVX-512F versions chosen at run time; the SIMD versions sum in another
+ * order and agree with the reference to float rounding. */
+#ifndef LM_QGEMV_H
+#define LM_QGEMV_H
+
+#include "base/base.h"
+
+#include <string.h>
+
+enum { LM_QT_F32 = 0, LM_QT_BF16 = 1, LM_QT_Q8 = 2 };
+#define LM_Q8_BLOCK 32
+
+typedef struct lm_qmat {
+    int type;
+    size_t rows, cols;
+    void *w;         /* f32: float, bf16: uint16_t, q8: int8_t; rows * cols, 64-byte aligned */
+    uint16_t *scale; /* q8: (rows, lm_qmat_blocks(cols)) half-precision scales; else NULL */
+} lm_qmat;
+
+/* Blocks of a q8 row of cols weights. */
+static inline size_t lm_qmat_blocks(size_t cols)
+{
+    return (cols + LM_Q8_BLOCK - 1) / LM_Q8_BLOCK;
+}
+/* "f32", "bf16", "int8"; NULL for an unknown type. */
+const char *lm_qtype_name(int type);
+/* The type called name ("f32", "bf16", "int8"), or -1. */
+int lm_qtype_parse(const char *name);
+
+/* Allocates the storage of a (rows, cols) matrix of the type (zeroed): LM_OK or LM_ENOMEM.
+ * Free with lm_qmat_free (a zeroed struct is a no-op). */
+int lm_qmat_alloc(lm_qmat *m, int type, size_t rows, size_t cols);
+void lm_qmat_free(lm_qmat *m);
+/* Bytes of weights and scales. */
+size_t lm_qmat_bytes(const lm_qmat *m);
+/* Encodes src (rows, cols) float32 into m (allocated with the same shape). */
+void lm_qmat_quantize(lm_qmat *m, const float *src);
+/* Row r decoded into out (cols floats); the whole matrix into dst (rows * cols). */
+void lm_qmat_row(const lm_qmat *m, size_t r, float *out);
+void lm_qmat_dequantize(const lm_qmat *m, float *dst);
+
+/* y (rows) += W x (x: cols). Large matrices are split by rows over lm_pool_run. */
+void lm_qgemv(const lm_qmat *m, const float *x, float *y);
+/* The same for rows [r0, r1) on the calling thread with the chosen kernel / the plain loops. */
+void lm_qgemv_rows(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y);
+void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y);
+/* Tests: 0 = plain C, 1 = AVX2, 2 = AVX-512; false when the CPU lacks it. -1 restores the
+ * automatic choice. */
+bool lm_qgemv_force(int kind);
+const char *lm_qgemv_kernel_name(void);
+
+/* Scalar conversions (round to nearest even). */
+uint16_t lm_float_to_half(float f);
+float lm_half_to_float(uint16_t h);
+static inline uint16_t lm_float_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+static inline float lm_bf16_to_float(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* The instruction-set variants (qgemv_avx2.c, qgemv_avx512.c). */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#define LM_QGEMV_X86 1
+void lm_qgemv_bf16_avx2(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
+                        float *y);
+void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
+                      const float *x, float *y);
+void lm_qgemv_bf16_avx512(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
+                          float *y);
+void lm_qgemv_q8_avx512(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
+                        const float *x, float *y);
+#endif
+
+#endif

@@ -1,0 +1,82 @@
+/* qgemv_avx2.c - the bf16 and q8 matrix-vector products for AVX2 with FMA and F16C: weights
+ * widened to float32 in registers (8 per instruction), multiplied by x with FMA. See qgemv.h. */
+#include "base/qgemv.h"
+
+#ifdef LM_QGEMV_X86
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+
+static inline float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* 8 bfloat16 -> 8 float32: the 16 bits become the upper half. */
+static inline __m256 bf16x8(const uint16_t *p)
+{
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* 8 int8 -> 8 float32. */
+static inline __m256 i8x8(const int8_t *p)
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)p);
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+}
+
+void lm_qgemv_bf16_avx2(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
+                        float *y)
+{
+    for (size_t r = r0; r < r1; r++) {
+        const uint16_t *wr = w + r * cols;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        size_t j = 0;
+        for (; j + 32 <= cols; j += 32) {
+            a0 = _mm256_fmadd_ps(bf16x8(wr + j), _mm256_loadu_ps(x + j), a0);
+            a1 = _mm256_fmadd_ps(bf16x8(wr + j + 8), _mm256_loadu_ps(x + j + 8), a1);
+            a2 = _mm256_fmadd_ps(bf16x8(wr + j + 16), _mm256_loadu_ps(x + j + 16), a2);
+            a3 = _mm256_fmadd_ps(bf16x8(wr + j + 24), _mm256_loadu_ps(x + j + 24), a3);
+        }
+        for (; j + 8 <= cols; j += 8)
+            a0 = _mm256_fmadd_ps(bf16x8(wr + j), _mm256_loadu_ps(x + j), a0);
+        float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        for (; j < cols; j++)
+            s += lm_bf16_to_float(wr[j]) * x[j];
+        y[r] += s;
+    }
+}
+
+void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
+                      const float *x, float *y)
+{
+    size_t nb = lm_qmat_blocks(cols), full = cols / LM_Q8_BLOCK;
+    for (size_t r = r0; r < r1; r++) {
+        const int8_t *qr = q + r * cols;
+        const uint16_t *dr = d + r * nb;
+        /* Two accumulators (even and odd blocks) to overlap the FMA latency. */
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (size_t b = 0; b < full; b++) {
+            const int8_t *qb = qr + b * LM_Q8_BLOCK;
+            const float *xb = x + b * LM_Q8_BLOCK;
+            __m256 s0 = _mm256_mul_ps(i8x8(qb), _mm256_loadu_ps(xb));
+            __m256 s1 = _mm256_mul_ps(i8x8(qb + 8), _mm256_loadu_ps(xb + 8));
+            s0 = _mm256_fmadd_ps(i8x8(qb + 16), _mm256_loadu_ps(xb + 16), s0);
+            s1 = _mm256_fmadd_ps(i8x8(qb + 24), _mm256_loadu_ps(xb + 24), s1);
+            __m256 dv = _mm256_set1_ps(_cvtsh_ss(dr[b]));
+            acc[b & 1] = _mm256_fmadd_ps(dv, _mm256_add_ps(s0, s1), acc[b & 1]);
+        }
+        float s = hsum(_mm256_add_ps(acc[0], acc[1]));
+        if (full < nb) {
+            float t = 0.0f;
+            for (size_t j = full * LM_Q8_BLOCK; j < cols; j++)
+                t += (float)qr[j] * x[j];
+            s += _cvtsh_ss(dr[full]) * t;
+        }
+        y[r] += s;
+    }
+}
+#endif

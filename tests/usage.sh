@@ -1,0 +1,92 @@
+#!/bin/sh
+# usage.sh - a new user's mistakes get one line naming the option or file and what is wrong,
+# exit 2 for misuse and 1 for failure, before any expensive work (each case well under 2 s);
+# a resume needs only the checkpoint; options a checkpoint fixes are refused.
+set -u
+: "${srcdir:=.}"
+: "${LSTMLM:=./src/lstmlm}"
+corpus="$srcdir/data/dialogues.txt"
+[ -f "$corpus" ] || { echo "usage.sh: no $corpus"; exit 99; }
+tmp=$(mktemp -d /tmp/lstmlm-usage-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+passes=0
+ok() { passes=$((passes + 1)); echo "ok: $1"; }
+bad() { fails=$((fails + 1)); echo "FAILED: $1"; }
+cp "$corpus" "$tmp/d.txt"
+head -n 100 "$corpus" > "$tmp/v.txt"
+
+# expect NAME CODE PATTERN COMMAND...: exit CODE, exactly one line on stderr matching PATTERN
+# (a grep -E pattern), within 2 seconds.
+expect() {
+    name=$1 code=$2 pat=$3
+    shift 3
+    t0=$(date +%s%N)
+    "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null
+    rc=$?
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if [ $rc = "$code" ] && [ "$(wc -l < "$tmp/err")" = 1 ] && grep -Eq -- "$pat" "$tmp/err" &&
+        [ $ms -lt 2000 ]; then
+        ok "$name (exit $rc, ${ms} ms)"
+    else
+        bad "$name: exit $rc (want $code), ${ms} ms, stderr: $(head -c 300 "$tmp/err")"
+    fi
+}
+
+L=$LSTMLM
+expect "train -o onto its own corpus" 2 "^lstmlm train: -o .*d.txt: is one of the inputs" \
+    $L train "$tmp/d.txt" -o "$tmp/d.txt"
+expect "train -o a folder" 2 "^lstmlm train: -o .*: is a folder" $L train "$tmp/d.txt" -o "$tmp"
+expect "train -o into a missing folder" 1 "^lstmlm: /missing/dir: no such folder" \
+    $L train "$tmp/d.txt" -o /missing/dir/m.h5
+expect "train --hidden 20000: refused with the figure" 1 \
+    "^lstmlm: training needs about [0-9.]+ GiB and this machine has" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --hidden 20000 -q
+expect "train --epochs 0" 2 "^lstmlm train: --epochs: bad value '0' \(expected a whole number >= 1\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --epochs 0
+expect "train --epochs -3" 2 "^lstmlm train: --epochs: bad value '-3' \(expected" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --epochs -3
+expect "train --max-vocab 1" 2 "^lstmlm train: --max-vocab: bad value '1' \(expected" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --max-vocab 1
+expect "train --dropout 1.5" 2 "^lstmlm train: --dropout: bad value '1.5' \(expected a number in \[0, 1\)\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --dropout 1.5
+expect "train --arch gru lists the architectures" 2 \
+    "^lstmlm train: --arch: bad value 'gru' \(expected lstm, rwkv, transformer\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --arch gru
+expect "a typo of an option names the nearest one" 2 \
+    "^lstmlm train: unknown option '--epohcs' \(did you mean --epochs\?\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --epohcs 3
+expect "an option without its value" 2 "^lstmlm train: --bptt: needs a value" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --bptt
+expect "generate -t -1" 2 "^lstmlm generate: --temperature: bad value '-1' \(expected a number >= 0\)" \
+    $L generate -t -1 "$tmp/m.h5"
+expect "chat --top-p 2" 2 "^lstmlm chat: --top-p: bad value '2' \(expected a number in \(0, 1\]\)" \
+    $L chat --top-p 2 "$tmp/m.h5"
+expect "eval --bptt 0" 2 "^lstmlm eval: --bptt: bad value '0' \(expected a whole number >= 1\)" \
+    $L eval --bptt 0 "$tmp/m.h5" "$tmp/v.txt"
+expect "memory --shuffle 5,2" 2 "^lstmlm memory: --shuffle: bad value '5,2' \(expected" \
+    $L memory --shuffle 5,2 "$tmp/m.h5"
+expect "a missing model file names it" 1 "nope.h5" $L eval "$tmp/nope.h5" "$tmp/v.txt"
+expect "an unknown command" 2 "no command 'trian'" $L trian
+
+# Resume: the checkpoint records its corpora and output; what it fixes is refused.
+$L train "$tmp/d.txt" --valid "$tmp/v.txt" -o "$tmp/r.h5" --epochs 1 --hidden 16 --embed 16 \
+    --threads 1 -q || bad "training the resume model"
+if $L train --resume "$tmp/r.ckpt.h5" --epochs 2 --threads 1 -q 2> "$tmp/err" &&
+    [ "$($L info "$tmp/r.h5" | grep -c '^ *[0-9]  ')" = 2 ]; then
+    ok "train --resume CKPT alone continues the run (corpus, valid and -o from the checkpoint)"
+else
+    bad "train --resume CKPT alone: $(cat "$tmp/err")"
+fi
+expect "--hidden with --resume is refused" 2 "^lstmlm train: --hidden: the checkpoint .* sets it" \
+    $L train --resume "$tmp/r.ckpt.h5" --hidden 32
+# Piped training prints one line per epoch (no progress line repeating it).
+$L train "$tmp/d.txt" -o "$tmp/p.h5" --epochs 2 --hidden 16 --embed 16 --threads 1 \
+    > "$tmp/pout" 2> "$tmp/perr"
+if [ "$(grep -c '^epoch  *[12] ' "$tmp/pout")" = 2 ] && ! grep -q '100.0%' "$tmp/perr"; then
+    ok "piped training: one line per epoch"
+else
+    bad "piped training output: $(cat "$tmp/pout" "$tmp/perr")"
+fi
+echo "usage.sh: $passes passed, $fails failed"
+[ "$fails" = 0 ]
