@@ -143,54 +143,27 @@ static int nk_state_new(const void *impl, void **out, lm_error *err)
     return LM_OK;
 }
 
-/* Room for the state after pos tokens, never beyond the largest state the architecture can
- * need (a full cache). */
-static int state_reserve(const lm_net *n, net_state *s, size_t pos, lm_error *err)
-{
-    size_t need = n->arch->state_floats(&n->cfg, 1, pos);
-    if (need <= s->cap)
-        return LM_OK;
-    size_t cap = need > 2 * s->cap ? need : 2 * s->cap;
-    size_t most = n->arch->state_floats(&n->cfg, 1, SIZE_MAX);
-    cap = cap > most && most >= need ? most : cap;
-    float *b = lm_alloc_floats(cap);
-    if (!b)
-        return lm_fail(err, LM_ENOMEM, "out of memory for a state of %zu floats", cap);
-    memcpy(b, s->buf, s->cap * sizeof(float));
-    lm_free(s->buf);
-    s->buf = b;
-    s->cap = cap;
-    return LM_OK;
-}
-
 static int nk_state_copy(const void *impl, void *dst, const void *src, size_t pos,
                          lm_error *err)
 {
     const lm_net *n = impl;
     net_state *d = dst;
-    const net_state *s = src;
-    int rc = state_reserve(n, d, pos, err);
-    if (rc)
-        return rc;
-    memcpy(d->buf, s->buf, n->arch->state_floats(&n->cfg, 1, pos) * sizeof(float));
-    return LM_OK;
+    return lm_sbuf_copy(&d->buf, &d->cap, ((const net_state *)src)->buf, n->arch, &n->cfg, pos,
+                        err);
 }
 
 static size_t nk_state_bytes(const void *impl, const void *st, size_t pos)
 {
     const lm_net *n = impl;
     (void)st;
-    return n->arch->state_floats(&n->cfg, 1, pos) * sizeof(float);
+    return lm_sbuf_bytes(n->arch, &n->cfg, pos);
 }
 
 static int nk_state_write(const void *impl, const void *st, size_t pos, lm_h5 *h,
                           const char *group, lm_error *err)
 {
     const lm_net *n = impl;
-    size_t dims[1] = {n->arch->state_floats(&n->cfg, 1, pos)};
-    char path[256];
-    lm_h5_join(path, sizeof path, group, "state");
-    return lm_h5_write(h, path, LM_H5_F32, ((const net_state *)st)->buf, 1, dims, err);
+    return lm_sbuf_write(((const net_state *)st)->buf, n->arch, &n->cfg, pos, h, group, err);
 }
 
 static int nk_state_read(const void *impl, void *st, size_t pos, lm_h5 *h, const char *group,
@@ -198,27 +171,7 @@ static int nk_state_read(const void *impl, void *st, size_t pos, lm_h5 *h, const
 {
     const lm_net *n = impl;
     net_state *s = st;
-    char path[256];
-    lm_h5_join(path, sizeof path, group, "state");
-    /* Read into a temporary block so that a failed load leaves the state as it was. */
-    size_t dims[1] = {n->arch->state_floats(&n->cfg, 1, pos)};
-    float *tmp = lm_alloc_floats(dims[0] ? dims[0] : 1);
-    if (!tmp)
-        return lm_fail(err, LM_ENOMEM, "out of memory for a state of %zu floats", dims[0]);
-    int rc;
-    if (!(rc = lm_h5_read(h, path, LM_H5_F32, tmp, 1, dims, err))) {
-        /* A damaged state is refused here rather than stepped from. */
-        bool ok = true;
-        for (size_t i = 0; ok && i < dims[0]; i++)
-            ok = isfinite(tmp[i]);
-        if (!ok || (n->arch->state_ok && !n->arch->state_ok(&n->cfg, tmp, pos)))
-            rc = lm_fail(err, LM_EFORMAT, "%s: %s holds values no %s state can hold",
-                         lm_h5_path(h), path, n->cfg.arch);
-    }
-    if (!rc && !(rc = state_reserve(n, s, pos, err)))
-        memcpy(s->buf, tmp, dims[0] * sizeof(float));
-    lm_free(tmp);
-    return rc;
+    return lm_sbuf_read(&s->buf, &s->cap, n->arch, &n->cfg, pos, h, group, err);
 }
 
 static int nk_step(const void *impl, void *st, size_t pos, int32_t tok, float *logp,
@@ -226,7 +179,7 @@ static int nk_step(const void *impl, void *st, size_t pos, int32_t tok, float *l
 {
     const lm_net *n = impl;
     net_state *s = st;
-    int rc = state_reserve(n, s, pos + 1, err);
+    int rc = lm_sbuf_reserve(&s->buf, &s->cap, n->arch, &n->cfg, pos + 1, err);
     if (rc)
         return rc;
     size_t E = n->cfg.embed, V = n->cfg.vocab, O = n->arch->out_dim(&n->cfg);

@@ -753,50 +753,26 @@ static int qs_new(const void *impl, void **out, lm_error *err)
     return LM_OK;
 }
 
-static int qs_reserve(const quant_model *q, quant_state *s, size_t pos, lm_error *err)
-{
-    size_t need = q->arch->state_floats(&q->cfg, 1, pos);
-    if (need <= s->cap)
-        return LM_OK;
-    size_t cap = need > 2 * s->cap ? need : 2 * s->cap;
-    size_t most = q->arch->state_floats(&q->cfg, 1, SIZE_MAX);
-    cap = cap > most && most >= need ? most : cap;
-    float *b = lm_alloc_floats(cap);
-    if (!b)
-        return lm_fail(err, LM_ENOMEM, "out of memory for a state of %zu floats", cap);
-    memcpy(b, s->buf, s->cap * sizeof(float));
-    lm_free(s->buf);
-    s->buf = b;
-    s->cap = cap;
-    return LM_OK;
-}
-
 static int qs_copy(const void *impl, void *dst, const void *src, size_t pos, lm_error *err)
 {
     const quant_model *q = impl;
     quant_state *d = dst;
-    int rc = qs_reserve(q, d, pos, err);
-    if (!rc)
-        memcpy(d->buf, ((const quant_state *)src)->buf,
-               q->arch->state_floats(&q->cfg, 1, pos) * sizeof(float));
-    return rc;
+    return lm_sbuf_copy(&d->buf, &d->cap, ((const quant_state *)src)->buf, q->arch, &q->cfg,
+                        pos, err);
 }
 
 static size_t qs_bytes(const void *impl, const void *st, size_t pos)
 {
     const quant_model *q = impl;
     (void)st;
-    return q->arch->state_floats(&q->cfg, 1, pos) * sizeof(float);
+    return lm_sbuf_bytes(q->arch, &q->cfg, pos);
 }
 
 static int qs_write(const void *impl, const void *st, size_t pos, lm_h5 *h, const char *group,
                     lm_error *err)
 {
     const quant_model *q = impl;
-    size_t dims[1] = {q->arch->state_floats(&q->cfg, 1, pos)};
-    char path[256];
-    lm_h5_join(path, sizeof path, group, "state");
-    return lm_h5_write(h, path, LM_H5_F32, ((const quant_state *)st)->buf, 1, dims, err);
+    return lm_sbuf_write(((const quant_state *)st)->buf, q->arch, &q->cfg, pos, h, group, err);
 }
 
 static int qs_read(const void *impl, void *st, size_t pos, lm_h5 *h, const char *group,
@@ -804,25 +780,14 @@ static int qs_read(const void *impl, void *st, size_t pos, lm_h5 *h, const char 
 {
     const quant_model *q = impl;
     quant_state *s = st;
-    char path[256];
-    lm_h5_join(path, sizeof path, group, "state");
-    size_t dims[1] = {q->arch->state_floats(&q->cfg, 1, pos)};
-    float *tmp = lm_alloc_floats(dims[0] ? dims[0] : 1);
-    if (!tmp)
-        return lm_fail(err, LM_ENOMEM, "out of memory for a state of %zu floats", dims[0]);
-    int rc;
-    if (!(rc = lm_h5_read(h, path, LM_H5_F32, tmp, 1, dims, err)) &&
-        !(rc = qs_reserve(q, s, pos, err)))
-        memcpy(s->buf, tmp, dims[0] * sizeof(float));
-    lm_free(tmp);
-    return rc;
+    return lm_sbuf_read(&s->buf, &s->cap, q->arch, &q->cfg, pos, h, group, err);
 }
 
 static int qm_step(const void *impl, void *st, size_t pos, int32_t tok, float *logp, lm_error *err)
 {
     const quant_model *q = impl;
     quant_state *s = st;
-    int rc = qs_reserve(q, s, pos + 1, err);
+    int rc = lm_sbuf_reserve(&s->buf, &s->cap, q->arch, &q->cfg, pos + 1, err);
     if (rc)
         return rc;
     lm_qmat_row(&q->mat[q->i_emb], (size_t)tok, s->x);

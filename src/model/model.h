@@ -130,6 +130,20 @@ void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y
                      size_t B, float *state, size_t pos, int train, lm_rng *rng, float *grads,
                      float scale, lm_ce_acc *acc);
 
+/* One stream's state buffer (*buf of *cap floats) of architecture a with settings c
+ * (state_buf.c): room for the state after pos tokens (never beyond a full cache), a copy, its
+ * bytes, and its <group>/state dataset (a read refuses non-finite or impossible values and
+ * leaves the buffer as it was on failure). */
+int lm_sbuf_reserve(float **buf, size_t *cap, const lm_arch *a, const lm_config *c, size_t pos,
+                    lm_error *err);
+int lm_sbuf_copy(float **dst, size_t *cap, const float *src, const lm_arch *a,
+                 const lm_config *c, size_t pos, lm_error *err);
+size_t lm_sbuf_bytes(const lm_arch *a, const lm_config *c, size_t pos);
+int lm_sbuf_write(const float *buf, const lm_arch *a, const lm_config *c, size_t pos, lm_h5 *h,
+                  const char *group, lm_error *err);
+int lm_sbuf_read(float **buf, size_t *cap, const lm_arch *a, const lm_config *c, size_t pos,
+                 lm_h5 *h, const char *group, lm_error *err);
+
 /* The neural network object (the public lm_model of a neural model wraps one). */
 int lm_net_create(const lm_config *cfg, lm_vocab *vocab, lm_rng *rng, lm_net **out,
                   lm_error *err);
