@@ -20,6 +20,17 @@
     } while (0)
 _Noreturn void lm_assert_fail(const char *file, int line, const char *expr);
 
+/* A kernel chosen at run time (SIMD variants): detect() gives the best one the CPU runs
+ * (variants numbered by capability, 0 the plain one); the choice is made once, lazily, and
+ * can be forced for tests. */
+typedef struct lm_kernel_choice {
+    _Atomic int chosen; /* -1 until detected or forced */
+    int (*detect)(void);
+} lm_kernel_choice;
+int lm_kernel_get(lm_kernel_choice *k);
+/* Forces variant want (a negative want: back to detection); false when the CPU lacks it. */
+bool lm_kernel_force(lm_kernel_choice *k, int want);
+
 /* Makes room for n elements of size bytes in the array *p of *cap elements (doubling, at
  * least 16): LM_OK, or LM_ENOMEM with *p and *cap unchanged. */
 int lm_grow(void **p, size_t *cap, size_t n, size_t size);

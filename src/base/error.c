@@ -1,6 +1,8 @@
 /* error.c - error codes, messages and the log callback. */
 #include "base/base.h"
 
+#include <stdatomic.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,4 +115,24 @@ int lm_grow(void **p, size_t *cap, size_t n, size_t size)
     *p = q;
     *cap = c;
     return LM_OK;
+}
+
+int lm_kernel_get(lm_kernel_choice *k)
+{
+    int c = atomic_load_explicit(&k->chosen, memory_order_relaxed);
+    if (c < 0) {
+        int unset = -1, d = k->detect();
+        /* A concurrent lm_kernel_force wins over the detected default. */
+        c = atomic_compare_exchange_strong(&k->chosen, &unset, d) ? d : unset;
+    }
+    return c;
+}
+
+bool lm_kernel_force(lm_kernel_choice *k, int want)
+{
+    int best = k->detect();
+    if (want > best)
+        return false;
+    atomic_store(&k->chosen, want < 0 ? best : want);
+    return true;
 }

@@ -5,9 +5,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
-enum { PG_NONE = 0, PG_AVX2 = 1, PG_AVX512 = 2, PG_UNSET = 3 };
+enum { PG_NONE = 0, PG_AVX2 = 1, PG_AVX512 = 2 };
 
-static atomic_int chosen = PG_UNSET;
 
 static int detect(void)
 {
@@ -21,27 +20,16 @@ static int detect(void)
     return PG_NONE;
 }
 
+static lm_kernel_choice choice = {-1, detect};
+
 static int kind(void)
 {
-    int k = atomic_load_explicit(&chosen, memory_order_relaxed);
-    if (k == PG_UNSET) {
-        int unset = PG_UNSET, d = detect();
-        /* A concurrent lm_pgemm_force wins over the detected default. */
-        k = atomic_compare_exchange_strong(&chosen, &unset, d) ? d : unset;
-    }
-    return k;
+    return lm_kernel_get(&choice);
 }
 
 bool lm_pgemm_force(int k)
 {
-    if (k < 0) {
-        atomic_store(&chosen, detect());
-        return true;
-    }
-    if (k > detect())
-        return false;
-    atomic_store(&chosen, k);
-    return true;
+    return lm_kernel_force(&choice, k);
 }
 
 bool lm_pgemm_available(void)

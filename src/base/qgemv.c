@@ -216,8 +216,7 @@ void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float 
     }
 }
 
-enum { QG_REF = 0, QG_AVX2 = 1, QG_AVX512 = 2, QG_UNSET = 3 };
-static atomic_int chosen = QG_UNSET;
+enum { QG_REF = 0, QG_AVX2 = 1, QG_AVX512 = 2 };
 static const char *const kernel_names[] = {"plain", "avx2", "avx512"};
 
 static int detect(void)
@@ -233,26 +232,16 @@ static int detect(void)
     return QG_REF;
 }
 
+static lm_kernel_choice choice = {-1, detect};
+
 static int kernel(void)
 {
-    int k = atomic_load_explicit(&chosen, memory_order_relaxed);
-    if (k == QG_UNSET) {
-        int unset = QG_UNSET, d = detect();
-        k = atomic_compare_exchange_strong(&chosen, &unset, d) ? d : unset;
-    }
-    return k;
+    return lm_kernel_get(&choice);
 }
 
 bool lm_qgemv_force(int k)
 {
-    if (k < 0) {
-        atomic_store(&chosen, detect());
-        return true;
-    }
-    if (k > detect())
-        return false;
-    atomic_store(&chosen, k);
-    return true;
+    return lm_kernel_force(&choice, k);
 }
 
 const char *lm_qgemv_kernel_name(void)
