@@ -94,7 +94,7 @@ static void ng_facts(const void *impl, lm_fact_fn fn, void *ud)
     snprintf(v, sizeof v, "%zu", ng_n_params(g));
     fn(ud, "n-grams", v);
     for (size_t k = 0; k < g->opts.order; k++) {
-        char key[16];
+        char key[32];
         snprintf(key, sizeof key, "%zu-grams", k + 1);
         snprintf(v, sizeof v, "%zu; n1..n4 %llu %llu %llu %llu; D1 %.4f D2 %.4f D3+ %.4f%s",
                  g->lv[k].n, (unsigned long long)g->nk[k][0], (unsigned long long)g->nk[k][1],
