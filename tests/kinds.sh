@@ -4,18 +4,10 @@
 # the n-gram go through eval, generate, chat (piped), memory and info with the same options;
 # a tuned mixture is no worse than either part.
 set -u
-: "${srcdir:=.}"
-: "${LSTMLM:=./src/lstmlm}"
+name=kinds
+. "${srcdir:-.}/tests/testlib.sh"
 corpus="$srcdir/data/dialogues.txt"
 [ -f "$corpus" ] || { echo "kinds.sh: no $corpus"; exit 99; }
-tmp=$(mktemp -d /tmp/lstmlm-kinds-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAILED: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-field() { awk -v k="$1" 'index($0, k) == 1 { print $NF; exit }' "$2"; }
 
 head -n 800 "$corpus" > "$tmp/train.txt"
 sed -n '801,900p' "$corpus" > "$tmp/valid.txt"

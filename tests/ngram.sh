@@ -4,19 +4,10 @@
 # import and re-scoring to the same perplexity, sentence models, character n-grams, pruning,
 # exit codes and one-line errors.
 set -u
-: "${srcdir:=.}"
-: "${LSTMLM:=./src/lstmlm}"
+name=ngram
+. "${srcdir:-.}/tests/testlib.sh"
 corpus="$srcdir/data/dialogues.txt"
 [ -f "$corpus" ] || { echo "ngram.sh: no $corpus"; exit 77; }
-tmp=$(mktemp -d /tmp/lstmlm-ngram-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAILED: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-status() { "$@" >"$tmp/out" 2>"$tmp/err"; echo $?; }
-field() { awk -v k="$1" 'index($0, k) == 1 { print $NF; exit }' "$2"; }
 
 head -n 800 "$corpus" > "$tmp/train.txt"
 tail -n +801 "$corpus" > "$tmp/test.txt"

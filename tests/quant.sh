@@ -4,18 +4,10 @@
 # (piped, and a saved session), memory, info and --mix; their perplexity stays within 2% of
 # the float model's; misuse is refused with the usual exit codes.
 set -u
-: "${srcdir:=.}"
-: "${LSTMLM:=./src/lstmlm}"
+name=quant
+. "${srcdir:-.}/tests/testlib.sh"
 corpus="$srcdir/data/dialogues.txt"
 [ -f "$corpus" ] || { echo "quant.sh: no $corpus"; exit 99; }
-tmp=$(mktemp -d /tmp/lstmlm-quant-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAILED: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-field() { awk -v k="$1" 'index($0, k) == 1 { print $NF; exit }' "$2"; }
 
 head -n 600 "$corpus" > "$tmp/train.txt"
 tail -n 100 "$corpus" > "$tmp/test.txt"

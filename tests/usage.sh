@@ -3,16 +3,10 @@
 # exit 2 for misuse and 1 for failure, before any expensive work (each case well under 2 s);
 # a resume needs only the checkpoint; options a checkpoint fixes are refused.
 set -u
-: "${srcdir:=.}"
-: "${LSTMLM:=./src/lstmlm}"
+name=usage
+. "${srcdir:-.}/tests/testlib.sh"
 corpus="$srcdir/data/dialogues.txt"
 [ -f "$corpus" ] || { echo "usage.sh: no $corpus"; exit 99; }
-tmp=$(mktemp -d /tmp/lstmlm-usage-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-bad() { fails=$((fails + 1)); echo "FAILED: $1"; }
 cp "$corpus" "$tmp/d.txt"
 head -n 100 "$corpus" > "$tmp/v.txt"
 
