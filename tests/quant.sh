@@ -66,5 +66,16 @@ check "train --resume refuses a quantized model: exit 1" \
 check "a damaged quantized file: one line, exit 1" \
     'head -c 3000 "$tmp/lstm-int8.h5" > "$tmp/cut.h5" && "$LSTMLM" eval "$tmp/cut.h5" "$tmp/test.txt" > /dev/null 2> "$tmp/e4"; [ $? = 1 ] && [ "$(wc -l < "$tmp/e4")" = 1 ]'
 
+# A model tied through a projection (hidden 24 != embed 16): the projection is quantized too;
+# the quantized steps follow the float model's (the same greedy text).
+if "$LSTMLM" train "$tmp/train.txt" -o "$tmp/proj.h5" --epochs 1 --hidden 24 --embed 16 --tie \
+    --batch 8 --bptt 10 --threads 1 -q; then
+    for t in int8 bf16; do
+        check "tied through a projection, $t: quantize, eval and greedy generation" \
+            '"$LSTMLM" quantize "$tmp/proj.h5" -o "$tmp/proj-$t.h5" --type $t -q && "$LSTMLM" eval "$tmp/proj-$t.h5" "$tmp/train.txt" | grep -q "^perplexity" && [ "$("$LSTMLM" generate "$tmp/proj-$t.h5" -n 12 -t 0)" = "$("$LSTMLM" generate "$tmp/proj.h5" -n 12 -t 0)" ]'
+    done
+else
+    bad "training the tied-projection model"
+fi
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

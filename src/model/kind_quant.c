@@ -50,6 +50,7 @@ struct quant_model {
     lm_vocab *vocab;
     lm_ptable table;
     size_t i_emb, i_head_w, i_head_b;
+    size_t i_proj; /* head.proj.weight of a model tied through a projection; 0 = none */
     float **vec;  /* per tensor: float32 values of a vector, NULL for a matrix */
     lm_qmat *mat; /* per tensor: the encoded matrix (zeroed for a vector) */
     lm_history_row *hist;
@@ -361,7 +362,8 @@ static void qm_free(void *impl)
 }
 
 /* The parameter table of the configuration, built as model.c builds a float model's:
- * embedding.weight, the architecture's body, head.weight unless tied, head.bias; and the
+ * embedding.weight, the architecture's body, head.proj.weight when tied through a projection,
+ * head.weight unless tied, head.bias; and the
  * storage of every tensor (vectors float32, matrices of the type). */
 static int qm_alloc(const lm_config *c, int type, lm_vocab *vocab, quant_model **out, lm_error *err)
 {
@@ -385,6 +387,12 @@ static int qm_alloc(const lm_config *c, int type, lm_vocab *vocab, quant_model *
     if (i < 0 || q->arch->layout(c, &q->table) < 0)
         goto oom;
     q->i_emb = (size_t)i;
+    /* Tied with another output width: the (E, O) projection before the tied head. */
+    if (c->tied && O != c->embed) {
+        if ((i = lm_ptable_add(&q->table, "head.proj.weight", c->embed, O)) < 0)
+            goto oom;
+        q->i_proj = (size_t)i;
+    }
     if (c->tied)
         q->i_head_w = q->i_emb;
     else if ((i = lm_ptable_add(&q->table, "head.weight", V, O)) < 0)
@@ -794,8 +802,15 @@ static int qm_step(const void *impl, void *st, size_t pos, int32_t tok, float *l
     q->ops->step(q, s->ws, tok, s->x, s->y, s->buf, pos);
     if (logp) {
         size_t V = q->cfg.vocab;
+        const float *h = s->y;
+        if (q->i_proj) {
+            /* The input x is spent: it holds the projection (E) of the output (O). */
+            memset(s->x, 0, q->cfg.embed * sizeof(float));
+            lm_qgemv(&q->mat[q->i_proj], s->y, s->x);
+            h = s->x;
+        }
         memcpy(logp, q->vec[q->i_head_b], V * sizeof(float));
-        lm_qgemv(&q->mat[q->i_head_w], s->y, logp);
+        lm_qgemv(&q->mat[q->i_head_w], h, logp);
         lm_log_softmax(logp, V, logp);
     }
     return LM_OK;
@@ -816,6 +831,7 @@ static int qm_score(const void *impl, const int32_t *ids, size_t T, size_t B, si
     n.i_emb = q->i_emb;
     n.i_head_w = q->i_head_w;
     n.i_head_b = q->i_head_b;
+    n.i_proj = q->i_proj;
     n.body_first = q->i_emb + 1;
     if (!(n.params = lm_alloc_floats(q->table.total)))
         return lm_fail(err, LM_ENOMEM, "out of memory for decoding a model of %zu parameters",
