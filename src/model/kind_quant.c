@@ -19,6 +19,7 @@
 #include "lm/lm.h"
 #include "model/kind.h"
 #include "model/model.h"
+#include "nn/attention.h"
 #include "nn/nn.h"
 #include "nn/rwkv.h"
 
@@ -243,10 +244,9 @@ static void tf_one(const quant_model *q, float *ws, const float *xin, float *y, 
                    size_t n)
 {
     size_t D = q->cfg.embed, F = ffn_width(&q->cfg), L = q->cfg.layers, H = q->cfg.heads;
-    size_t hd = D / H, S = 2 * L * D;
+    size_t S = 2 * L * D;
     float *x = ws, *a = x + D, *att = a + D, *qkv = att + D, *u = qkv + 3 * D, *g = u + F;
     float *sc = g + F;
-    float scale = 1.0f / sqrtf((float)hd);
     lm_qmat_row(mat(q, "pos_embedding.weight", 0), n, x);
     for (size_t j = 0; j < D; j++)
         x[j] += xin[j];
@@ -257,31 +257,7 @@ static void tf_one(const quant_model *q, float *ws, const float *xin, float *y, 
         lm_qgemv(mat(q, "blocks.%zu.attn.qkv.weight", l), a, qkv);
         float *kv = cache + l * 2 * D;
         memcpy(kv + n * S, qkv + D, 2 * D * sizeof(float));
-        for (size_t h = 0; h < H; h++) {
-            const float *qh = qkv + h * hd;
-            float mx = -INFINITY;
-            for (size_t j = 0; j <= n; j++) {
-                const float *k = kv + j * S + h * hd;
-                float s = 0.0f;
-                for (size_t i = 0; i < hd; i++)
-                    s += qh[i] * k[i];
-                sc[j] = s * scale;
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            float sum = 0.0f;
-            for (size_t j = 0; j <= n; j++) {
-                sc[j] = lm_expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            float inv = 1.0f / sum, *o = att + h * hd;
-            memset(o, 0, hd * sizeof(float));
-            for (size_t j = 0; j <= n; j++) {
-                const float *v = kv + j * S + D + h * hd;
-                float pj = sc[j] * inv;
-                for (size_t i = 0; i < hd; i++)
-                    o[i] += pj * v[i];
-            }
-        }
+        lm_attn_cached(D, H, S, n, qkv, kv, sc, att);
         memcpy(a, vec(q, "blocks.%zu.attn.proj.bias", l), D * sizeof(float));
         lm_qgemv(mat(q, "blocks.%zu.attn.proj.weight", l), att, a);
         for (size_t j = 0; j < D; j++)

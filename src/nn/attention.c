@@ -370,18 +370,51 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
         memcpy(dX, dR, N * D * sizeof(float));
 }
 
+void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv, const float *kv,
+                    float *sc, float *att)
+{
+    size_t hd = D / H;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (size_t h = 0; h < H; h++) {
+        const float *qh = qkv + h * hd;
+        float mx = -INFINITY;
+        for (size_t j = 0; j <= n; j++) {
+            const float *k = kv + j * S + h * hd;
+            float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+            for (size_t i = 0; i < hd; i++)
+                s += qh[i] * k[i];
+            sc[j] = s * scale;
+            mx = sc[j] > mx ? sc[j] : mx;
+        }
+        float sum = 0.0f;
+        for (size_t j = 0; j <= n; j++) {
+            sc[j] = lm_expf(sc[j] - mx);
+            sum += sc[j];
+        }
+        float inv = 1.0f / sum, *o = att + h * hd;
+        memset(o, 0, hd * sizeof(float));
+        for (size_t j = 0; j <= n; j++) {
+            const float *v = kv + j * S + D + h * hd;
+            float pj = sc[j] * inv;
+#pragma omp simd
+            for (size_t i = 0; i < hd; i++)
+                o[i] += pj * v[i];
+        }
+    }
+}
+
 /* ---- cached generation ------------------------------------------------------------------- */
 
 void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, const float *xin,
                   float *y, float *cache, size_t n)
 {
-    size_t D = d->D, F = d->F, L = d->L, H = d->heads, hd = D / H, S = 2 * L * D;
+    size_t D = d->D, F = d->F, L = d->L, H = d->heads, S = 2 * L * D;
     LM_ASSERT(n < d->C);
     size_t cur = 0;
     float *x = take(ws, &cur, D), *a = take(ws, &cur, D), *att = take(ws, &cur, D);
     float *qkv = take(ws, &cur, 3 * D), *u = take(ws, &cur, F), *g = take(ws, &cur, F);
     float *sc = take(ws, &cur, d->C);
-    float scale = 1.0f / sqrtf((float)hd);
     const float *pe = p->pos + n * D;
     for (size_t j = 0; j < D; j++)
         x[j] = xin[j] + pe[j];
@@ -392,33 +425,7 @@ void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, co
         lm_gemv(false, 3 * D, D, 1.0f, q[LM_ATTN_QKV_W], a, 1.0f, qkv);
         float *kv = cache + l * 2 * D;
         memcpy(kv + n * S, qkv + D, 2 * D * sizeof(float));
-        for (size_t h = 0; h < H; h++) {
-            const float *qh = qkv + h * hd;
-            float mx = -INFINITY;
-            for (size_t j = 0; j <= n; j++) {
-                const float *k = kv + j * S + h * hd;
-                float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                for (size_t i = 0; i < hd; i++)
-                    s += qh[i] * k[i];
-                sc[j] = s * scale;
-                mx = sc[j] > mx ? sc[j] : mx;
-            }
-            float sum = 0.0f;
-            for (size_t j = 0; j <= n; j++) {
-                sc[j] = lm_expf(sc[j] - mx);
-                sum += sc[j];
-            }
-            float inv = 1.0f / sum, *o = att + h * hd;
-            memset(o, 0, hd * sizeof(float));
-            for (size_t j = 0; j <= n; j++) {
-                const float *v = kv + j * S + D + h * hd;
-                float pj = sc[j] * inv;
-#pragma omp simd
-                for (size_t i = 0; i < hd; i++)
-                    o[i] += pj * v[i];
-            }
-        }
+        lm_attn_cached(D, H, S, n, qkv, kv, sc, att);
         /* x += att Wp^T + bp; x += gelu(ln2(x) Wfc^T + bfc) Wmp^T + bmp. */
         memcpy(a, q[LM_ATTN_PROJ_B], D * sizeof(float));
         lm_gemv(false, D, D, 1.0f, q[LM_ATTN_PROJ_W], att, 1.0f, a);

@@ -78,4 +78,10 @@ void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, co
 void lm_attn_encode(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, const float *X,
                     float *cache, size_t T);
 
+/* One query against a cache of n + 1 slots, for each of the H heads: qkv (3D) holds the query
+ * first; slot j of kv (stride S floats) holds its key (D) then its value (D); sc: n + 1 floats
+ * of scratch; att (D) gets the heads' softmax-weighted values. */
+void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv, const float *kv,
+                    float *sc, float *att);
+
 #endif
