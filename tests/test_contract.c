@@ -179,6 +179,13 @@ static const lm_arch rnn_arch = {
     .backward = rnn_backward,
 };
 
+/* Asserts check(a) for every architecture of the table. */
+static void every_arch(int (*check)(const lm_arch *))
+{
+    for (size_t i = 0; lm_arch_at(i); i++)
+        CU_ASSERT(check(lm_arch_at(i)));
+}
+
 /* ---- the contract ------------------------------------------------------------------------ */
 
 enum { V = 11, TT = 3, TB = 2, N = 7 };
@@ -468,8 +475,7 @@ static int state_contract(const lm_arch *a)
 
 static void test_state_contract(void)
 {
-    for (size_t i = 0; lm_arch_at(i); i++)
-        CU_ASSERT(state_contract(lm_arch_at(i)));
+    every_arch(state_contract);
 }
 
 static void awd(lm_config *c, const lm_arch *a);
@@ -515,8 +521,7 @@ static int save_load(const lm_arch *a)
 
 static void test_save_load(void)
 {
-    for (size_t i = 0; lm_arch_at(i); i++)
-        CU_ASSERT(save_load(lm_arch_at(i)));
+    every_arch(save_load);
 }
 
 /* A few Adam epochs on a periodic sequence lower the loss well below chance. */
@@ -558,8 +563,7 @@ static int learns(const lm_arch *a)
 
 static void test_training(void)
 {
-    for (size_t i = 0; lm_arch_at(i); i++)
-        CU_ASSERT(learns(lm_arch_at(i)));
+    every_arch(learns);
 }
 
 /* The test-only architecture is in the table like the others, and the CLI-facing calls know
