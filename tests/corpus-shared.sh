@@ -20,31 +20,8 @@ if [ ! -d "$shared/cornell_movie_dialogs" ] && [ ! -d "$shared/dailydialog" ]; t
     echo "skipped: no ../shared/data/cornell_movie_dialogs or ../shared/data/dailydialog next to the source tree"
     exit 77
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lstmlm-corpus-shared-XXXXXX") || exit 99
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-
-# expect CODE ARGS...: runs lstmlm ARGS, output in $tmp/out and $tmp/err, checks the exit code.
-expect() {
-    want=$1
-    shift
-    "$LSTMLM" "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "lstmlm $* exited $got, expected $want"
-        sed 's/^/    /' "$tmp/err"
-    fi
-}
-
-# has FILE TEXT: FILE contains the fixed string TEXT.
-has() {
-    grep -F -q -- "$2" "$1" || { fail "$1 lacks '$2'"; sed 's/^/    /' "$1" | head -20; }
-}
+name=corpus-shared
+. "$srcdir/tests/testlib.sh"
 
 if [ -d "$shared/cornell_movie_dialogs" ]; then
     expect 0 corpus import --format cornell "$shared/cornell_movie_dialogs" -o "$tmp/cornell.txt"

@@ -11,31 +11,8 @@ if [ ! -x "$LSTMLM" ]; then
     exit 77
 fi
 data="$srcdir/tests/data/import"
-tmp=$(mktemp -d /tmp/lstmlm-corpus-XXXXXX) || exit 99
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-
-# expect CODE ARGS...: runs lstmlm ARGS, output in $tmp/out and $tmp/err, checks the exit code.
-expect() {
-    want=$1
-    shift
-    "$LSTMLM" "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "lstmlm $* exited $got, expected $want"
-        sed 's/^/    /' "$tmp/err"
-    fi
-}
-
-# has FILE TEXT: FILE contains the fixed string TEXT.
-has() {
-    grep -F -q -- "$2" "$1" || { fail "$1 lacks '$2'"; sed 's/^/    /' "$1" | head -20; }
-}
+name=corpus
+. "$srcdir/tests/testlib.sh"
 
 # ---- help and misuse (exit 0 and 2) ---------------------------------------------------------
 expect 0 corpus --help
