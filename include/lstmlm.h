@@ -182,6 +182,10 @@ LM_API int lm_text_to_ids(const char *text, const lm_text_opts *t, const lm_voca
 typedef struct lm_model lm_model;
 typedef struct lm_state lm_state;
 
+/* lm_config.softmax; LM_MAX_CUTOFFS bounds lm_config.n_cutoffs. */
+enum { LM_SOFTMAX_FULL = 0, LM_SOFTMAX_ADAPTIVE = 1 };
+#define LM_MAX_CUTOFFS 8
+
 /* Neural model settings. Architectures: lm_arch_name(0..). */
 typedef struct lm_config {
     char arch[16];      /* ["lstm"] */
@@ -208,6 +212,18 @@ typedef struct lm_config {
     float weight_drop;    /* DropConnect on the recurrent weights W_hh, one mask per window [0] */
     float ar;             /* alpha * mean(h^2) of the dropped last-layer output [0] */
     float tar;            /* beta * mean((h_t - h_{t-1})^2) of the undropped output (LSTM) [0] */
+    /* The output layer: LM_SOFTMAX_FULL (one (V, out) matrix and a bias) or
+     * LM_SOFTMAX_ADAPTIVE, the adaptive softmax of Grave et al. 2017 as PyTorch's
+     * nn.AdaptiveLogSoftmaxWithLoss(head_bias=True): a head over the shortlist ids
+     * [0, cutoffs[0]) plus one logit per tail cluster; cluster i covers the ids
+     * [cutoffs[i], cutoffs[i+1]) (the last ends at vocab) through a projection of the head
+     * input to floor(width / div_value^(i+1)) dimensions, without biases. Ids are meant to be
+     * in decreasing frequency (lm_vocab_build's order); the probabilities are exact whatever
+     * the order. Not with tied weights. [FULL] */
+    int softmax;
+    size_t n_cutoffs;                /* adaptive: tail clusters, 1..LM_MAX_CUTOFFS [0] */
+    size_t cutoffs[LM_MAX_CUTOFFS];  /* adaptive: increasing, >= LM_N_SPECIAL, < vocab */
+    float div_value;                 /* adaptive: width divisor per cluster, >= 1 [4] */
 } lm_config;
 
 LM_API void lm_config_init(lm_config *cfg);

@@ -67,7 +67,13 @@ static void help(void)
            "  --context N          transformer window: positions and cache (see below) [%zu]\n"
            "  --dropout P          dropout on embeddings, between layers and before the head [%g]\n"
            "  --tie                tie the output layer to the embedding (embed != hidden: through\n"
-           "                       a learned hidden -> embed projection)\n"
+           "                       a learned hidden -> embed projection; not with adaptive)\n"
+           "  --softmax KIND       output layer: full | adaptive (Grave et al. 2017) [full]\n"
+           "  --cutoffs N,N,...    adaptive: ids below the first form the shortlist, each next\n"
+           "                       cutoff ends a tail cluster (ids are by decreasing count; at\n"
+           "                       most %d, the first >= 3), e.g. 2000,10000\n"
+           "  --div X              adaptive: tail cluster i (1, 2, ...) projects the head input\n"
+           "                       to width / X^i dimensions [%g]\n"
            "  --init-range R       uniform initialisation range [%g]\n"
            "  --init MODEL.h5      fine-tune: start from the model's weights, vocabulary, tokenizer\n"
            "                       and architecture (shape options must agree with it)\n"
@@ -125,7 +131,7 @@ static void help(void)
            "Exit status: 0 done, 1 failure (message on stderr), 2 bad usage, 130 interrupted\n"
            "(checkpoint written).\n",
            arches, c.arch, c.layers, c.hidden, c.embed, c.heads, c.context, (double)c.dropout,
-           (double)c.init_range, o.asgd_patience, o.batch, o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
+           LM_MAX_CUTOFFS, (double)c.div_value, (double)c.init_range, o.asgd_patience, o.batch, o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
            (unsigned long long)o.seed);
 }
 
@@ -134,7 +140,8 @@ enum {
     O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_FFN, O_HEADS, O_CONTEXT, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC,
     O_TOK, O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
     O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME, O_SHIFT,
-    O_FROM, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR, O_ASGD, O_ASGDP, O_LAST
+    O_FROM, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR, O_ASGD, O_ASGDP, O_SOFTMAX,
+    O_CUTOFFS, O_DIV, O_LAST
 };
 
 static const struct option longopts[] = {
@@ -147,6 +154,9 @@ static const struct option longopts[] = {
     {"context", required_argument, NULL, O_CONTEXT},
     {"dropout", required_argument, NULL, O_DROPOUT},
     {"tie", no_argument, NULL, O_TIE},
+    {"softmax", required_argument, NULL, O_SOFTMAX},
+    {"cutoffs", required_argument, NULL, O_CUTOFFS},
+    {"div", required_argument, NULL, O_DIV},
     {"init-range", required_argument, NULL, O_INIT},
     {"max-vocab", required_argument, NULL, O_MAXV},
     {"min-count", required_argument, NULL, O_MINC},
@@ -188,6 +198,48 @@ static const struct option longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
+static const char *softmax_name(int kind)
+{
+    return kind == LM_SOFTMAX_ADAPTIVE ? "adaptive" : "full";
+}
+
+/* "2000,10000" into buf. */
+static const char *cutoff_list(const lm_config *c, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < c->n_cutoffs && len < cap; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%zu", i ? "," : "", c->cutoffs[i]);
+    return buf;
+}
+
+/* --cutoffs: at most LM_MAX_CUTOFFS increasing whole numbers, the first >= LM_N_SPECIAL (the
+ * special tokens stay in the shortlist); whether the last is below the vocabulary size is
+ * known once the vocabulary is built. */
+static int parse_cutoffs(const char *arg, lm_config *c)
+{
+    static const char *what = "at most 8 increasing whole numbers separated by commas, the "
+                              "first >= 3";
+    char buf[256];
+    size_t n = 0;
+    if (strlen(arg) >= sizeof buf)
+        return cli_expect(what);
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        size_t v;
+        if (n == LM_MAX_CUTOFFS || !cli_size(tok, &v) || (n == 0 && v < LM_N_SPECIAL) ||
+            (n > 0 && v <= c->cutoffs[n - 1]))
+            return cli_expect(what);
+        c->cutoffs[n++] = v;
+    }
+    /* No empty parts: "2000,,10000" or a trailing comma. */
+    if (!n || strstr(arg, ",,") || arg[0] == ',' || arg[strlen(arg) - 1] == ',')
+        return cli_expect(what);
+    c->n_cutoffs = n;
+    return 1;
+}
+
 /* Fine-tuning: an option given on the command line that contradicts the --init model (its
  * shape, vocabulary or tokenizer); writes the misuse message and returns true. */
 static bool init_conflict(const bool *given, const lm_config *cfg, const lm_vocab_opts *vo,
@@ -216,8 +268,21 @@ static bool init_conflict(const bool *given, const lm_config *cfg, const lm_voca
                      n[i].want, n[i].code == O_MAXV ? "vocabulary" : n[i].name, n[i].have);
             return true;
         }
+    char want[160], have[160];
     if (given[O_TIE - 256] && !mc->tied)
         snprintf(msg, cap, "--tie conflicts with the --init model (not tied)");
+    else if (given[O_SOFTMAX - 256] && cfg->softmax != mc->softmax)
+        snprintf(msg, cap, "--softmax %s conflicts with the --init model (%s)",
+                 softmax_name(cfg->softmax), softmax_name(mc->softmax));
+    else if (given[O_CUTOFFS - 256] &&
+             strcmp(cutoff_list(cfg, want, sizeof want), cutoff_list(mc, have, sizeof have)))
+        snprintf(msg, cap, "--cutoffs %.80s conflicts with the --init model (%.80s)", want,
+                 mc->n_cutoffs ? have : "a full softmax");
+    else if (given[O_DIV - 256] && (mc->softmax != LM_SOFTMAX_ADAPTIVE ||
+                                    cfg->div_value != mc->div_value))
+        snprintf(msg, cap, "--div %g conflicts with the --init model (%s)",
+                 (double)cfg->div_value, mc->softmax == LM_SOFTMAX_ADAPTIVE ? "another div"
+                                                                           : "a full softmax");
     else if (given[O_MINC - 256])
         snprintf(msg, cap, "--min-count conflicts with --init (the vocabulary is the model's)");
     else if (given[O_TOK - 256] && to->tokenize != mc->tokenize)
@@ -307,6 +372,22 @@ static int option(void *ud, int c, const char *a)
     case O_CONTEXT: return cli_size_min(a, &cfg->context, 1);
     case O_DROPOUT: return rate(a, &cfg->dropout);
     case O_TIE: cfg->tied = 1; return 1;
+    case O_SOFTMAX:
+        if (!strcmp(a, "full"))
+            cfg->softmax = LM_SOFTMAX_FULL;
+        else if (!strcmp(a, "adaptive"))
+            cfg->softmax = LM_SOFTMAX_ADAPTIVE;
+        else
+            return cli_expect("full or adaptive");
+        return 1;
+    case O_CUTOFFS: return parse_cutoffs(a, cfg);
+    case O_DIV: {
+        double d;
+        if (!cli_real(a, &d, 1, 1e6, "a number in [1, 1e6]"))
+            return 0;
+        cfg->div_value = (float)d;
+        return 1;
+    }
     case O_INIT: {
         double d;
         if (cli_double(a, &d) && d > 0 && d <= 10) {
@@ -458,7 +539,7 @@ int cmd_train(int argc, char **argv)
                                     O_LOWER, O_BATCH, O_BPTT, O_OPT, O_LR, O_DSTART, O_DECAY,
                                     O_PLATEAU, O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SHIFT,
                                     O_SEED, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR,
-                                    O_ASGD, O_ASGDP};
+                                    O_ASGD, O_ASGDP, O_SOFTMAX, O_CUTOFFS, O_DIV};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
             if (given[fixed[i] - 256])
                 for (size_t k = 0; longopts[k].name; k++)
@@ -478,13 +559,28 @@ int cmd_train(int argc, char **argv)
         return cli_usage("train", "--init and --resume exclude each other");
     if (o.asgd && !valid_path && !resume)
         return cli_usage("train", "--asgd needs --valid (averaging starts when it stalls)");
-    if (awd_given && !init && !resume) {
+    bool adaptive = cfg.softmax == LM_SOFTMAX_ADAPTIVE;
+    if (!init && !resume) {
+        /* The softmax options go together; the vocabulary size is checked once it is known. */
+        if (!adaptive && (given[O_CUTOFFS - 256] || given[O_DIV - 256]))
+            return cli_usage("train", "--%s goes with --softmax adaptive",
+                             given[O_CUTOFFS - 256] ? "cutoffs" : "div");
+        if (adaptive && !cfg.n_cutoffs)
+            return cli_usage("train", "--softmax adaptive needs --cutoffs (e.g. --cutoffs "
+                             "2000,10000)");
+        if (adaptive && cfg.tied)
+            return cli_usage("train", "--tie does not go with --softmax adaptive (its head and "
+                             "tail clusters are not the embedding's shape)");
+    }
+    if ((awd_given || adaptive) && !init && !resume) {
         lm_config k = cfg;
         lm_error ke;
-        k.vocab = LM_N_SPECIAL;
+        k.vocab = adaptive ? cfg.cutoffs[cfg.n_cutoffs - 1] + 1 : LM_N_SPECIAL;
         lm_config_derive(&k);
+        /* The head's messages start with "cutoffs ...": name the option. */
         if (lm_config_check(&k, &ke))
-            return cli_usage("train", "%s", ke.msg);
+            return cli_usage("train", "%s%s", strncmp(ke.msg, "cutoffs ", 8) ? "" : "--",
+                             ke.msg);
     }
     if (o.optimizer != LM_OPT_SGD) {
         if (!lr_set)
@@ -603,6 +699,13 @@ int cmd_train(int argc, char **argv)
         lm_config_derive(&cfg);
         /* What the run will need, before allocating it. */
         cfg.vocab = lm_vocab_size(vocab);
+        if (adaptive && cfg.cutoffs[cfg.n_cutoffs - 1] >= cfg.vocab) {
+            char list[160];
+            rc = cli_usage("train", "--cutoffs %s: the last cutoff must be below the vocabulary "
+                           "size %zu (the last tail cluster ends there)",
+                           cutoff_list(&cfg, list, sizeof list), cfg.vocab);
+            goto out;
+        }
         size_t np = 0, need = 0;
         if (lm_config_footprint(&cfg, o.batch, o.bptt, &np, &need, &err)) {
             rc = cli_usage("train", "%s", err.msg);

@@ -29,7 +29,10 @@ int lm_model_create(const lm_config *cfg, lm_vocab *vocab, lm_rng *rng, lm_model
 {
     lm_net *n;
     int rc = lm_net_create(cfg, vocab, rng, &n, err);
-    return rc ? rc : lm_model_wrap(&lm_kind_neural, n, out, err);
+    if (rc)
+        return rc;
+    lm_head_check_order(n);
+    return lm_model_wrap(&lm_kind_neural, n, out, err);
 }
 
 int lm_model_load(const char *path, lm_model **out, lm_error *err)

@@ -45,6 +45,12 @@ int lm_h5_attr_set_f64(lm_h5 *h, const char *obj, const char *name, double val, 
 int lm_h5_attr_str(lm_h5 *h, const char *obj, const char *name, char *buf, size_t cap, lm_error *err);
 int lm_h5_attr_u64(lm_h5 *h, const char *obj, const char *name, uint64_t *val, lm_error *err);
 int lm_h5_attr_f64(lm_h5 *h, const char *obj, const char *name, double *val, lm_error *err);
+/* A uint64 array attribute of n >= 1 values; reading accepts 1..cap values (LM_EFORMAT
+ * otherwise) and stores how many in *n. */
+int lm_h5_attr_set_u64s(lm_h5 *h, const char *obj, const char *name, const uint64_t *v, size_t n,
+                        lm_error *err);
+int lm_h5_attr_u64s(lm_h5 *h, const char *obj, const char *name, uint64_t *v, size_t cap,
+                    size_t *n, lm_error *err);
 int lm_h5_has_attr(lm_h5 *h, const char *obj, const char *name);
 int lm_h5_exists(lm_h5 *h, const char *path);
 

@@ -514,8 +514,9 @@ static hid_t group(lm_h5 *h, const char *obj, int create)
     return g;
 }
 
-static int attr_write(lm_h5 *h, const char *obj, const char *name, hid_t type, const void *v,
-                      lm_error *err)
+/* n == 0: a scalar; else a one-dimensional array of n values. */
+static int attr_write_n(lm_h5 *h, const char *obj, const char *name, hid_t type, const void *v,
+                        size_t n, lm_error *err)
 {
     hid_t g = group(h, obj, 1), sp = H5I_INVALID_HID, a = H5I_INVALID_HID;
     int rc = LM_OK;
@@ -523,7 +524,8 @@ static int attr_write(lm_h5 *h, const char *obj, const char *name, hid_t type, c
         rc = h5_fail(err, LM_EHDF5, h->path, obj);
         goto out;
     }
-    sp = H5Screate(H5S_SCALAR);
+    hsize_t dim = n;
+    sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_SCALAR);
     if (H5Aexists(g, name) > 0)
         H5Adelete(g, name);
     a = H5Acreate2(g, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
@@ -537,6 +539,19 @@ out:
     if (g >= 0)
         H5Oclose(g);
     return rc;
+}
+
+static int attr_write(lm_h5 *h, const char *obj, const char *name, hid_t type, const void *v,
+                      lm_error *err)
+{
+    return attr_write_n(h, obj, name, type, v, 0, err);
+}
+
+int lm_h5_attr_set_u64s(lm_h5 *h, const char *obj, const char *name, const uint64_t *v, size_t n,
+                        lm_error *err)
+{
+    LM_ASSERT(n >= 1);
+    return attr_write_n(h, obj, name, H5T_NATIVE_UINT64, v, n, err);
 }
 
 int lm_h5_attr_set_str(lm_h5 *h, const char *obj, const char *name, const char *val,
@@ -682,6 +697,33 @@ int lm_h5_attr_u64(lm_h5 *h, const char *obj, const char *name, uint64_t *val, l
 int lm_h5_attr_f64(lm_h5 *h, const char *obj, const char *name, double *val, lm_error *err)
 {
     return attr_num(h, obj, name, H5T_NATIVE_DOUBLE, val, err);
+}
+
+int lm_h5_attr_u64s(lm_h5 *h, const char *obj, const char *name, uint64_t *v, size_t cap,
+                    size_t *n, lm_error *err)
+{
+    hid_t g, a = attr_open(h, obj, name, &g, err);
+    if (a < 0)
+        return g >= 0 ? h5_fail(err, LM_EFORMAT, h->path, name) : LM_EFORMAT;
+    int rc = LM_OK;
+    hid_t t = H5Aget_type(a);
+    hid_t sp = H5Aget_space(a);
+    hssize_t np = H5Sget_simple_extent_npoints(sp);
+    if (H5Tget_class(t) != H5T_INTEGER || H5Sget_simple_extent_ndims(sp) > 1)
+        rc = lm_fail(err, LM_EFORMAT, "%s: attribute %s is not a list of whole numbers", h->path,
+                     name);
+    else if (np < 1 || (size_t)np > cap)
+        rc = lm_fail(err, LM_EFORMAT, "%s: attribute %s holds %lld values (expected 1 to %zu)",
+                     h->path, name, (long long)np, cap);
+    else if (H5Aread(a, H5T_NATIVE_UINT64, v) < 0)
+        rc = h5_fail(err, LM_EFORMAT, h->path, name);
+    else
+        *n = (size_t)np;
+    H5Sclose(sp);
+    H5Tclose(t);
+    H5Aclose(a);
+    H5Oclose(g);
+    return rc;
 }
 
 static hid_t mem_type(int type)

@@ -74,6 +74,7 @@ static void nk_facts(const void *impl, lm_fact_fn fn, void *ud)
     snprintf(v, sizeof v, "%g", (double)c->dropout);
     fn(ud, "dropout", v);
     lm_config_reg_facts(c, fn, ud);
+    lm_config_head_facts(c, fn, ud);
     snprintf(v, sizeof v, "%zu (%.1f MiB as float32)", n->table.count,
              n->table.count * 4.0 / 1048576.0);
     fn(ud, "parameters", v);
@@ -182,7 +183,7 @@ static int nk_step(const void *impl, void *st, size_t pos, int32_t tok, float *l
     int rc = lm_sbuf_reserve(&s->buf, &s->cap, n->arch, &n->cfg, pos + 1, err);
     if (rc)
         return rc;
-    size_t E = n->cfg.embed, V = n->cfg.vocab, O = n->arch->out_dim(&n->cfg);
+    size_t E = n->cfg.embed, O = n->arch->out_dim(&n->cfg);
     memcpy(s->ws.emb, lm_tensor(n, n->params, n->i_emb) + (size_t)tok * E, E * sizeof(float));
     if (n->arch->step)
         n->arch->step(n, s->ws.body, tok, s->ws.emb, s->ws.out, s->buf, pos);
@@ -190,9 +191,7 @@ static int nk_step(const void *impl, void *st, size_t pos, int32_t tok, float *l
         n->arch->forward(n, s->ws.body, s->ws.emb, s->ws.out, s->buf, pos, 1, 1, 0, NULL);
     if (logp) {
         const float *hin = lm_net_project(n, &s->ws, s->ws.out, 1, &O);
-        memcpy(logp, lm_tensor(n, n->params, n->i_head_b), V * sizeof(float));
-        lm_gemv(false, V, O, 1.0f, lm_tensor(n, n->params, n->i_head_w), hin, 1.0f, logp);
-        lm_log_softmax(logp, V, logp);
+        lm_net_head_logprobs(n, &s->ws, hin, O, logp);
     }
     return LM_OK;
 }

@@ -52,6 +52,7 @@ struct quant_model {
     lm_ptable table;
     size_t i_emb, i_head_w, i_head_b;
     size_t i_proj; /* head.proj.weight of a model tied through a projection; 0 = none */
+    size_t i_tail; /* the adaptive softmax's first tail tensor (lm_net.i_tail); 0 = none */
     float **vec;  /* per tensor: float32 values of a vector, NULL for a matrix */
     lm_qmat *mat; /* per tensor: the encoded matrix (zeroed for a vector) */
     lm_history_row *hist;
@@ -338,9 +339,9 @@ static void qm_free(void *impl)
 }
 
 /* The parameter table of the configuration, built as model.c builds a float model's:
- * embedding.weight, the architecture's body, head.proj.weight when tied through a projection,
- * head.weight unless tied, head.bias; and the
- * storage of every tensor (vectors float32, matrices of the type). */
+ * embedding.weight, the architecture's body, the head (lm_head_layout: head.proj.weight when
+ * tied through a projection, head.weight unless tied, head.bias, the adaptive softmax's
+ * tails); and the storage of every tensor (vectors float32, matrices of the type). */
 static int qm_alloc(const lm_config *c, int type, lm_vocab *vocab, quant_model **out, lm_error *err)
 {
     quant_model *q = calloc(1, sizeof *q);
@@ -363,21 +364,13 @@ static int qm_alloc(const lm_config *c, int type, lm_vocab *vocab, quant_model *
     if (i < 0 || q->arch->layout(c, &q->table) < 0)
         goto oom;
     q->i_emb = (size_t)i;
-    /* Tied with another output width: the (E, O) projection before the tied head. */
-    if (c->tied && O != c->embed) {
-        if ((i = lm_ptable_add(&q->table, "head.proj.weight", c->embed, O)) < 0)
-            goto oom;
-        q->i_proj = (size_t)i;
-    }
-    if (c->tied)
-        q->i_head_w = q->i_emb;
-    else if ((i = lm_ptable_add(&q->table, "head.weight", V, O)) < 0)
+    lm_head_idx hd;
+    if (lm_head_layout(c, O, q->i_emb, &q->table, &hd))
         goto oom;
-    else
-        q->i_head_w = (size_t)i;
-    if ((i = lm_ptable_add(&q->table, "head.bias", V, 0)) < 0)
-        goto oom;
-    q->i_head_b = (size_t)i;
+    q->i_proj = hd.proj;
+    q->i_head_w = hd.w;
+    q->i_head_b = hd.b;
+    q->i_tail = hd.tail;
     q->vec = calloc(q->table.n, sizeof *q->vec);
     q->mat = calloc(q->table.n, sizeof *q->mat);
     if (!q->vec || !q->mat)
@@ -661,6 +654,7 @@ static void qm_facts(const void *impl, lm_fact_fn fn, void *ud)
     if (q->arch->facts)
         q->arch->facts(c, fn, ud);
     fn(ud, "tied", c->tied ? "yes" : "no");
+    lm_config_head_facts(c, fn, ud);
     size_t b = weight_bytes(q);
     snprintf(v, sizeof v, "%zu (%.1f MiB as stored, %.1f MiB as float32)", q->table.count,
              b / 1048576.0, q->table.count * 4.0 / 1048576.0);
@@ -698,6 +692,7 @@ typedef struct quant_state {
     float *buf;
     size_t cap;
     float *ws, *x, *y;
+    float *head; /* adaptive softmax: the head's logits and a tail projection */
 } quant_state;
 
 static void qs_free(void *st)
@@ -723,15 +718,22 @@ static int qs_new(const void *impl, void **out, lm_error *err)
     if (!s)
         return lm_fail(err, LM_ENOMEM, "out of memory");
     size_t E = q->cfg.embed, O = q->arch->out_dim(&q->cfg), W = q->ops->ws_floats(&q->cfg);
+    size_t hf = 0;
+    if (q->cfg.softmax == LM_SOFTMAX_ADAPTIVE) {
+        lm_adaptive a;
+        lm_head_adaptive(&q->cfg, O, &a);
+        hf = lm_adaptive_row_floats(&a);
+    }
     s->cap = q->arch->state_floats(&q->cfg, 1, 0);
     s->buf = lm_alloc_floats(s->cap ? s->cap : 1);
-    s->ws = lm_alloc_floats(W + E + O + 32);
+    s->ws = lm_alloc_floats(W + E + O + hf + 48);
     if (!s->buf || !s->ws) {
         qs_free(s);
         return lm_fail(err, LM_ENOMEM, "out of memory");
     }
     s->x = s->ws + W + 16;
     s->y = s->x + E + 16;
+    s->head = s->y + O + 16;
     qs_reset(q, s);
     *out = s;
     return LM_OK;
@@ -767,6 +769,26 @@ static int qs_read(const void *impl, void *st, size_t pos, lm_h5 *h, const char 
     return lm_sbuf_read(&s->buf, &s->cap, q->arch, &q->cfg, pos, h, group, err);
 }
 
+/* The adaptive softmax of h (the head input) over quantized matrices: the head's logits into
+ * scratch, each cluster's through its projection into logp, then normalised as the float
+ * model's (nn/adaptive.c). */
+static void adaptive_logprobs(const quant_model *q, const float *h, float *scratch, float *logp)
+{
+    lm_adaptive a;
+    lm_head_adaptive(&q->cfg, q->arch->out_dim(&q->cfg), &a);
+    size_t H = a.cut[0] + a.K;
+    float *z = scratch, *p = scratch + H;
+    memcpy(z, q->vec[q->i_head_b], H * sizeof(float));
+    lm_qgemv(&q->mat[q->i_head_w], h, z);
+    for (size_t k = 0; k < a.K; k++) {
+        memset(p, 0, a.dim[k] * sizeof(float));
+        lm_qgemv(&q->mat[q->i_tail + 2 * k], h, p);
+        memset(logp + a.cut[k], 0, (a.cut[k + 1] - a.cut[k]) * sizeof(float));
+        lm_qgemv(&q->mat[q->i_tail + 2 * k + 1], p, logp + a.cut[k]);
+    }
+    lm_adaptive_normalize(&a, z, logp);
+}
+
 static int qm_step(const void *impl, void *st, size_t pos, int32_t tok, float *logp, lm_error *err)
 {
     const quant_model *q = impl;
@@ -784,6 +806,10 @@ static int qm_step(const void *impl, void *st, size_t pos, int32_t tok, float *l
             memset(s->x, 0, q->cfg.embed * sizeof(float));
             lm_qgemv(&q->mat[q->i_proj], s->y, s->x);
             h = s->x;
+        }
+        if (q->cfg.softmax == LM_SOFTMAX_ADAPTIVE) {
+            adaptive_logprobs(q, h, s->head, logp);
+            return LM_OK;
         }
         memcpy(logp, q->vec[q->i_head_b], V * sizeof(float));
         lm_qgemv(&q->mat[q->i_head_w], h, logp);
@@ -808,6 +834,7 @@ static int qm_score(const void *impl, const int32_t *ids, size_t T, size_t B, si
     n.i_head_w = q->i_head_w;
     n.i_head_b = q->i_head_b;
     n.i_proj = q->i_proj;
+    n.i_tail = q->i_tail;
     n.body_first = q->i_emb + 1;
     if (!(n.params = lm_alloc_floats(q->table.total)))
         return lm_fail(err, LM_ENOMEM, "out of memory for decoding a model of %zu parameters",

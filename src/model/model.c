@@ -75,6 +75,7 @@ size_t lm_config_describe(const lm_config *c, char *buf, size_t cap)
         n +=
             (size_t)snprintf(n < cap ? buf + n : NULL, n < cap ? cap - n : 0, "%s",
                              a && a->out_dim(c) != c->embed ? ", tied via a projection" : ", tied");
+    n += lm_config_describe_head(c, n < cap ? buf + n : NULL, n < cap ? cap - n : 0);
     return n;
 }
 
@@ -93,6 +94,8 @@ void lm_config_init(lm_config *c)
     c->tied = 0;
     c->tokenize = LM_TOKENIZE_WORDS;
     c->lowercase = 0;
+    c->softmax = LM_SOFTMAX_FULL;
+    c->div_value = 4.0f;
 }
 
 /* Sizes beyond these are refused as absurd (a damaged file or a typo). */
@@ -122,7 +125,7 @@ int lm_config_check(const lm_config *c, lm_error *err)
     if (c->tokenize < 0 || c->tokenize > LM_TOKENIZE_CHARS)
         return lm_fail(err, LM_EINVAL, "unknown tokenizer %d", c->tokenize);
     int rc = a->check(c, err);
-    if (rc)
+    if (rc || (rc = lm_config_check_head(c, err)))
         return rc;
     /* Tied weights with an output width other than embed go through a projection. */
     return lm_config_check_reg(c, a, err);
@@ -159,23 +162,14 @@ static int net_layout(lm_net *m, const lm_config *cfg)
     int i = lm_ptable_add(&m->table, "embedding.weight", V, E);
     m->i_emb = (size_t)i;
     m->body_first = m->table.n;
-    if (i < 0 || m->arch->layout(cfg, &m->table) < 0)
+    lm_head_idx h;
+    if (i < 0 || m->arch->layout(cfg, &m->table) < 0 ||
+        lm_head_layout(cfg, O, m->i_emb, &m->table, &h))
         return LM_ENOMEM;
-    /* Tied with another output width: a learned (E, O) projection before the tied head. */
-    if (cfg->tied && O != E) {
-        if ((i = lm_ptable_add(&m->table, "head.proj.weight", E, O)) < 0)
-            return LM_ENOMEM;
-        m->i_proj = (size_t)i;
-    }
-    if (cfg->tied)
-        m->i_head_w = m->i_emb;
-    else if ((i = lm_ptable_add(&m->table, "head.weight", V, O)) < 0)
-        return LM_ENOMEM;
-    else
-        m->i_head_w = (size_t)i;
-    if ((i = lm_ptable_add(&m->table, "head.bias", V, 0)) < 0)
-        return LM_ENOMEM;
-    m->i_head_b = (size_t)i;
+    m->i_proj = h.proj;
+    m->i_head_w = h.w;
+    m->i_head_b = h.b;
+    m->i_tail = h.tail;
     return LM_OK;
 }
 
@@ -219,11 +213,7 @@ int lm_net_create(const lm_config *cfg_in, lm_vocab *vocab, lm_rng *rng, lm_net 
     float r = cfg.init_range;
     uniform(lm_tensor(m, m->params, m->i_emb), lm_param_size(&m->table.p[m->i_emb]), r, rng);
     m->arch->init(m, m->params, rng);
-    if (m->i_proj)
-        uniform(lm_tensor(m, m->params, m->i_proj), lm_param_size(&m->table.p[m->i_proj]), r, rng);
-    if (!cfg.tied)
-        uniform(lm_tensor(m, m->params, m->i_head_w), lm_param_size(&m->table.p[m->i_head_w]),
-                r, rng);
+    lm_head_init(m, m->params, rng);
     *out = m;
     return LM_OK;
 }
@@ -253,14 +243,10 @@ int lm_net_add_history(lm_net *m, const lm_history_row *row)
  * floats of all of them (padding included). */
 static size_t ws_sizes(const lm_net *m, size_t T, size_t B, size_t sizes[11], size_t *chunk)
 {
-    size_t E = m->cfg.embed, V = m->cfg.vocab, O = m->arch->out_dim(&m->cfg), N = T * B;
-    /* Logits for up to 16M floats (64 MiB) at a time: a PTB window (700 rows of 10k) in one
-     * chunk, so the head's three GEMMs see all rows at once. */
-    size_t c = ((size_t)1 << 24) / V;
-    c = c < 16 ? 16 : c;
-    c = c > N ? N : c;
+    size_t E = m->cfg.embed, O = m->arch->out_dim(&m->cfg), N = T * B, c;
+    size_t head = lm_head_ws_floats(&m->cfg, m->i_proj ? E : O, N, &c);
     size_t body = m->arch->ws_floats(&m->cfg, T, B), P = m->i_proj ? N * E : 0;
-    size_t s[11] = {N * E, N * E, N * O, N * O, N * O, c * V, N * O, N * E, body, P, P};
+    size_t s[11] = {N * E, N * E, N * O, N * O, N * O, head, N * O, N * E, body, P, P};
     size_t total = 0;
     for (int i = 0; i < 11; i++) {
         sizes[i] = s[i];
@@ -305,8 +291,12 @@ int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err)
     size_t sizes[11], chunk;
     size_t total = ws_sizes(m, T, B, sizes, &chunk);
     w->buf = lm_alloc_floats(total);
-    if (!w->buf)
+    if (m->cfg.softmax == LM_SOFTMAX_ADAPTIVE && w->buf)
+        w->rows = malloc(chunk * sizeof *w->rows);
+    if (!w->buf || (m->cfg.softmax == LM_SOFTMAX_ADAPTIVE && !w->rows)) {
+        lm_ws_free(w);
         return lm_fail(err, LM_ENOMEM, "out of memory for a %zu-float workspace", total);
+    }
     float **slots[11] = {&w->emb,     &w->emb_mask, &w->out,       &w->out_mask,
                          &w->head_in, &w->logits,   &w->d_head_in, &w->d_emb,
                          &w->body,    &w->proj,     &w->d_proj};
@@ -324,6 +314,7 @@ int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err)
 void lm_ws_free(lm_ws *w)
 {
     lm_free(w->buf);
+    free(w->rows);
     memset(w, 0, sizeof *w);
 }
 
@@ -359,7 +350,7 @@ void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y
 {
     LM_ASSERT(T <= w->T && B == w->B);
     const lm_config *c = &m->cfg;
-    size_t E = c->embed, V = c->vocab, O = m->arch->out_dim(c), N = T * B, D;
+    size_t E = c->embed, O = m->arch->out_dim(c), N = T * B, D;
     float p = train ? c->dropout : 0.0f, pe = train ? c->dropout_embed : 0.0f;
     /* Embedding dropout: one key per window decides which words are dropped. */
     uint64_t key = pe > 0 ? lm_rng_next(rng) : 0;
@@ -384,12 +375,8 @@ void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y
         head_in = w->head_in;
     }
     const float *x_head = lm_net_project(m, w, head_in, N, &D);
-    float *gW = grads ? lm_tensor(m, grads, m->i_head_w) : NULL;
-    float *gb = grads ? lm_tensor(m, grads, m->i_head_b) : NULL;
     float *dx_head = !grads ? NULL : m->i_proj ? w->d_proj : w->d_head_in;
-    lm_softmax_ce(N, D, V, x_head, lm_tensor(m, m->params, m->i_head_w),
-                  lm_tensor(m, m->params, m->i_head_b), y, w->logits, w->chunk, acc, scale, dx_head,
-                  gW, gb);
+    lm_net_head_ce(m, w, x_head, D, y, N, scale, dx_head, grads, acc);
     if (train && c->ar > 0 && !grads)
         acc->reg += lm_ar(c, T, B, O, head_in, scale, NULL);
     if (train && c->tar > 0 && !grads)

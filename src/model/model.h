@@ -102,6 +102,7 @@ struct lm_net {
     size_t body_first;            /* table index of the body's first tensor */
     size_t i_emb, i_head_w, i_head_b; /* i_head_w == i_emb when tied */
     size_t i_proj;                    /* tied with out_dim != embed: head.proj (E, O); else 0 */
+    size_t i_tail; /* adaptive softmax: head.tail.0.proj.weight, cluster k at + 2k, + 2k + 1 */
     float *params;
     lm_history_row *hist;
     size_t n_hist, cap_hist;
@@ -119,6 +120,7 @@ typedef struct lm_ws {
     float *buf;
     float *emb, *emb_mask, *out, *out_mask, *head_in, *logits, *d_head_in, *d_emb, *body;
     float *proj, *d_proj; /* (N, E) output of the tied projection and its gradient (i_proj) */
+    int32_t *rows;        /* adaptive softmax: (chunk) rows of one tail cluster; else NULL */
 } lm_ws;
 
 int lm_ws_init(lm_ws *w, const lm_net *m, size_t T, size_t B, lm_error *err);
@@ -193,6 +195,44 @@ double lm_tar(const lm_config *c, size_t T, size_t B, size_t O, const float *h, 
 /* The rows the head reads for the body output out (N, O): out itself, or with the tied
  * projection w->proj (N, E) = out P^T; *dim gets their width. */
 const float *lm_net_project(const lm_net *m, lm_ws *w, const float *out, size_t N, size_t *dim);
+
+/* ---- the output layer (head.c) -------------------------------------------------------------
+ * A full softmax (head.weight (V, D), head.bias (V)) or the adaptive softmax of nn/adaptive.c
+ * (head.weight (c_0 + K, D), head.bias (c_0 + K), head.tail.{k}.proj.weight (d_k, D) and
+ * head.tail.{k}.out.weight (c_{k+1} - c_k, d_k)), D the width the head reads. */
+
+/* The table indices of the head's tensors (0 = absent; w is the embedding's when tied). */
+typedef struct lm_head_idx {
+    size_t w, b, proj, tail;
+} lm_head_idx;
+
+/* The softmax settings (called by lm_config_check after the architecture's own check). */
+int lm_config_check_head(const lm_config *c, lm_error *err);
+/* ", adaptive softmax 2000,10000" for lm_config_describe (nothing for a full softmax). */
+size_t lm_config_describe_head(const lm_config *c, char *buf, size_t cap);
+/* "softmax" "full", or "softmax" "adaptive, div 4, ..." and "cutoffs" "2000,10000". */
+void lm_config_head_facts(const lm_config *c, lm_fact_fn fn, void *ud);
+/* /config attributes softmax, cutoffs and div_value; a file without softmax reads as full. */
+int lm_config_write_head(lm_h5 *h, const lm_config *c, lm_error *err);
+int lm_config_read_head(lm_h5 *h, lm_config *c, lm_error *err);
+/* The adaptive head's sizes for input width D (pointers NULL); c is checked and adaptive. */
+void lm_head_adaptive(const lm_config *c, size_t D, lm_adaptive *a);
+/* Appends the head's tensors (after the body's; O the body's output width) to t. */
+int lm_head_layout(const lm_config *c, size_t O, size_t i_emb, lm_ptable *t, lm_head_idx *h);
+/* Initialises the head's weights (the bias stays 0) uniform in [-init_range, init_range]. */
+void lm_head_init(const lm_net *m, float *params, lm_rng *rng);
+/* The adaptive softmax expects ids by decreasing count after the specials (lm_vocab_build's
+ * order), so that its shortlist holds the frequent words: logs a warning naming the first id
+ * out of that order, if any (the probabilities stay exact either way). */
+void lm_head_check_order(const lm_net *m);
+/* Floats of the workspace slot `logits` for N rows of width D, and the rows per chunk. */
+size_t lm_head_ws_floats(const lm_config *c, size_t D, size_t N, size_t *chunk);
+/* The loss of rows X (N, D) with targets y, added to acc; with grads also the backward
+ * (scale, dX as lm_softmax_ce). */
+void lm_net_head_ce(const lm_net *m, lm_ws *w, const float *X, size_t D, const int32_t *y,
+                    size_t N, float scale, float *dX, float *grads, lm_ce_acc *acc);
+/* The normalised log-probabilities (V) of one row x (D), with w's scratch. */
+void lm_net_head_logprobs(const lm_net *m, lm_ws *w, const float *x, size_t D, float *logp);
 
 /* Architectures. */
 extern const lm_arch lm_arch_lstm;

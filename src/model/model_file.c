@@ -215,7 +215,7 @@ int lm_file_write_head(lm_h5 *h, const char *arch, const lm_config *c, const lm_
     if ((rc = lm_h5_attr_set_f64(h, "/config", "dropout", c->dropout, err)) ||
         (rc = lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, err)) ||
         (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)) ||
-        (rc = lm_config_write_reg(h, c, err)))
+        (rc = lm_config_write_reg(h, c, err)) || (rc = lm_config_write_head(h, c, err)))
         return rc;
     return lm_vocab_write(h, v, err);
 }
@@ -338,7 +338,7 @@ int lm_file_read_config(lm_h5 *h, lm_config *c, lm_error *err)
         (rc = lm_h5_attr_f64(h, "/config", "dropout", &dropout, err)) ||
         (rc = lm_h5_attr_f64(h, "/config", "init_range", &init_range, err)) ||
         (rc = lm_h5_attr_str(h, "/config", "tokenize", tok, sizeof tok, err)) ||
-        (rc = lm_config_read_reg(h, c, err)))
+        (rc = lm_config_read_reg(h, c, err)) || (rc = lm_config_read_head(h, c, err)))
         return rc;
     c->tied = (int)tied;
     c->lowercase = (int)lower;

@@ -72,6 +72,47 @@ void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W,
                    const int32_t *y, float *scratch, size_t chunk, lm_ce_acc *acc, float scale,
                    float *dX, float *dW, float *db);
 
+/* One row of logits z (V): adds b (may be NULL) and returns -log p(t), in double from the
+ * log-domain values. With grad, z becomes the logit gradient scale * (softmax(z) - 1_t). */
+double lm_ce_row(float *z, const float *b, size_t V, int32_t t, bool grad, float scale);
+
+/* ---- adaptive softmax (adaptive.c) ----------------------------------------------------------
+ * Grave et al. 2017, "Efficient softmax approximation for GPUs", as PyTorch's
+ * nn.AdaptiveLogSoftmaxWithLoss(head_bias=True). The shortlist is ids [0, c_0); tail cluster i
+ * (0 <= i < K) covers ids [c_i, c_{i+1}) with c_K = V. Parameters:
+ *   head W (c_0 + K, D) and b (c_0 + K): the shortlist's logits, then one per cluster;
+ *   tail i: proj_i (d_i, D) then out_i (c_{i+1} - c_i, d_i), no biases.
+ * -log p(y) = -log softmax(head)[y] for y < c_0, and for y in cluster i
+ *             -log softmax(head)[c_0 + i] - log softmax(out_i proj_i x)[y - c_i]. */
+#define LM_ADAPTIVE_MAX 8
+typedef struct lm_adaptive {
+    size_t D, V, K;                  /* input width, vocabulary, tail clusters (1..MAX) */
+    size_t cut[LM_ADAPTIVE_MAX + 1]; /* c_0 < c_1 < ... < c_K = V */
+    size_t dim[LM_ADAPTIVE_MAX];     /* d_i >= 1 */
+    const float *W, *b, *proj[LM_ADAPTIVE_MAX], *out[LM_ADAPTIVE_MAX];
+} lm_adaptive;
+typedef struct lm_adaptive_grads {
+    float *W, *b, *proj[LM_ADAPTIVE_MAX], *out[LM_ADAPTIVE_MAX];
+} lm_adaptive_grads;
+
+/* Floats of scratch per row of a chunk of lm_adaptive_ce (also enough, for one row, for
+ * lm_adaptive_logprobs). */
+size_t lm_adaptive_row_floats(const lm_adaptive *a);
+/* Adds the loss of rows X (N, D) with targets y (N) to acc, in chunks of `chunk` rows with
+ * scratch (chunk * lm_adaptive_row_floats floats) and rows (chunk ints). Each tail runs only
+ * on the rows whose targets fall in its cluster, gathered. With dX != NULL also the backward
+ * of scale times the summed loss: gradients accumulated into g, dX (N, D) overwritten. */
+void lm_adaptive_ce(const lm_adaptive *a, size_t N, const float *X, const int32_t *y,
+                    float *scratch, int32_t *rows, size_t chunk, lm_ce_acc *acc, float scale,
+                    float *dX, const lm_adaptive_grads *g);
+/* The normalised log-probabilities over all V ids from the raw head logits z (c_0 + K, bias
+ * included) and each cluster's raw logits, which logp holds at ids [c_i, c_{i+1}) on entry:
+ * logp[j] = log softmax(z)[j] for the shortlist and, in cluster i,
+ * log softmax(z)[c_0 + i] + log softmax(cluster i)[j - c_i]. logp[0, c_0) is written. */
+void lm_adaptive_normalize(const lm_adaptive *a, const float *z, float *logp);
+/* One row x (D) -> logp (V) normalised, with scratch of lm_adaptive_row_floats floats. */
+void lm_adaptive_logprobs(const lm_adaptive *a, const float *x, float *scratch, float *logp);
+
 /* log(sum_j exp(x[j])) of n > 0 values, with the maximum subtracted first (-INFINITY when
  * every value is). */
 double lm_logsumexp(const float *x, size_t n);

@@ -13,11 +13,17 @@ LM_HOT static double row_ce(float *restrict z, const float *restrict b, size_t V
                             bool grad, float scale)
 {
     float mx = -INFINITY;
+    if (b) {
 #pragma omp simd reduction(max : mx)
-    for (size_t j = 0; j < V; j++) {
-        float v = z[j] + b[j];
-        z[j] = v;
-        mx = v > mx ? v : mx;
+        for (size_t j = 0; j < V; j++) {
+            float v = z[j] + b[j];
+            z[j] = v;
+            mx = v > mx ? v : mx;
+        }
+    } else {
+#pragma omp simd reduction(max : mx)
+        for (size_t j = 0; j < V; j++)
+            mx = z[j] > mx ? z[j] : mx;
     }
     float zt = z[t];
     float sum = 0.0f;
@@ -38,6 +44,11 @@ LM_HOT static double row_ce(float *restrict z, const float *restrict b, size_t V
         z[t] -= scale;
     }
     return nll;
+}
+
+double lm_ce_row(float *z, const float *b, size_t V, int32_t t, bool grad, float scale)
+{
+    return row_ce(z, b, V, t, grad, scale);
 }
 
 double lm_logsumexp(const float *x, size_t n)
