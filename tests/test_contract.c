@@ -3,7 +3,7 @@
  * interface is enough to add one: the whole model's gradients against finite differences,
  * bit-exact save and load, lm_step equal to a window forward, state copy/reset/save/load,
  * state bytes as the architecture declares them, and a few training epochs lowering the
- * loss. */
+ * loss; with the full softmax head and with the adaptive one. */
 #include "harness.h"
 #include "lm/lm.h"
 #include "model/model.h"
@@ -207,11 +207,6 @@ typedef void (*tweak_fn)(lm_config *c, const lm_arch *a);
 
 static lm_net *tiny_with(const lm_arch *a, int tied, float dropout, tweak_fn tweak);
 
-/* A tiny model of architecture a: widths 4, two layers, tied when the head allows it. */
-static lm_net *tiny(const lm_arch *a, int tied, float dropout)
-{
-    return tiny_with(a, tied, dropout, NULL);
-}
 
 static lm_net *tiny_with(const lm_arch *a, int tied, float dropout, tweak_fn tweak)
 {
@@ -279,6 +274,10 @@ static int check_gradients_with(const lm_arch *a, int tied, float dropout, tweak
         c.x[i] = (int32_t)(lm_rng_next(&rng) % V);
         c.y[i] = (int32_t)(lm_rng_next(&rng) % V);
     }
+    /* The adaptive softmax: targets in the shortlist and in every tail cluster. */
+    const lm_config *mc = &c.m->cfg;
+    for (size_t k = 0; mc->softmax == LM_SOFTMAX_ADAPTIVE && k < mc->n_cutoffs; k++)
+        c.y[1 + k] = (int32_t)(mc->cutoffs[k] + k);
     memcpy(c.state, c.state0, c.sf * sizeof(float));
     lm_ce_acc acc = {0};
     lm_rng r = {c.seed};
@@ -342,6 +341,35 @@ static void proj(lm_config *c, const lm_arch *a)
 {
     awd(c, a);
     c->hidden = 5;
+}
+
+/* The adaptive softmax: a shortlist of 5 ids and tail clusters [5, 8) and [8, 11) projecting
+ * the output (4 wide) to 2 and 1 dimensions. */
+static void adaptive(lm_config *c, const lm_arch *a)
+{
+    (void)a;
+    c->tied = 0;
+    c->softmax = LM_SOFTMAX_ADAPTIVE;
+    c->n_cutoffs = 2;
+    c->cutoffs[0] = 5;
+    c->cutoffs[1] = 8;
+    c->div_value = 2.0f;
+}
+
+/* The adaptive softmax with every regulariser the architecture takes. */
+static void adaptive_awd(lm_config *c, const lm_arch *a)
+{
+    awd(c, a);
+    adaptive(c, a);
+}
+
+static void test_gradients_adaptive(void)
+{
+    for (size_t i = 0; lm_arch_at(i); i++) {
+        const lm_arch *a = lm_arch_at(i);
+        CU_ASSERT(check_gradients_with(a, 0, 0.0f, adaptive));
+        CU_ASSERT(check_gradients_with(a, 0, 0.2f, adaptive_awd));
+    }
 }
 
 static void test_gradients_awd(void)
@@ -417,6 +445,7 @@ static void test_step_equals_window(void)
         CU_ASSERT(step_equals_window_with(lm_arch_at(i), 0, NULL));
         /* The tied head through a projection (and the training-only settings, inactive). */
         CU_ASSERT(step_equals_window_with(lm_arch_at(i), 1, proj));
+        CU_ASSERT(step_equals_window_with(lm_arch_at(i), 0, adaptive));
     }
 }
 
@@ -430,9 +459,9 @@ static int feed(lm_model *m, lm_state *s, const int32_t *ids, size_t k, float *r
     return 1;
 }
 
-static int state_contract(const lm_arch *a)
+static int state_contract_with(const lm_arch *a, tweak_fn tweak)
 {
-    lm_net *n = tiny(a, 0, 0.0f);
+    lm_net *n = tiny_with(a, 0, 0.0f, tweak);
     if (!n)
         return 0;
     lm_model *m = th_model(n);
@@ -473,6 +502,11 @@ static int state_contract(const lm_arch *a)
     return ok;
 }
 
+static int state_contract(const lm_arch *a)
+{
+    return state_contract_with(a, NULL) && state_contract_with(a, adaptive);
+}
+
 static void test_state_contract(void)
 {
     every_arch(state_contract);
@@ -480,9 +514,9 @@ static void test_state_contract(void)
 
 static void awd(lm_config *c, const lm_arch *a);
 
-static int save_load(const lm_arch *a)
+static int save_load_with(const lm_arch *a, int tied, tweak_fn tweak)
 {
-    lm_net *n = tiny_with(a, 1, 0.1f, awd);
+    lm_net *n = tiny_with(a, tied, 0.1f, tweak);
     if (!n)
         return 0;
     char path[512];
@@ -502,7 +536,9 @@ static int save_load(const lm_arch *a)
              x->lowercase == y->lowercase && x->dropout_embed == y->dropout_embed &&
              x->dropout_input == y->dropout_input && x->dropout_hidden == y->dropout_hidden &&
              x->dropout_output == y->dropout_output && x->weight_drop == y->weight_drop &&
-             x->ar == y->ar && x->tar == y->tar;
+             x->ar == y->ar && x->tar == y->tar && x->softmax == y->softmax &&
+             x->n_cutoffs == y->n_cutoffs && x->div_value == y->div_value &&
+             !memcmp(x->cutoffs, y->cutoffs, sizeof x->cutoffs);
         for (size_t i = 0; ok && i < n->table.n; i++) {
             const lm_param *p = &n->table.p[i];
             ok = !strcmp(b->table.p[i].name, p->name) && b->table.p[i].offset == p->offset &&
@@ -519,16 +555,22 @@ static int save_load(const lm_arch *a)
     return ok;
 }
 
+/* Tied with every regulariser; and the adaptive softmax. */
+static int save_load(const lm_arch *a)
+{
+    return save_load_with(a, 1, awd) && save_load_with(a, 0, adaptive_awd);
+}
+
 static void test_save_load(void)
 {
     every_arch(save_load);
 }
 
 /* A few Adam epochs on a periodic sequence lower the loss well below chance. */
-static int learns(const lm_arch *a)
+static int learns_with(const lm_arch *a, tweak_fn tweak)
 {
     enum { NT = 1200 };
-    lm_net *n = tiny(a, 0, 0.0f);
+    lm_net *n = tiny_with(a, 0, 0.0f, tweak);
     if (!n)
         return 0;
     int32_t *ids = malloc(NT * sizeof *ids);
@@ -553,12 +595,26 @@ static int learns(const lm_arch *a)
             first = r.train_loss;
         last = r.train_loss;
     }
-    printf("\n  %s: train loss %.3f -> %.3f (chance %.3f)", a->name, first, last, log((double)V));
+    printf("\n  %s%s: train loss %.3f -> %.3f (chance %.3f)", a->name,
+           tweak ? " adaptive" : "", first, last, log((double)V));
     ok &= last < 0.7 * first && last < 0.7 * log((double)V);
     lm_trainer_free(t);
     lm_net_free(n);
     free(ids);
     return ok;
+}
+
+/* The adaptive softmax with tails as wide as the output (div 1): the 2- and 1-wide tails of
+ * the gradient checks need more than these few steps through an LSTM's bounded output. */
+static void adaptive_wide(lm_config *c, const lm_arch *a)
+{
+    adaptive(c, a);
+    c->div_value = 1.0f;
+}
+
+static int learns(const lm_arch *a)
+{
+    return learns_with(a, NULL) && learns_with(a, adaptive_wide);
 }
 
 static void test_training(void)
@@ -599,6 +655,7 @@ int main(void)
         {"whole-model gradients (plain, tied, dropout) vs finite differences", test_gradients},
         {"gradients with the AWD-LSTM regularisers (masks fixed), tied projection",
          test_gradients_awd},
+        {"gradients with the adaptive softmax (plain, regularised)", test_gradients_adaptive},
         {"lm_step equals the window forward; steps sum to 1", test_step_equals_window},
         {"state copy, reset, save, load; bytes as declared", test_state_contract},
         {"save and load are bit-exact", test_save_load},

@@ -282,6 +282,155 @@ static void test_softmax_ce_value(void)
     LM_ASSERT_CLOSE(ce_loss(&c), want, 1e-5, 1e-6);
 }
 
+/* ---- adaptive softmax ------------------------------------------------------------------ */
+
+/* V 13: a shortlist of 4 ids and three tail clusters [4, 7), [7, 10), [10, 13) projecting
+ * D 5 to 3, 2 and 1 dimensions (div 1.5); 9 rows in chunks of 4, targets in every part. */
+enum { AN = 9, AD = 5, AV = 13, AK = 3, AH = 4 + AK };
+static const size_t acut[AK + 1] = {4, 7, 10, AV}, adim[AK] = {3, 2, 1};
+typedef struct ad_case {
+    lm_adaptive a;
+    float X[AN * AD], W[AH * AD], b[AH], proj[AK][3 * AD], out[AK][3 * 3];
+    float scratch[AN * 32], rows[AN];
+    int32_t y[AN], idx[AN];
+} ad_case;
+
+static void ad_setup(ad_case *c)
+{
+    memset(c, 0, sizeof *c);
+    c->a = (lm_adaptive){.D = AD, .V = AV, .K = AK, .W = c->W, .b = c->b};
+    for (int i = 0; i <= AK; i++)
+        c->a.cut[i] = acut[i];
+    for (int i = 0; i < AK; i++) {
+        c->a.dim[i] = adim[i];
+        c->a.proj[i] = c->proj[i];
+        c->a.out[i] = c->out[i];
+        fill(c->proj[i], adim[i] * AD, 1.0f);
+        fill(c->out[i], (acut[i + 1] - acut[i]) * adim[i], 1.0f);
+    }
+    LM_ASSERT(lm_adaptive_row_floats(&c->a) <= 32);
+    fill(c->X, AN * AD, 1.0f);
+    fill(c->W, AH * AD, 1.0f);
+    fill(c->b, AH, 1.0f);
+    static const int32_t y[AN] = {0, 5, 12, 3, 7, 9, 1, 10, 6};
+    memcpy(c->y, y, sizeof y);
+}
+
+static double ad_loss(void *ud)
+{
+    ad_case *c = ud;
+    lm_ce_acc acc = {0};
+    lm_adaptive_ce(&c->a, AN, c->X, c->y, c->scratch, c->idx, 4, &acc, 1.0f, NULL, NULL);
+    return acc.nll;
+}
+
+/* -log p(y) of row r in double, from the definition. */
+static double ad_ref(const ad_case *c, int r)
+{
+    const float *x = c->X + r * AD;
+    double z[AH], mx = -1e300, s = 0;
+    for (int j = 0; j < AH; j++) {
+        z[j] = c->b[j];
+        for (int k = 0; k < AD; k++)
+            z[j] += (double)c->W[j * AD + k] * x[k];
+        mx = z[j] > mx ? z[j] : mx;
+    }
+    for (int j = 0; j < AH; j++)
+        s += exp(z[j] - mx);
+    int32_t y = c->y[r];
+    if (y < (int32_t)acut[0])
+        return mx + log(s) - z[y];
+    int i = 0;
+    while (y >= (int32_t)acut[i + 1])
+        i++;
+    double nll = mx + log(s) - z[acut[0] + i], p[3] = {0}, t[3], tm = -1e300, ts = 0;
+    size_t O = acut[i + 1] - acut[i];
+    for (size_t k = 0; k < adim[i]; k++)
+        for (int j = 0; j < AD; j++)
+            p[k] += (double)c->proj[i][k * AD + j] * x[j];
+    for (size_t o = 0; o < O; o++) {
+        t[o] = 0;
+        for (size_t k = 0; k < adim[i]; k++)
+            t[o] += (double)c->out[i][o * adim[i] + k] * p[k];
+        tm = t[o] > tm ? t[o] : tm;
+    }
+    for (size_t o = 0; o < O; o++)
+        ts += exp(t[o] - tm);
+    return nll + tm + log(ts) - t[y - acut[i]];
+}
+
+static void test_adaptive_gradcheck(void)
+{
+    ad_case c;
+    ad_setup(&c);
+    float dX[AN * AD], dW[AH * AD] = {0}, db[AH] = {0}, dP[AK][3 * AD] = {{0}}, dO[AK][9] = {{0}};
+    lm_adaptive_grads g = {.W = dW, .b = db};
+    for (int i = 0; i < AK; i++) {
+        g.proj[i] = dP[i];
+        g.out[i] = dO[i];
+    }
+    lm_ce_acc acc = {.rows = c.rows};
+    lm_adaptive_ce(&c.a, AN, c.X, c.y, c.scratch, c.idx, 4, &acc, 1.0f, dX, &g);
+    CU_ASSERT_EQUAL(acc.n, AN);
+    CU_ASSERT_EQUAL(acc.n_unk, 1);
+    double sum = 0;
+    for (int r = 0; r < AN; r++) {
+        LM_ASSERT_CLOSE(c.rows[r], ad_ref(&c, r), 1e-5, 1e-5);
+        sum += ad_ref(&c, r);
+    }
+    LM_ASSERT_CLOSE(acc.nll, sum, 1e-5, 1e-6);
+    LM_ASSERT_CLOSE(acc.nll - acc.nll_known, ad_ref(&c, 0), 1e-5, 1e-6);
+    CU_ASSERT(fd_check("adaptive dX", c.X, dX, AN * AD, ad_loss, &c));
+    CU_ASSERT(fd_check("adaptive head.weight", c.W, dW, AH * AD, ad_loss, &c));
+    CU_ASSERT(fd_check("adaptive head.bias", c.b, db, AH, ad_loss, &c));
+    for (int i = 0; i < AK; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "head.tail.%d.proj.weight", i);
+        CU_ASSERT(fd_check(nm, c.proj[i], dP[i], adim[i] * AD, ad_loss, &c));
+        snprintf(nm, sizeof nm, "head.tail.%d.out.weight", i);
+        CU_ASSERT(fd_check(nm, c.out[i], dO[i], (acut[i + 1] - acut[i]) * adim[i], ad_loss, &c));
+    }
+}
+
+/* Every row's full distribution sums to 1 and gives each target the loss's probability; the
+ * loss and gradients do not depend on the thread split. */
+static void test_adaptive_logprobs(void)
+{
+    ad_case c;
+    ad_setup(&c);
+    lm_ce_acc acc = {.rows = c.rows};
+    lm_adaptive_ce(&c.a, AN, c.X, c.y, c.scratch, c.idx, 4, &acc, 1.0f, NULL, NULL);
+    for (int r = 0; r < AN; r++) {
+        float lp[AV];
+        lm_adaptive_logprobs(&c.a, c.X + r * AD, c.scratch, lp);
+        double s = 0;
+        for (int j = 0; j < AV; j++)
+            s += exp((double)lp[j]);
+        LM_ASSERT_CLOSE(s, 1.0, 1e-6, 0);
+        LM_ASSERT_CLOSE(-lp[c.y[r]], c.rows[r], 1e-5, 1e-5);
+    }
+    size_t keep = lm_pool_threads();
+    float dX[2][AN * AD], dW[2][AH * AD];
+    double nll[2];
+    for (int run = 0; run < 2; run++) {
+        lm_pool_set_threads(run ? 3 : 1);
+        float db[AH] = {0}, dP[AK][3 * AD] = {{0}}, dO[AK][9] = {{0}};
+        memset(dW[run], 0, sizeof dW[run]);
+        lm_adaptive_grads g = {.W = dW[run], .b = db};
+        for (int i = 0; i < AK; i++) {
+            g.proj[i] = dP[i];
+            g.out[i] = dO[i];
+        }
+        lm_ce_acc a2 = {0};
+        lm_adaptive_ce(&c.a, AN, c.X, c.y, c.scratch, c.idx, AN, &a2, 0.5f, dX[run], &g);
+        nll[run] = a2.nll;
+    }
+    lm_pool_set_threads(keep);
+    LM_ASSERT_CLOSE(nll[1], nll[0], 1e-9, 1e-9);
+    CU_ASSERT(th_check_tensor("dX, 3 threads", dX[1], dX[0], AN * AD, 1e-7, 1e-6));
+    CU_ASSERT(th_check_tensor("dW, 3 threads", dW[1], dW[0], AH * AD, 1e-7, 1e-6));
+}
+
 /* The whole model's gradients, for every architecture, are in test_contract.c. */
 
 /* Dropout keeps the expected value and zeroes about p of the units. */
@@ -311,6 +460,8 @@ int main(void)
         {"lstm workspace sizes", test_lstm_workspace_sizes},
         {"softmax cross-entropy gradients", test_softmax_ce_gradcheck},
         {"softmax cross-entropy value", test_softmax_ce_value},
+        {"adaptive softmax gradients and loss", test_adaptive_gradcheck},
+        {"adaptive softmax log-probabilities, thread split", test_adaptive_logprobs},
         {"dropout mask", test_dropout_mask},
         {NULL, NULL},
     };

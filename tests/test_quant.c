@@ -1,7 +1,8 @@
 /* test_quant.c - reduced-precision models: the half/bf16 conversions and q8 encoding, every
  * SIMD matrix-vector kernel against the plain one, and for each architecture (LSTM, RWKV,
  * transformer) a quantized model whose steps follow the float32 model's, whose perplexity moves
- * by a small bound, whose save/load is bit-exact and which the trainer refuses. */
+ * by a small bound, whose save/load is bit-exact and which the trainer refuses; the same with
+ * the adaptive softmax head, whose tails are quantized like every other matrix. */
 #include "base/qgemv.h"
 #include "harness.h"
 #include "lm/lm.h"
@@ -195,6 +196,10 @@ static lm_vocab *vocab(void)
     return v;
 }
 
+/* Non-zero: the models have the adaptive softmax, a shortlist of 5 ids and tails [5, 8) and
+ * [8, 12) (div 2: 18 and 9 wide on an LSTM's 36, 20 and 10 on the others' 40). */
+static int adaptive;
+
 /* A float model of the architecture with every parameter drawn uniform in [-0.3, 0.3]
  * (LayerNorm weights around 1), so no matrix is the zero the RWKV initialisation leaves.
  * Widths that are not multiples of 32 exercise the kernels' tails; the transformer's context
@@ -210,6 +215,13 @@ static lm_model *float_model(const char *arch)
     c.heads = 2;
     c.ffn = 72;
     c.context = 8;
+    if (adaptive) {
+        c.softmax = LM_SOFTMAX_ADAPTIVE;
+        c.n_cutoffs = 2;
+        c.cutoffs[0] = 5;
+        c.cutoffs[1] = 8;
+        c.div_value = 2.0f;
+    }
     lm_config_derive(&c);
     lm_model *m = NULL;
     lm_error err;
@@ -308,6 +320,7 @@ static void check_arch(const char *arch)
         CU_ASSERT_FATAL(lm_model_quantize(f, types[i], &q, &err) == LM_OK);
         char name[32];
         snprintf(name, sizeof name, "%s-%s", arch, types[i]);
+        CU_ASSERT_EQUAL(lm_model_config(q)->softmax, lm_model_config(f)->softmax);
         CU_ASSERT_STRING_EQUAL(lm_model_kind(q), name);
         CU_ASSERT_EQUAL(lm_model_n_params(q), lm_model_n_params(f));
         CU_ASSERT_PTR_NULL(lm_model_net(q));
@@ -362,6 +375,15 @@ static void test_rwkv(void)
 static void test_transformer(void)
 {
     check_arch("transformer");
+}
+
+static void test_adaptive(void)
+{
+    adaptive = 1;
+    check_arch("lstm");
+    check_arch("rwkv");
+    check_arch("transformer");
+    adaptive = 0;
 }
 
 /* A tied LSTM (one matrix for embedding and head) and the state of a quantized model saved
@@ -450,6 +472,7 @@ int main(void)
         {"lstm: steps, perplexity, save/load, trainer", test_lstm},
         {"rwkv: steps, perplexity, save/load, trainer", test_rwkv},
         {"transformer: steps, perplexity, save/load, trainer", test_transformer},
+        {"adaptive softmax, every architecture: steps, perplexity, save/load", test_adaptive},
         {"tied weights and saved states", test_tied_and_state},
         {"errors", test_errors},
         {NULL, NULL},

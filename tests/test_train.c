@@ -23,8 +23,10 @@ static void make_corpus(void)
         valid[i] = (int32_t)(lm_rng_uniform(&r) < 0.8 ? 3 + i % 7 : 3 + (int)(lm_rng_next(&r) % 17));
 }
 
-/* With awd: every AWD-LSTM regulariser and the tied head through a projection (10 -> 8). */
-static int awd;
+/* With awd: every AWD-LSTM regulariser and the tied head through a projection (10 -> 8).
+ * With adaptive: the adaptive softmax, a shortlist of 8 ids and tails [8, 14), [14, 20) of
+ * widths 5 and 2. */
+static int awd, adaptive;
 
 static lm_model *model(float dropout)
 {
@@ -50,6 +52,13 @@ static lm_model *model(float dropout)
         c.weight_drop = 0.3f;
         c.ar = 2.0f;
         c.tar = 1.0f;
+    }
+    if (adaptive) {
+        c.softmax = LM_SOFTMAX_ADAPTIVE;
+        c.n_cutoffs = 2;
+        c.cutoffs[0] = 8;
+        c.cutoffs[1] = 14;
+        c.div_value = 2.0f;
     }
     lm_rng r;
     lm_rng_seed(&r, 1);
@@ -196,6 +205,15 @@ static void test_resume_awd(void)
     awd = 1;
     resume_case(LM_OPT_SGD, 0, 0);
     awd = 0;
+}
+
+/* The adaptive softmax's tails are parameters like any: Adam moments, the best copy and the
+ * configuration come back from the checkpoint. */
+static void test_resume_adaptive(void)
+{
+    adaptive = 1;
+    resume_case(LM_OPT_ADAM, 0.3f, 0);
+    adaptive = 0;
 }
 
 /* NT-ASGD starts after asgd_patience epochs without improvement and validates the average,
@@ -374,6 +392,7 @@ int main(void)
         {"shifted windows: seeded offsets per epoch", test_shifted_windows},
         {"exact resume with shifted windows", test_resume_shifted_windows},
         {"exact resume with the AWD-LSTM regularisers and NT-ASGD", test_resume_awd},
+        {"exact resume with the adaptive softmax (adam, dropout)", test_resume_adaptive},
         {"NT-ASGD: trigger, averaged validation and best model", test_asgd},
         {"learns a cycle; sgd schedule", test_learns_and_schedule},
         {"resume mid-epoch reproduces the run (sgd)", test_resume_sgd},
