@@ -177,6 +177,9 @@ static void test_format_versions_and_checksum(void)
     CU_ASSERT_FATAL(lm_net_load(p, &n, &err) == LM_OK);
     CU_ASSERT_EQUAL(lm_vocab_size(n->vocab), lm_vocab_size(m->vocab));
     CU_ASSERT_STRING_EQUAL(lm_vocab_token(n->vocab, 5), "café");
+    /* A file from before the softmax attributes has a full softmax. */
+    CU_ASSERT_EQUAL(n->cfg.softmax, LM_SOFTMAX_FULL);
+    CU_ASSERT_EQUAL(n->cfg.n_cutoffs, 0);
     CU_ASSERT_EQUAL(memcmp(n->params, m->params, m->table.total * sizeof(float)), 0);
     lm_net_free(n);
     write_custom(m, tmp("order.h5"), 1);
@@ -230,6 +233,100 @@ static void test_atomic_save(void)
     lm_net_free(m);
 }
 
+/* The adaptive softmax: shortlist [0, 4), tails [4, 6) and [6, 9) of widths 3 and 1. */
+static lm_net *tiny_adaptive(void)
+{
+    lm_vocab *v;
+    lm_vocab_create(&v, NULL);
+    const char *w[] = {"hello", "world", "café", "ça", "va", "?"};
+    for (int i = 0; i < 6; i++)
+        lm_vocab_add(v, w[i], strlen(w[i]), (uint64_t)(10 - i));
+    lm_config c;
+    lm_config_init(&c);
+    c.embed = 6;
+    c.hidden = 6;
+    c.layers = 1;
+    c.softmax = LM_SOFTMAX_ADAPTIVE;
+    c.n_cutoffs = 2;
+    c.cutoffs[0] = 4;
+    c.cutoffs[1] = 6;
+    c.div_value = 2.0f;
+    lm_rng r;
+    lm_rng_seed(&r, 11);
+    lm_net *m = NULL;
+    lm_error err;
+    if (lm_net_create(&c, v, &r, &m, &err))
+        printf("%s\n", err.msg);
+    return m;
+}
+
+/* The model's file with one /config attribute replaced (kind 0: u64 array, 1: string, 2:
+ * float) or, with name NULL, as it is. */
+static const char *adaptive_file(const lm_net *m, const char *file, const char *name, int kind,
+                                 const uint64_t *u, size_t n, const char *str, double f)
+{
+    const char *p = tmp(file);
+    lm_h5 *h;
+    lm_error err;
+    CU_ASSERT_FATAL(lm_h5_create(p, &h, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_net_write(m, h, &err) == LM_OK);
+    if (name && kind == 0)
+        CU_ASSERT(lm_h5_attr_set_u64s(h, "/config", name, u, n, &err) == LM_OK);
+    if (name && kind == 1)
+        CU_ASSERT(lm_h5_attr_set_str(h, "/config", name, str, &err) == LM_OK);
+    if (name && kind == 2)
+        CU_ASSERT(lm_h5_attr_set_f64(h, "/config", name, f, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_h5_commit(h, &err) == LM_OK);
+    return p;
+}
+
+/* softmax, cutoffs and div_value are written and read back; damaged values are refused with
+ * one line naming the file, never a crash. */
+static void test_adaptive_attributes(void)
+{
+    lm_net *m = tiny_adaptive(), *n = NULL;
+    CU_ASSERT_FATAL(m != NULL);
+    lm_error err;
+    const char *p = adaptive_file(m, "adaptive.h5", NULL, 0, NULL, 0, NULL, 0);
+    CU_ASSERT_FATAL(lm_net_load(p, &n, &err) == LM_OK);
+    CU_ASSERT_EQUAL(n->cfg.softmax, LM_SOFTMAX_ADAPTIVE);
+    CU_ASSERT_EQUAL(n->cfg.n_cutoffs, 2);
+    CU_ASSERT(n->cfg.cutoffs[0] == 4 && n->cfg.cutoffs[1] == 6 && n->cfg.div_value == 2.0f);
+    CU_ASSERT_EQUAL(n->table.total, m->table.total);
+    CU_ASSERT_EQUAL(memcmp(n->params, m->params, m->table.total * sizeof(float)), 0);
+    CU_ASSERT_STRING_EQUAL(n->table.p[n->i_tail + 3].name, "head.tail.1.out.weight");
+    CU_ASSERT_EQUAL(n->table.p[n->i_tail + 3].rows, 3);
+    CU_ASSERT_EQUAL(n->table.p[n->i_tail + 3].cols, 1);
+    lm_net_free(n);
+    static const uint64_t down[] = {6, 4}, past[] = {4, 9}, first[] = {2, 6}, other[] = {4, 7};
+    static const uint64_t many[9] = {3, 4, 5, 6, 7, 8, 9, 10, 11};
+    refused(adaptive_file(m, "down.h5", "cutoffs", 0, down, 2, NULL, 0), LM_EFORMAT,
+            "not increasing");
+    refused(adaptive_file(m, "past.h5", "cutoffs", 0, past, 2, NULL, 0), LM_EFORMAT,
+            "below the vocabulary size 9");
+    refused(adaptive_file(m, "first.h5", "cutoffs", 0, first, 2, NULL, 0), LM_EFORMAT,
+            "the first must be at least 3");
+    refused(adaptive_file(m, "many.h5", "cutoffs", 0, many, 9, NULL, 0), LM_EFORMAT,
+            "holds 9 values");
+    refused(adaptive_file(m, "text.h5", "cutoffs", 1, NULL, 0, "4,6", 0), LM_EFORMAT,
+            "not a list of whole numbers");
+    /* Cutoffs that fit the vocabulary but not the stored tensors. */
+    refused(adaptive_file(m, "other.h5", "cutoffs", 0, other, 2, NULL, 0), LM_EFORMAT,
+            "has shape");
+    refused(adaptive_file(m, "kind.h5", "softmax", 1, NULL, 0, "hierarchical", 0), LM_EFORMAT,
+            "/config/softmax 'hierarchical'");
+    refused(adaptive_file(m, "div.h5", "div_value", 2, NULL, 0, NULL, 0.5), LM_EFORMAT,
+            "/config/div_value");
+    refused(adaptive_file(m, "nan.h5", "div_value", 2, NULL, 0, NULL, NAN), LM_EFORMAT,
+            "/config/div_value");
+    refused(adaptive_file(m, "wide.h5", "div_value", 2, NULL, 0, NULL, 7.0), LM_EFORMAT,
+            "0 dimensions");
+    /* A full softmax read from a file that says so ignores no tensor: the head is (V, D). */
+    refused(adaptive_file(m, "full.h5", "softmax", 1, NULL, 0, "full", 0), LM_EFORMAT,
+            "has shape");
+    lm_net_free(m);
+}
+
 static void test_config_checks(void)
 {
     lm_config c;
@@ -271,6 +368,41 @@ static void test_config_checks(void)
     c.vocab = 100;
     c.dropout = 1.0f;
     CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    /* The adaptive softmax: cutoffs increasing, from 3, below the vocabulary; not tied; every
+     * tail at least 1 wide; none for a full softmax. */
+    lm_config_init(&c);
+    c.vocab = 100;
+    c.softmax = LM_SOFTMAX_ADAPTIVE;
+    c.n_cutoffs = 2;
+    c.cutoffs[0] = 20;
+    c.cutoffs[1] = 60;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_OK);
+    lm_config_describe(&c, d, sizeof d);
+    CU_ASSERT_STRING_EQUAL(d, "lstm, 2 layers, embed 200, hidden 200, adaptive softmax 20,60");
+    c.cutoffs[1] = 100;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "below the vocabulary size 100"));
+    c.cutoffs[1] = 20;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not increasing"));
+    c.cutoffs[1] = 60;
+    c.n_cutoffs = 0;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    c.n_cutoffs = 2;
+    c.tied = 1;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "tied"));
+    c.tied = 0;
+    c.div_value = 16.0f; /* 200 / 16^2 = 0.78 */
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "tail cluster 2"));
+    c.div_value = 0.5f;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    c.div_value = 4.0f;
+    c.softmax = LM_SOFTMAX_FULL;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    c.softmax = 7;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
 }
 
 int main(void)
@@ -281,6 +413,7 @@ int main(void)
         {"format version 1 loads; damaged vocabularies and checksums are refused",
          test_format_versions_and_checksum},
         {"configuration checks", test_config_checks},
+        {"adaptive softmax attributes: read back; damaged ones refused", test_adaptive_attributes},
         {NULL, NULL},
     };
     return th_run("model", tests);

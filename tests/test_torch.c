@@ -1,6 +1,8 @@
 /* test_torch.c - cross-checks the LSTM language model against PyTorch reference outputs
  * (tests/fixtures/lstm_tiny.h5, made by tests/gen_fixtures.py): logits, final state, loss, every
- * gradient, one Adam step, and five steps of the SGD training loop. */
+ * gradient, one Adam step, and five steps of the SGD training loop; and the adaptive softmax
+ * head against torch.nn.AdaptiveLogSoftmaxWithLoss (tests/fixtures/adaptive_tiny.h5, made by
+ * tests/gen_fixtures_adaptive.py): loss, per-row and full log-probabilities, every gradient. */
 #include "harness.h"
 #include "model/model.h"
 #include "train/train.h"
@@ -161,6 +163,137 @@ static void test_sgd_loop(void)
     lm_net_free(mm);
 }
 
+/* ---- the adaptive softmax head ---------------------------------------------------------- */
+
+/* float32 arithmetic against PyTorch's float64 on the same float32 values. */
+#define ADAPTIVE_RTOL 1e-5
+#define ADAPTIVE_ATOL 1e-6
+
+static double worst_rel; /* the largest relative difference seen, for the log */
+
+static int close_all(const char *name, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (fabs((double)b[i]) > 1e-3 && d / fabs((double)b[i]) > worst_rel)
+            worst_rel = d / fabs((double)b[i]);
+    }
+    return th_check_tensor(name, a, b, n, ADAPTIVE_ATOL, ADAPTIVE_RTOL);
+}
+
+/* Reads dataset path of n floats with the given shape (cols 0: a vector). */
+static float *read_f32(lm_h5 *f, const char *path, size_t rows, size_t cols)
+{
+    size_t dims[2] = {rows, cols};
+    float *x = lm_alloc_floats(rows * (cols ? cols : 1));
+    lm_error err;
+    if (lm_h5_read(f, path, LM_H5_F32, x, cols ? 2 : 1, dims, &err)) {
+        printf("\n  %s\n", err.msg);
+        lm_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+static void test_adaptive(void)
+{
+    lm_h5 *f;
+    lm_error err;
+    CU_ASSERT_FATAL(lm_h5_open(th_srcpath("tests/fixtures/adaptive_tiny.h5"), &f, &err) == 0);
+    uint64_t D, Vv, Nn, K, cut[LM_MAX_CUTOFFS];
+    size_t nc = 0;
+    double div, loss;
+    CU_ASSERT_FATAL(lm_h5_attr_u64(f, "/", "D", &D, &err) == 0 &&
+                    lm_h5_attr_u64(f, "/", "V", &Vv, &err) == 0 &&
+                    lm_h5_attr_u64(f, "/", "N", &Nn, &err) == 0 &&
+                    lm_h5_attr_u64(f, "/", "K", &K, &err) == 0 &&
+                    lm_h5_attr_u64s(f, "/", "cutoffs", cut, LM_MAX_CUTOFFS, &nc, &err) == 0 &&
+                    lm_h5_attr_f64(f, "/", "div_value", &div, &err) == 0 &&
+                    lm_h5_read(f, "/loss", LM_H5_F64, &loss, 0, NULL, &err) == 0);
+    CU_ASSERT_FATAL(nc == K);
+    size_t N = (size_t)Nn, Dw = (size_t)D;
+    /* The sizes come from lstmlm's configuration; the datasets must have them exactly. */
+    lm_config c;
+    lm_config_init(&c);
+    c.vocab = (size_t)Vv;
+    c.softmax = LM_SOFTMAX_ADAPTIVE;
+    c.n_cutoffs = nc;
+    for (size_t i = 0; i < nc; i++)
+        c.cutoffs[i] = (size_t)cut[i];
+    c.div_value = (float)div;
+    lm_adaptive a;
+    lm_head_adaptive(&c, Dw, &a);
+    size_t H = a.cut[0] + a.K;
+    float *W = read_f32(f, "/params/head.weight", H, Dw), *b = read_f32(f, "/params/head.bias", H, 0);
+    float *gW = read_f32(f, "/grads/head.weight", H, Dw), *gb = read_f32(f, "/grads/head.bias", H, 0);
+    float *x = read_f32(f, "/x", N, Dw), *gx = read_f32(f, "/grads/x", N, Dw);
+    float *lp = read_f32(f, "/log_prob", N, a.V), *outp = read_f32(f, "/output", N, 0);
+    float *P[LM_ADAPTIVE_MAX] = {NULL}, *O[LM_ADAPTIVE_MAX] = {NULL};
+    float *gP[LM_ADAPTIVE_MAX] = {NULL}, *gO[LM_ADAPTIVE_MAX] = {NULL};
+    int ok = W && b && gW && gb && x && gx && lp && outp;
+    for (size_t i = 0; i < a.K; i++) {
+        char nm[96];
+        size_t osz = a.cut[i + 1] - a.cut[i];
+        snprintf(nm, sizeof nm, "/params/head.tail.%zu.proj.weight", i);
+        ok &= (a.proj[i] = P[i] = read_f32(f, nm, a.dim[i], Dw)) != NULL;
+        snprintf(nm, sizeof nm, "/params/head.tail.%zu.out.weight", i);
+        ok &= (a.out[i] = O[i] = read_f32(f, nm, osz, a.dim[i])) != NULL;
+        snprintf(nm, sizeof nm, "/grads/head.tail.%zu.proj.weight", i);
+        ok &= (gP[i] = read_f32(f, nm, a.dim[i], Dw)) != NULL;
+        snprintf(nm, sizeof nm, "/grads/head.tail.%zu.out.weight", i);
+        ok &= (gO[i] = read_f32(f, nm, osz, a.dim[i])) != NULL;
+    }
+    int32_t *y = malloc(N * sizeof *y);
+    size_t dn[1] = {N};
+    ok = ok && lm_h5_read(f, "/y", LM_H5_I32, y, 1, dn, &err) == 0;
+    CU_ASSERT_FATAL(ok);
+    a.W = W;
+    a.b = b;
+    /* Mean loss: the kernel sums -log p; its gradients scaled by 1/N. Chunks of 5 rows. */
+    lm_adaptive_grads g = {.W = lm_alloc_floats(H * Dw), .b = lm_alloc_floats(H)};
+    for (size_t i = 0; i < a.K; i++) {
+        g.proj[i] = lm_alloc_floats(a.dim[i] * Dw);
+        g.out[i] = lm_alloc_floats((a.cut[i + 1] - a.cut[i]) * a.dim[i]);
+    }
+    size_t chunk = 5;
+    float *scratch = lm_alloc_floats(chunk * lm_adaptive_row_floats(&a)), *dx = lm_alloc_floats(N * Dw);
+    float *rows = lm_alloc_floats(N), *mine = lm_alloc_floats(N * a.V);
+    int32_t idx[5];
+    lm_ce_acc acc = {.rows = rows};
+    worst_rel = 0;
+    lm_adaptive_ce(&a, N, x, y, scratch, idx, chunk, &acc, 1.0f / (float)N, dx, &g);
+    LM_ASSERT_CLOSE(acc.nll / (double)N, loss, 0, ADAPTIVE_RTOL);
+    worst_rel = fmax(worst_rel, fabs(acc.nll / (double)N - loss) / loss);
+    for (size_t r = 0; r < N; r++)
+        rows[r] = -rows[r];
+    CU_ASSERT(close_all("per-row log p(y)", rows, outp, N));
+    for (size_t r = 0; r < N; r++)
+        lm_adaptive_logprobs(&a, x + r * Dw, scratch, mine + r * a.V);
+    CU_ASSERT(close_all("log_prob", mine, lp, N * a.V));
+    CU_ASSERT(close_all("grad x", dx, gx, N * Dw));
+    CU_ASSERT(close_all("grad head.weight", g.W, gW, H * Dw));
+    CU_ASSERT(close_all("grad head.bias", g.b, gb, H));
+    for (size_t i = 0; i < a.K; i++) {
+        CU_ASSERT(close_all("grad tail proj", g.proj[i], gP[i], a.dim[i] * Dw));
+        CU_ASSERT(close_all("grad tail out", g.out[i], gO[i], (a.cut[i + 1] - a.cut[i]) * a.dim[i]));
+    }
+    printf("\n  V %zu, D %zu, cutoffs %zu (tails %zu..%zu wide): largest relative difference "
+           "%.2e", a.V, Dw, a.K, a.dim[0], a.dim[a.K - 1], worst_rel);
+    for (size_t i = 0; i < a.K; i++) {
+        lm_free(P[i]);
+        lm_free(O[i]);
+        lm_free(gP[i]);
+        lm_free(gO[i]);
+        lm_free(g.proj[i]);
+        lm_free(g.out[i]);
+    }
+    float *all[] = {W, b, gW, gb, x, gx, lp, outp, g.W, g.b, scratch, dx, rows, mine};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        lm_free(all[i]);
+    free(y);
+    lm_h5_close(f);
+}
+
 int main(void)
 {
     lm_error err;
@@ -174,6 +307,7 @@ int main(void)
     static const th_test tests[] = {
         {"lstm lm forward, loss and gradients vs pytorch", test_forward_backward},
         {"five sgd steps with clipping and carried state vs pytorch", test_sgd_loop},
+        {"adaptive softmax loss, log-probabilities and gradients vs pytorch", test_adaptive},
         {NULL, NULL},
     };
     int rc = th_run("torch", tests);
