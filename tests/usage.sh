@@ -61,6 +61,31 @@ expect "eval --bptt 0" 2 "^lstmlm eval: --bptt: bad value '0' \(expected a whole
 expect "memory --shuffle 5,2" 2 "^lstmlm memory: --shuffle: bad value '5,2' \(expected" \
     $L memory --shuffle 5,2 "$tmp/m.h5"
 expect "a missing model file names it" 1 "nope.h5" $L eval "$tmp/nope.h5" "$tmp/v.txt"
+# The adaptive softmax: cutoffs increasing, from 3, below the vocabulary once it is known.
+expect "train --softmax hierarchical" 2 \
+    "^lstmlm train: --softmax: bad value 'hierarchical' \(expected full or adaptive\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax hierarchical
+for bad_cut in 2000,100 100,100 0 2,50 100,,200 100, abc 1,2,3,4,5,6,7,8,9; do
+    expect "train --cutoffs $bad_cut" 2 "^lstmlm train: --cutoffs: bad value '$bad_cut' \(expected at most 8 increasing" \
+        $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax adaptive --cutoffs "$bad_cut"
+done
+expect "train --cutoffs past the vocabulary" 2 \
+    "^lstmlm train: --cutoffs 100,5000: the last cutoff must be below the vocabulary size [0-9]+" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax adaptive --cutoffs 100,5000
+expect "train --cutoffs at the vocabulary left by --max-vocab" 2 \
+    "^lstmlm train: --cutoffs 50,100: the last cutoff must be below the vocabulary size 100" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax adaptive --cutoffs 50,100 --max-vocab 100
+expect "train --softmax adaptive without --cutoffs" 2 "^lstmlm train: --softmax adaptive needs --cutoffs" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax adaptive
+expect "train --cutoffs without --softmax adaptive" 2 "^lstmlm train: --cutoffs goes with --softmax adaptive" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --cutoffs 100,200
+expect "train --softmax adaptive --tie" 2 "^lstmlm train: --tie does not go with --softmax adaptive" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax adaptive --cutoffs 100 --tie
+expect "train --div 0.5" 2 "^lstmlm train: --div: bad value '0.5' \(expected a number in \[1, 1e6\]\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax adaptive --cutoffs 100 --div 0.5
+expect "train: a tail projected to 0 dimensions" 2 \
+    "^lstmlm train: --cutoffs 10,20,30 with div 8: tail cluster 2 would project the head input \(16 wide\) to 0" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --softmax adaptive --cutoffs 10,20,30 --div 8 --hidden 16
 expect "an unknown command" 2 "no command 'trian'" $L trian
 
 # Resume: the checkpoint records its corpora and output; what it fixes is refused.
@@ -74,6 +99,11 @@ else
 fi
 expect "--hidden with --resume is refused" 2 "^lstmlm train: --hidden: the checkpoint .* sets it" \
     $L train --resume "$tmp/r.ckpt.h5" --hidden 32
+expect "--softmax with --resume is refused" 2 "^lstmlm train: --softmax: the checkpoint .* sets it" \
+    $L train --resume "$tmp/r.ckpt.h5" --softmax adaptive
+expect "--init a full-softmax model with --softmax adaptive" 2 \
+    "^lstmlm train: --softmax adaptive conflicts with the --init model \(full\)" \
+    $L train --init "$tmp/r.h5" "$tmp/d.txt" -o "$tmp/ft.h5" --softmax adaptive --cutoffs 100
 # Piped training prints one line per epoch (no progress line repeating it).
 $L train "$tmp/d.txt" -o "$tmp/p.h5" --epochs 2 --hidden 16 --embed 16 --threads 1 \
     > "$tmp/pout" 2> "$tmp/perr"
