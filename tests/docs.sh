@@ -6,7 +6,8 @@
 #    written on (the checkout's parent folder) and no /tmp/ output;
 #  - man/lstmlm.1 lists every command of `lstmlm --help`, each with its own page;
 #  - every dataset and attribute that h5dump finds in a small file of each kind (LSTM, RWKV and
-#    transformer models and checkpoints, an n-gram model, bf16 and int8 models, chat sessions of
+#    transformer models and checkpoints, an LSTM with the adaptive softmax, its checkpoint and
+#    its int8 copy, an n-gram model, bf16 and int8 models, chat sessions of
 #    a neural, an n-gram and a mixture model) is named in man/lstmlm-model.5. Layer indices and
 #    n-gram orders in a name are written {i} and {n} there: lstm.weight_ih_l{i}, /ngram/{n}/word.
 # Environment (set by `make check`): srcdir, LSTMLM. Exit 0 pass, 1 fail, 77 skip.
@@ -106,6 +107,9 @@ make_files() {
         "$L" ngram train --order 3 "$tmp/c.txt" -o "$tmp/ng.h5" 2>/dev/null &&
         "$L" quantize -q "$tmp/lstm.h5" -o "$tmp/q8.h5" &&
         "$L" quantize -q --type bf16 "$tmp/rwkv.h5" -o "$tmp/qb.h5" &&
+        "$L" train $tiny --hidden 8 --softmax adaptive --cutoffs 20,60 --div 2 "$tmp/c.txt" \
+            -o "$tmp/adaptive.h5" &&
+        "$L" quantize -q "$tmp/adaptive.h5" -o "$tmp/qa.h5" &&
         printf 'hello\nhow are you?\n' | "$L" chat -n 5 "$tmp/lstm.h5" --session "$tmp/s-lstm.h5" &&
         printf 'hello\n' | "$L" chat -n 5 "$tmp/tf.h5" --session "$tmp/s-tf.h5" &&
         printf 'hello\n' | "$L" chat -n 5 "$tmp/ng.h5" --session "$tmp/s-ng.h5" &&
