@@ -1,8 +1,9 @@
 #!/bin/sh
 # adaptive.sh - a model with the adaptive softmax (--softmax adaptive --cutoffs) through every
 # command, on the shipped corpus: a few training windows with validation, eval, generate
-# (sampled, greedy, beam), chat piped, info (the softmax and its cutoffs), a resume and a
-# fine-tuning run, and int8 and bf16 copies that evaluate within 2% of it and generate.
+# (sampled, greedy, beam), chat piped, a mixture with an n-gram, info (the softmax and its
+# cutoffs), a resume and a fine-tuning run, and int8 and bf16 copies that evaluate within 2% of
+# it and generate.
 set -u
 name=adaptive
 . "${srcdir:-.}/tests/testlib.sh"
@@ -32,6 +33,8 @@ check "generate greedy and with a beam" \
     '$L generate "$tmp/a.h5" -p "hello" -n 10 -t 0 > "$tmp/g3" && [ -s "$tmp/g3" ] && $L generate "$tmp/a.h5" -p "hello" -n 10 --beam 3 > "$tmp/g4" && [ -s "$tmp/g4" ]'
 check "chat answers each piped turn on one line" \
     'printf "hello\nhow are you?\nthank you.\n" | $L chat "$tmp/a.h5" --seed 2 -n 12 > "$tmp/chat" 2> /dev/null && [ "$(wc -l < "$tmp/chat")" = 3 ]'
+check "--mix with an n-gram, tuned, either side" \
+    '$L ngram train -q --order 3 "$tmp/train.txt" -o "$tmp/ng.h5" && $L eval "$tmp/a.h5" --mix "$tmp/ng.h5" --tune-lambda "$tmp/test.txt" "$tmp/test.txt" > "$tmp/mix" 2> /dev/null && grep -q "^perplexity" "$tmp/mix" && $L eval "$tmp/ng.h5" --mix "$tmp/a.h5" "$tmp/test.txt" > /dev/null'
 check "train --resume continues the adaptive run" \
     '$L train --resume "$tmp/a.ckpt.h5" --epochs 3 --threads 1 -q > /dev/null && [ "$($L info "$tmp/a.h5" | grep -c "^ *[0-9]  ")" = 3 ] && $L info "$tmp/a.h5" | grep -q "^cutoffs *60,250$"'
 check "train --init fine-tunes the adaptive model (same cutoffs given)" \

@@ -1,6 +1,6 @@
 /* make_seeds.c - writes the seed corpora of the fuzz harnesses into DIR/<target>/ (the ones
- * committed under tests/fuzz/corpus were made with it): small model, n-gram, checkpoint and
- * chat-session files over fuzz_vocab, an ARPA file, and short texts for the text readers.
+ * committed under tests/fuzz/corpus were made with it): small model (one of them with the
+ * adaptive softmax), n-gram, checkpoint and chat-session files over fuzz_vocab, an ARPA file, and short texts for the text readers.
  * Usage: make_seeds DIR (the target folders must exist). Exit 0, or 1 with a message. */
 #include "fuzz/fuzz.h"
 
@@ -76,6 +76,24 @@ int main(int argc, char **argv)
         lm_trainer_free(t);
         lm_model_free(m);
     }
+    /* An LSTM with the adaptive softmax: shortlist [0, 5), tails [5, 8) and [8, 10). */
+    lm_config ac;
+    lm_config_init(&ac);
+    ac.embed = 4;
+    ac.hidden = 4;
+    ac.layers = 1;
+    ac.softmax = LM_SOFTMAX_ADAPTIVE;
+    ac.n_cutoffs = 2;
+    ac.cutoffs[0] = 5;
+    ac.cutoffs[1] = 8;
+    ac.div_value = 2.0f;
+    lm_rng arng;
+    lm_rng_seed(&arng, 7);
+    lm_model *am;
+    if (lm_model_create(&ac, fuzz_vocab(), &arng, &am, &err) ||
+        lm_model_save(am, at("model", "adaptive.h5"), &err))
+        return fail(&err);
+    lm_model_free(am);
     lm_ngram_opts no;
     lm_ngram_opts_init(&no);
     no.order = 3;
