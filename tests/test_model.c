@@ -327,6 +327,44 @@ static void test_adaptive_attributes(void)
     lm_net_free(m);
 }
 
+static char logged[512];
+static void keep_line(void *ud, const char *line)
+{
+    (void)ud;
+    snprintf(logged, sizeof logged, "%s", line);
+}
+
+/* The adaptive softmax assumes ids by decreasing count: a vocabulary out of that order is
+ * said so (once), one in order is not. */
+static void test_adaptive_order_warning(void)
+{
+    lm_config c;
+    lm_config_init(&c);
+    c.embed = c.hidden = 6;
+    c.layers = 1;
+    c.softmax = LM_SOFTMAX_ADAPTIVE;
+    c.n_cutoffs = 1;
+    c.cutoffs[0] = 5;
+    lm_set_log_fn(keep_line, NULL);
+    for (int rising = 0; rising < 2; rising++) {
+        lm_vocab *v;
+        lm_vocab_create(&v, NULL);
+        const char *w[] = {"a", "b", "c", "d", "e"};
+        for (int i = 0; i < 5; i++)
+            lm_vocab_add(v, w[i], 1, (uint64_t)(rising ? 1 + i : 10 - i));
+        lm_rng r;
+        lm_rng_seed(&r, 1);
+        lm_model *m = NULL;
+        lm_error err;
+        logged[0] = 0;
+        CU_ASSERT_FATAL(lm_model_create(&c, v, &r, &m, &err) == LM_OK);
+        CU_ASSERT(rising ? strstr(logged, "not in decreasing count order (id 3 'a'") != NULL
+                         : logged[0] == 0);
+        lm_model_free(m);
+    }
+    lm_set_log_fn(NULL, NULL);
+}
+
 static void test_config_checks(void)
 {
     lm_config c;
@@ -414,6 +452,7 @@ int main(void)
          test_format_versions_and_checksum},
         {"configuration checks", test_config_checks},
         {"adaptive softmax attributes: read back; damaged ones refused", test_adaptive_attributes},
+        {"adaptive softmax: a vocabulary out of count order is reported", test_adaptive_order_warning},
         {NULL, NULL},
     };
     return th_run("model", tests);

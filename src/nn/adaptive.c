@@ -23,8 +23,8 @@ static void widest(const lm_adaptive *a, size_t *osz, size_t *dim)
     }
 }
 
-/* Per row: the logits (head or cluster, whichever is wider), the gathered input (D, reused
- * for its gradient), the projection and its gradient (d_max each); each slot padded to 16. */
+/* Per row of a chunk: the logits (head or cluster, whichever is wider), the gathered input (D,
+ * reused for its gradient), the projection and its gradient (d_max each). */
 size_t lm_adaptive_row_floats(const lm_adaptive *a)
 {
     size_t osz, dim, H = head_size(a);
@@ -73,7 +73,7 @@ static void ad_rows(void *ctx, size_t part, size_t nparts)
             t = c < 0 ? y : (int32_t)(j->a->cut[0] + (size_t)c);
         } else
             t = (int32_t)((size_t)y - j->lo);
-        double nll = lm_ce_row(j->Z + r * j->V, j->b, j->V, t, j->grad, j->scale);
+        double nll = lm_softmax_ce_row(j->Z + r * j->V, j->b, j->V, t, j->grad, j->scale);
         acc.nll += nll;
         if (j->head) {
             acc.n++;

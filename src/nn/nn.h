@@ -74,7 +74,7 @@ void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W,
 
 /* One row of logits z (V): adds b (may be NULL) and returns -log p(t), in double from the
  * log-domain values. With grad, z becomes the logit gradient scale * (softmax(z) - 1_t). */
-double lm_ce_row(float *z, const float *b, size_t V, int32_t t, bool grad, float scale);
+double lm_softmax_ce_row(float *z, const float *b, size_t V, int32_t t, bool grad, float scale);
 
 /* ---- adaptive softmax (adaptive.c) ----------------------------------------------------------
  * Grave et al. 2017, "Efficient softmax approximation for GPUs", as PyTorch's

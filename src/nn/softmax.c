@@ -46,7 +46,7 @@ LM_HOT static double row_ce(float *restrict z, const float *restrict b, size_t V
     return nll;
 }
 
-double lm_ce_row(float *z, const float *b, size_t V, int32_t t, bool grad, float scale)
+double lm_softmax_ce_row(float *z, const float *b, size_t V, int32_t t, bool grad, float scale)
 {
     return row_ce(z, b, V, t, grad, scale);
 }
