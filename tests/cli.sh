@@ -71,6 +71,10 @@ else
         '"$LSTMLM" train --init "$tmp/awd.h5" "$tmp/valid.txt" -o "$tmp/ft.h5" --epochs 1 --batch 4 --bptt 8 --dropout-output 0.1 -q && "$LSTMLM" info "$tmp/ft.h5" | grep -q "^dropout_output *0.1" && [ "$("$LSTMLM" info "$tmp/ft.h5" | grep "^vocabulary")" = "$("$LSTMLM" info "$tmp/awd.h5" | grep "^vocabulary")" ]'
     check "--init with a conflicting shape: one line, exit 2" \
         '[ "$(status "$LSTMLM" train --init "$tmp/awd.h5" --hidden 32 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "hidden 32 conflicts with the --init model (hidden 24)" "$tmp/err"'
+    check "--vocab-from: a new model on another text keeps the model's vocabulary and tokenizer" \
+        '"$LSTMLM" train --vocab-from "$tmp/awd.h5" "$tmp/valid.txt" -o "$tmp/vf.h5" --epochs 1 --batch 4 --bptt 8 --hidden 12 --embed 12 -q && for f in vf awd; do "$LSTMLM" info "$tmp/$f.h5" | grep -e "^vocabulary" -e "^tokenize" -e "^top tokens" > "$tmp/$f.voc"; done && [ -s "$tmp/vf.voc" ] && cmp -s "$tmp/vf.voc" "$tmp/awd.voc" && [ "$("$LSTMLM" info "$tmp/vf.h5" | grep "^hidden")" != "$("$LSTMLM" info "$tmp/awd.h5" | grep "^hidden")" ]'
+    check "--vocab-from with --max-vocab: one line, exit 2" \
+        '[ "$(status "$LSTMLM" train --vocab-from "$tmp/awd.h5" --max-vocab 50 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "max-vocab conflicts with --vocab-from" "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
 
     # Ctrl-C during training writes a checkpoint and exits 130; --resume finishes the run.
     for i in 1 2 3 4 5 6 7 8; do cat "$corpus"; done > "$tmp/big.txt"

@@ -19,13 +19,16 @@
 #define KERNEL_RTOL 1e-5
 #define F32_STEP_ATOL 2e-4
 /* Random weights in [-0.3, 0.3]: bf16 keeps 8 bits of mantissa, int8 about 7 bits of each
- * block's range; the log-probabilities of a 12-token vocabulary move by at most this much
- * over 40 steps, and the perplexity of a 600-token text by this fraction. */
+ * block's range (and its steps round the activations the same way); the log-probabilities of
+ * a 12-token vocabulary move by at most this much over 40 steps, and the perplexity of a
+ * 600-token text by this fraction. */
 #define BF16_STEP_ATOL 0.03
-#define Q8_STEP_ATOL 0.08
+#define Q8_STEP_ATOL 0.15
 #define PPL_RTOL 0.01
-/* lm_model_eval (decoded weights, batched GEMMs) against a sum over steps (the kernels). */
+/* lm_model_eval (decoded weights, batched GEMMs) against a sum over steps (the kernels): equal
+ * to float rounding for f32 and bf16; int8 steps also round the activations, eval does not. */
 #define EVAL_RTOL 1e-4
+#define Q8_EVAL_RTOL 2e-3
 
 enum { V = 12, NT = 600, STEPS = 40 };
 
@@ -109,7 +112,7 @@ static void test_kernels(void)
     static const size_t rows[] = {1, 3, 17, 64};
     static const size_t cols[] = {1, 7, 8, 31, 32, 33, 64, 65, 100, 650};
     int tested = 0;
-    for (int k = 1; k <= 2; k++) {
+    for (int k = 1; k <= 3; k++) {
         if (!lm_qgemv_force(k))
             continue;
         for (int type = LM_QT_BF16; type <= LM_QT_Q8; type++)
@@ -339,7 +342,7 @@ static void check_arch(const char *arch)
         LM_ASSERT_CLOSE(pq, pf, 0.0, rtol);
         LM_ASSERT_CLOSE(ps, pfs, 0.0, rtol);
         if (lm_model_context(q) == 0)
-            LM_ASSERT_CLOSE(pq, ps, 0.0, EVAL_RTOL);
+            LM_ASSERT_CLOSE(pq, ps, 0.0, i == 2 ? Q8_EVAL_RTOL : EVAL_RTOL);
         /* Save and load: the same bits from every step. */
         char path[512];
         snprintf(path, sizeof path, "%s/%s.h5", th_tmpdir(), name);

@@ -189,6 +189,37 @@ void lm_qmat_dequantize(const lm_qmat *m, float *dst)
 
 /* ---- products ---------------------------------------------------------------------------- */
 
+/* One block of n <= 32 values of x -> int8 in q, returns the scale (0: all zero). */
+static float q8_act_block(const float *x, size_t n, int8_t *q)
+{
+    float amax = 0.0f;
+    for (size_t j = 0; j < n; j++)
+        amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    float e = amax / 127.0f;
+    if (!(e > 0.0f) || !isfinite(e)) {
+        memset(q, 0, n);
+        return 0.0f;
+    }
+    float ie = 127.0f / amax;
+    for (size_t j = 0; j < n; j++) {
+        float v = nearbyintf(x[j] * ie);
+        q[j] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+    }
+    return e;
+}
+
+void lm_q8_activations(const float *x, size_t cols, int8_t *xq, float *xe)
+{
+    size_t nb = lm_qmat_blocks(cols);
+    for (size_t b = 0; b < nb; b++) {
+        size_t j0 = b * LM_Q8_BLOCK, n = cols - j0 < LM_Q8_BLOCK ? cols - j0 : LM_Q8_BLOCK;
+        xe[b] = q8_act_block(x + j0, n, xq + j0);
+        memset(xq + j0 + n, 0, LM_Q8_BLOCK - n);
+    }
+}
+
+/* ---- products ---------------------------------------------------------------------------- */
+
 void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y)
 {
     size_t C = m->cols, nb = lm_qmat_blocks(C);
@@ -205,28 +236,35 @@ void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float 
         } else {
             const int8_t *q = (const int8_t *)m->w + r * C;
             for (size_t b = 0; b < nb; b++) {
-                size_t j1 = (b + 1) * LM_Q8_BLOCK < C ? (b + 1) * LM_Q8_BLOCK : C;
-                float s = 0.0f;
-                for (size_t j = b * LM_Q8_BLOCK; j < j1; j++)
-                    s += (float)q[j] * x[j];
-                acc += lm_half_to_float(m->scale[r * nb + b]) * s;
+                size_t j0 = b * LM_Q8_BLOCK, n = C - j0 < LM_Q8_BLOCK ? C - j0 : LM_Q8_BLOCK;
+                int8_t xq[LM_Q8_BLOCK];
+                float e = q8_act_block(x + j0, n, xq);
+                int32_t s = 0;
+                for (size_t j = 0; j < n; j++)
+                    s += (int32_t)q[j0 + j] * xq[j];
+                acc += (float)s * (lm_half_to_float(m->scale[r * nb + b]) * e);
             }
         }
         y[r] += acc;
     }
 }
 
-enum { QG_REF = 0, QG_AVX2 = 1, QG_AVX512 = 2 };
-static const char *const kernel_names[] = {"plain", "avx2", "avx512"};
+enum { QG_REF = 0, QG_AVX2 = 1, QG_AVX512 = 2, QG_VNNI = 3 };
+static const char *const kernel_names[] = {"plain", "avx2", "avx512", "avx512-vnni"};
 
 static int detect(void)
 {
 #ifdef LM_QGEMV_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                __builtin_cpu_supports("f16c");
+    if (__builtin_cpu_supports("avx512f") && avx2) {
+        if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512vnni"))
+            return QG_VNNI;
         return QG_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c"))
+    }
+    if (avx2)
         return QG_AVX2;
 #endif
     return QG_REF;
@@ -249,7 +287,69 @@ const char *lm_qgemv_kernel_name(void)
     return kernel_names[kernel()];
 }
 
-void lm_qgemv_rows(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y)
+/* The rounded activations of an int8 product, in a buffer of the calling thread that grows to
+ * the widest x seen (allocated once per width, not per product). */
+typedef struct q8_act {
+    const int8_t *q;
+    const float *e;
+} q8_act;
+
+static _Thread_local int8_t *act_q;
+static _Thread_local float *act_e;
+static _Thread_local size_t act_cap; /* blocks */
+
+static bool q8_act_prepare(const float *x, size_t cols, q8_act *a)
+{
+    size_t nb = lm_qmat_blocks(cols);
+    if (nb > act_cap) {
+        int8_t *q = realloc(act_q, nb * LM_Q8_BLOCK);
+        if (!q)
+            return false;
+        act_q = q;
+        float *e = realloc(act_e, nb * sizeof *e);
+        if (!e)
+            return false;
+        act_e = e;
+        act_cap = nb;
+    }
+    lm_q8_activations(x, cols, act_q, act_e);
+    a->q = act_q;
+    a->e = act_e;
+    return true;
+}
+
+/* Rows [r0, r1) of an int8 matrix against rounded activations with the chosen kernel. */
+static void q8_rows(const lm_qmat *m, size_t r0, size_t r1, const q8_act *a, float *y)
+{
+    const int8_t *q = m->w;
+    size_t C = m->cols, nb = lm_qmat_blocks(C);
+    int k = kernel();
+#ifdef LM_QGEMV_X86
+    if (k == QG_VNNI) {
+        lm_qgemv_q8_vnni(r0, r1, C, q, m->scale, a->q, a->e, y);
+        return;
+    }
+    if (k == QG_AVX2 || k == QG_AVX512) {
+        lm_qgemv_q8_avx2(r0, r1, C, q, m->scale, a->q, a->e, y);
+        return;
+    }
+#endif
+    (void)k;
+    for (size_t r = r0; r < r1; r++) {
+        float acc = 0.0f;
+        for (size_t b = 0; b < nb; b++) {
+            size_t j0 = b * LM_Q8_BLOCK, j1 = C - j0 < LM_Q8_BLOCK ? C : j0 + LM_Q8_BLOCK;
+            int32_t s = 0;
+            for (size_t j = j0; j < j1; j++)
+                s += (int32_t)q[r * C + j] * a->q[j];
+            acc += (float)s * (lm_half_to_float(m->scale[r * nb + b]) * a->e[b]);
+        }
+        y[r] += acc;
+    }
+}
+
+static void rows_with(const lm_qmat *m, size_t r0, size_t r1, const float *x, const q8_act *a,
+                      float *y)
 {
     if (r0 >= r1)
         return;
@@ -258,29 +358,38 @@ void lm_qgemv_rows(const lm_qmat *m, size_t r0, size_t r1, const float *x, float
         lm_gemv(false, r1 - r0, m->cols, 1.0f, (const float *)m->w + r0 * m->cols, x, 1.0f, y + r0);
         return;
     }
+    if (m->type == LM_QT_Q8) {
+        if (a)
+            q8_rows(m, r0, r1, a, y);
+        else /* no memory for the rounded activations: the reference rounds block by block */
+            lm_qgemv_ref(m, r0, r1, x, y);
+        return;
+    }
 #ifdef LM_QGEMV_X86
     int k = kernel();
-    if (k == QG_AVX512) {
-        if (m->type == LM_QT_BF16)
-            lm_qgemv_bf16_avx512(r0, r1, m->cols, m->w, x, y);
-        else
-            lm_qgemv_q8_avx512(r0, r1, m->cols, m->w, m->scale, x, y);
+    if (k == QG_AVX512 || k == QG_VNNI) {
+        lm_qgemv_bf16_avx512(r0, r1, m->cols, m->w, x, y);
         return;
     }
     if (k == QG_AVX2) {
-        if (m->type == LM_QT_BF16)
-            lm_qgemv_bf16_avx2(r0, r1, m->cols, m->w, x, y);
-        else
-            lm_qgemv_q8_avx2(r0, r1, m->cols, m->w, m->scale, x, y);
+        lm_qgemv_bf16_avx2(r0, r1, m->cols, m->w, x, y);
         return;
     }
 #endif
     lm_qgemv_ref(m, r0, r1, x, y);
 }
 
+void lm_qgemv_rows(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y)
+{
+    q8_act a;
+    bool q8 = m->type == LM_QT_Q8 && r0 < r1 && q8_act_prepare(x, m->cols, &a);
+    rows_with(m, r0, r1, x, q8 ? &a : NULL, y);
+}
+
 typedef struct gemv_job {
     const lm_qmat *m;
     const float *x;
+    const q8_act *a;
     float *y;
 } gemv_job;
 
@@ -291,7 +400,7 @@ static void gemv_part(void *ctx, size_t part, size_t nparts)
     /* Parts of whole groups of 16 rows, so no two threads write one cache line of y. */
     lm_pool_range((j->m->rows + 15) / 16, part, nparts, &lo, &hi);
     hi = hi * 16 < j->m->rows ? hi * 16 : j->m->rows;
-    lm_qgemv_rows(j->m, lo * 16, hi, j->x, j->y);
+    rows_with(j->m, lo * 16, hi, j->x, j->a, j->y);
 }
 
 /* Matrices below this many weights run on the calling thread (a pool dispatch costs a few
@@ -306,6 +415,9 @@ void lm_qgemv(const lm_qmat *m, const float *x, float *y)
         lm_qgemv_rows(m, 0, m->rows, x, y);
         return;
     }
-    gemv_job j = {m, x, y};
+    /* The activations are rounded once, by the calling thread, for all parts. */
+    q8_act a;
+    bool q8 = m->type == LM_QT_Q8 && q8_act_prepare(x, m->cols, &a);
+    gemv_job j = {m, x, q8 ? &a : NULL, y};
     lm_pool_run(threads, gemv_part, &j);
 }

@@ -8,10 +8,14 @@
  *               half precision): w = d * q with q an int8 in [-127, 127] and d = max|w| / 127
  *               over the block (ggml's Q8_0). The last block of a row holds cols mod 32
  *               weights when cols is not a multiple of 32.
- * The products dequantize on the fly: y += W x with x and y in float32, so only the weights
- * are rounded (never the activations). Each product has a plain-C version (the reference) and
- * AVX2+FMA+F16C and AVX-512F versions chosen at run time; the SIMD versions sum in another
- * order and agree with the reference to float rounding. */
+ * The products: y += W x with x and y in float32. bf16 weights are widened on the fly and
+ * multiplied by x in float32. int8 weights meet x rounded the same way (ggml's Q8_0 x Q8_0):
+ * each block of 32 values of x becomes 32 int8 with a float32 scale e = max|x| / 127, each
+ * block's dot product is an exact integer sum, and y[r] += sum over blocks of sum_int * (d e).
+ * Each product has a plain-C version (the reference) and SIMD versions chosen at run time
+ * (AVX2+FMA+F16C; AVX-512F for bf16; AVX-512 VNNI's vpdpbusd for int8); the int8 kernels give
+ * the reference's integer sums exactly and differ only in the order the blocks are added, the
+ * bf16 ones agree with it to float rounding. */
 #ifndef LM_QGEMV_H
 #define LM_QGEMV_H
 
@@ -56,10 +60,14 @@ void lm_qgemv(const lm_qmat *m, const float *x, float *y);
 /* The same for rows [r0, r1) on the calling thread with the chosen kernel / the plain loops. */
 void lm_qgemv_rows(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y);
 void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y);
-/* Tests: 0 = plain C, 1 = AVX2, 2 = AVX-512; false when the CPU lacks it. -1 restores the
- * automatic choice. */
+/* Tests: 0 = plain C, 1 = AVX2, 2 = AVX-512F (int8 through the AVX2 kernel), 3 = AVX-512
+ * with VNNI; false when the CPU lacks it. -1 restores the automatic choice. */
 bool lm_qgemv_force(int kind);
 const char *lm_qgemv_kernel_name(void);
+
+/* x (cols) rounded for the int8 products: xq gets lm_qmat_blocks(cols) * 32 int8 (the tail
+ * beyond cols zero), xe one scale per block (0 for an all-zero block). */
+void lm_q8_activations(const float *x, size_t cols, int8_t *xq, float *xe);
 
 /* Scalar conversions (round to nearest even). */
 uint16_t lm_float_to_half(float f);
@@ -84,12 +92,14 @@ static inline float lm_bf16_to_float(uint16_t h)
 #define LM_QGEMV_X86 1
 void lm_qgemv_bf16_avx2(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
                         float *y);
-void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
-                      const float *x, float *y);
 void lm_qgemv_bf16_avx512(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
                           float *y);
-void lm_qgemv_q8_avx512(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
-                        const float *x, float *y);
+/* int8 rows against x rounded by lm_q8_activations (xq: the blocks of x, whole, the tail of
+ * the last zero; xe: their scales). */
+void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
+                      const int8_t *xq, const float *xe, float *y);
+void lm_qgemv_q8_vnni(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
+                      const int8_t *xq, const float *xe, float *y);
 #endif
 
 #endif

@@ -1,5 +1,6 @@
-/* qgemv_avx2.c - the bf16 and q8 matrix-vector products for AVX2 with FMA and F16C: weights
- * widened to float32 in registers (8 per instruction), multiplied by x with FMA. See qgemv.h. */
+/* qgemv_avx2.c - the bf16 and q8 matrix-vector products for AVX2 with FMA and F16C: bf16
+ * weights widened to float32 in registers (8 per instruction) and multiplied by x with FMA;
+ * int8 weights against int8 activations in integer arithmetic. See qgemv.h. */
 #include "base/qgemv.h"
 
 #ifdef LM_QGEMV_X86
@@ -19,13 +20,6 @@ static inline __m256 bf16x8(const uint16_t *p)
 {
     __m128i h = _mm_loadu_si128((const __m128i *)p);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-/* 8 int8 -> 8 float32. */
-static inline __m256 i8x8(const int8_t *p)
-{
-    __m128i v = _mm_loadl_epi64((const __m128i *)p);
-    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
 }
 
 void lm_qgemv_bf16_avx2(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
@@ -50,31 +44,33 @@ void lm_qgemv_bf16_avx2(size_t r0, size_t r1, size_t cols, const uint16_t *w, co
     }
 }
 
+/* Blocks of 32: |q| times x with q's sign (ggml's trick, as maddubs multiplies unsigned by
+ * signed bytes; |q|, |x| <= 127 keeps the pair sums below 2^15), pairs of pairs summed to 8
+ * int32, converted and scaled by d e into the float accumulator. */
 void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
-                      const float *x, float *y)
+                      const int8_t *xq, const float *xe, float *y)
 {
     size_t nb = lm_qmat_blocks(cols), full = cols / LM_Q8_BLOCK;
+    const __m256i ones = _mm256_set1_epi16(1);
     for (size_t r = r0; r < r1; r++) {
         const int8_t *qr = q + r * cols;
         const uint16_t *dr = d + r * nb;
         /* Two accumulators (even and odd blocks) to overlap the FMA latency. */
         __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
         for (size_t b = 0; b < full; b++) {
-            const int8_t *qb = qr + b * LM_Q8_BLOCK;
-            const float *xb = x + b * LM_Q8_BLOCK;
-            __m256 s0 = _mm256_mul_ps(i8x8(qb), _mm256_loadu_ps(xb));
-            __m256 s1 = _mm256_mul_ps(i8x8(qb + 8), _mm256_loadu_ps(xb + 8));
-            s0 = _mm256_fmadd_ps(i8x8(qb + 16), _mm256_loadu_ps(xb + 16), s0);
-            s1 = _mm256_fmadd_ps(i8x8(qb + 24), _mm256_loadu_ps(xb + 24), s1);
-            __m256 dv = _mm256_set1_ps(_cvtsh_ss(dr[b]));
-            acc[b & 1] = _mm256_fmadd_ps(dv, _mm256_add_ps(s0, s1), acc[b & 1]);
+            __m256i w = _mm256_loadu_si256((const __m256i *)(qr + b * LM_Q8_BLOCK));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(xq + b * LM_Q8_BLOCK));
+            __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(v, w));
+            __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+            __m256 de = _mm256_set1_ps(_cvtsh_ss(dr[b]) * xe[b]);
+            acc[b & 1] = _mm256_fmadd_ps(de, s, acc[b & 1]);
         }
         float s = hsum(_mm256_add_ps(acc[0], acc[1]));
         if (full < nb) {
-            float t = 0.0f;
+            int32_t t = 0;
             for (size_t j = full * LM_Q8_BLOCK; j < cols; j++)
-                t += (float)qr[j] * x[j];
-            s += _cvtsh_ss(dr[full]) * t;
+                t += (int32_t)qr[j] * xq[j];
+            s += (float)t * (_cvtsh_ss(dr[full]) * xe[full]);
         }
         y[r] += s;
     }

@@ -1,9 +1,10 @@
 /* qgemv_avx512.c - the bf16 and q8 matrix-vector products for AVX-512F: weights widened to
  * float32 in registers (16 per instruction), multiplied by x with FMA. See qgemv.h.
+ * int8 weights against int8 activations with VNNI (vpdpbusd).
  *
- * The AVX-512 BF16 dot product (vdpbf16ps) and VNNI (vpdpbusd) are not used: both need the
- * activations rounded to bf16 or int8 as well, and a batch-1 product is bound by the weight
- * stream, not by these instructions. */
+ * The AVX-512 BF16 dot product (vdpbf16ps) is not used: it needs the activations rounded to
+ * bf16 as well, and widening bf16 is a shift, so the bf16 product is bound by the weight
+ * stream, not by its arithmetic. */
 #include "base/qgemv.h"
 
 #ifdef LM_QGEMV_X86
@@ -14,11 +15,6 @@ static inline __m512 bf16x16(const uint16_t *p)
 {
     __m256i h = _mm256_loadu_si256((const __m256i *)p);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-static inline __m512 i8x16(const int8_t *p)
-{
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
 
 void lm_qgemv_bf16_avx512(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
@@ -43,27 +39,61 @@ void lm_qgemv_bf16_avx512(size_t r0, size_t r1, size_t cols, const uint16_t *w, 
     }
 }
 
-void lm_qgemv_q8_avx512(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
-                        const float *x, float *y)
+/* AVX-512 VNNI: vpdpbusd multiplies 64 unsigned by 64 signed bytes and adds each group of four
+ * products to one of 16 int32 lanes; |q| and x with q's sign make the unsigned/signed pair.
+ * One 64-byte load holds two blocks: lanes 0-7 sum block b, lanes 8-15 block b + 1, so their
+ * scale vector is (d e)[b] x 8, (d e)[b + 1] x 8, permuted out of 16 block scales at once. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+void lm_qgemv_q8_vnni(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
+                      const int8_t *xq, const float *xe, float *y)
 {
     size_t nb = lm_qmat_blocks(cols), full = cols / LM_Q8_BLOCK;
+    __m512i pick[8];
+    for (int k = 0; k < 8; k++)
+        pick[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * k)),
+                                     _mm256_set1_epi32(2 * k + 1), 1);
+    const __m512i zero = _mm512_setzero_si512();
     for (size_t r = r0; r < r1; r++) {
         const int8_t *qr = q + r * cols;
         const uint16_t *dr = d + r * nb;
-        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
-        for (size_t b = 0; b < full; b++) {
-            const int8_t *qb = qr + b * LM_Q8_BLOCK;
-            const float *xb = x + b * LM_Q8_BLOCK;
-            __m512 s0 = _mm512_mul_ps(i8x16(qb), _mm512_loadu_ps(xb));
-            s0 = _mm512_fmadd_ps(i8x16(qb + 16), _mm512_loadu_ps(xb + 16), s0);
-            acc[b & 1] = _mm512_fmadd_ps(_mm512_set1_ps(_cvtsh_ss(dr[b])), s0, acc[b & 1]);
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+        size_t b = 0;
+        for (; b + 16 <= full; b += 16) {
+            __m512 sc = _mm512_mul_ps(
+                _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(dr + b))),
+                _mm512_loadu_ps(xe + b));
+            for (int k = 0; k < 8; k += 2) {
+                const int8_t *qb = qr + (b + 2 * k) * LM_Q8_BLOCK;
+                const int8_t *xb = xq + (b + 2 * k) * LM_Q8_BLOCK;
+                __m512i w0 = _mm512_loadu_si512(qb), w1 = _mm512_loadu_si512(qb + 64);
+                __m512i v0 = _mm512_loadu_si512(xb), v1 = _mm512_loadu_si512(xb + 64);
+                v0 = _mm512_mask_sub_epi8(v0, _mm512_movepi8_mask(w0), zero, v0);
+                v1 = _mm512_mask_sub_epi8(v1, _mm512_movepi8_mask(w1), zero, v1);
+                __m512i s0 = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(w0), v0);
+                __m512i s1 = _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(w1), v1);
+                acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0),
+                                       _mm512_permutexvar_ps(pick[k], sc), acc0);
+                acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1),
+                                       _mm512_permutexvar_ps(pick[k + 1], sc), acc1);
+            }
         }
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        /* The whole blocks after the last group of 16, one 32-byte product each. */
+        for (; b < full; b++) {
+            __m256i w = _mm256_loadu_si256((const __m256i *)(qr + b * LM_Q8_BLOCK));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(xq + b * LM_Q8_BLOCK));
+            v = _mm256_mask_sub_epi8(v, _mm256_movepi8_mask(w), _mm256_setzero_si256(), v);
+            __m256i t = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(w), v);
+            __m128i h = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+            h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+            s += (float)_mm_cvtsi128_si32(h) * (_cvtsh_ss(dr[b]) * xe[b]);
+        }
         if (full < nb) {
-            float t = 0.0f;
+            int32_t t = 0;
             for (size_t j = full * LM_Q8_BLOCK; j < cols; j++)
-                t += (float)qr[j] * x[j];
-            s += _cvtsh_ss(dr[full]) * t;
+                t += (int32_t)qr[j] * xq[j];
+            s += (float)t * (_cvtsh_ss(dr[full]) * xe[full]);
         }
         y[r] += s;
     }

@@ -93,6 +93,8 @@ static void help(void)
            "  --min-count N        drop types seen fewer than N times [1]\n"
            "  --tokenize MODE      words | whitespace (pre-tokenized, e.g. PTB) | chars [words]\n"
            "  --lowercase          lower-case ASCII letters\n"
+           "  --vocab-from MODEL   the vocabulary and tokenizer of another model file (any kind),\n"
+           "                       e.g. to compare a fine-tuned model with one trained from scratch\n"
            "Training:\n"
            "  --valid FILE         validation text (perplexity after each epoch)\n"
            "  --batch N            parallel streams [%zu]\n"
@@ -140,8 +142,8 @@ enum {
     O_ARCH = 256, O_LAYERS, O_HIDDEN, O_EMBED, O_FFN, O_HEADS, O_CONTEXT, O_DROPOUT, O_TIE, O_INIT, O_MAXV, O_MINC,
     O_TOK, O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
     O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME, O_SHIFT,
-    O_FROM, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR, O_ASGD, O_ASGDP, O_SOFTMAX,
-    O_CUTOFFS, O_DIV, O_LAST
+    O_FROM, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR, O_ASGD, O_ASGDP, O_VFROM,
+    O_SOFTMAX, O_CUTOFFS, O_DIV, O_LAST
 };
 
 static const struct option longopts[] = {
@@ -181,6 +183,7 @@ static const struct option longopts[] = {
     {"checkpoint", required_argument, NULL, O_CKPT},
     {"resume", required_argument, NULL, O_RESUME},
     {"init", required_argument, NULL, O_FROM},
+    {"vocab-from", required_argument, NULL, O_VFROM},
     {"dropout-embed", required_argument, NULL, O_DEMB},
     {"dropout-input", required_argument, NULL, O_DIN},
     {"dropout-hidden", required_argument, NULL, O_DHID},
@@ -316,7 +319,7 @@ typedef struct train_args {
     lm_train_opts o;
     lm_text_opts topt;
     lm_vocab_opts vopt;
-    const char *valid_path, *out, *ckpt, *resume, *init, *history_csv;
+    const char *valid_path, *out, *ckpt, *resume, *init, *vocab_from, *history_csv;
     bool given[O_LAST - 256], awd_given;
     size_t threads;
     bool quiet, force;
@@ -438,6 +441,7 @@ static int option(void *ud, int c, const char *a)
     case O_CKPT: t->ckpt = a; return 1;
     case O_RESUME: t->resume = a; return 1;
     case O_FROM: t->init = a; return 1;
+    case O_VFROM: t->vocab_from = a; return 1;
     case O_DEMB: t->awd_given = true; return rate(a, &cfg->dropout_embed);
     case O_DIN: t->awd_given = true; return rate(a, &cfg->dropout_input);
     case O_DHID: t->awd_given = true; return rate(a, &cfg->dropout_hidden);
@@ -557,6 +561,19 @@ int cmd_train(int argc, char **argv)
         return cli_usage("train", "missing -o MODEL.h5");
     if (init && resume)
         return cli_usage("train", "--init and --resume exclude each other");
+    if (A.vocab_from && (init || resume))
+        return cli_usage("train", "--vocab-from: not with %s (the model's vocabulary is used)",
+                         init ? "--init" : "--resume");
+    if (A.vocab_from) {
+        static const int own[] = {O_MAXV, O_MINC, O_TOK, O_LOWER};
+        for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+            if (given[own[i] - 256])
+                for (size_t k = 0; longopts[k].name; k++)
+                    if (longopts[k].val == own[i])
+                        return cli_usage("train", "--%s conflicts with --vocab-from (the "
+                                         "vocabulary and tokenizer are %s's)",
+                                         longopts[k].name, A.vocab_from);
+    }
     if (o.asgd && !valid_path && !resume)
         return cli_usage("train", "--asgd needs --valid (averaging starts when it stalls)");
     bool adaptive = cfg.softmax == LM_SOFTMAX_ADAPTIVE;
@@ -619,10 +636,10 @@ int cmd_train(int argc, char **argv)
         return EXIT_FAIL;
     }
     /* The checkpoint being resumed is rewritten in place; nothing else that is read is. */
-    const char *inputs[4] = {train_path, valid_path, init, resume};
+    const char *inputs[5] = {train_path, valid_path, init, A.vocab_from, resume};
     int bad;
-    if (!rank && ((bad = check_output("-o", out, inputs, 4)) ||
-                  (bad = check_output("--checkpoint", ckpt, inputs, 3))))
+    if (!rank && ((bad = check_output("-o", out, inputs, 5)) ||
+                  (bad = check_output("--checkpoint", ckpt, inputs, 4))))
         return bad;
     /* Only rank 0 writes the files, so only it takes their locks. */
     cli_lock lock_out = {.fd = -1}, lock_ckpt = {.fd = -1};
@@ -688,7 +705,15 @@ int cmd_train(int argc, char **argv)
         if (!quiet)
             fprintf(stderr, "fine-tuning %s\n", init);
     } else {
-        if (lm_vocab_build(&train_path, 1, &topt, &vopt, &vocab, &err))
+        if (A.vocab_from) {
+            /* Another model's vocabulary and tokenizer, none of its weights. */
+            if (lm_model_load(A.vocab_from, &probe, &err) ||
+                lm_vocab_copy(lm_model_vocab(probe), &vocab, &err))
+                goto fail;
+            lm_model_text_opts(probe, &topt);
+            lm_model_free(probe);
+            probe = NULL;
+        } else if (lm_vocab_build(&train_path, 1, &topt, &vopt, &vocab, &err))
             goto fail;
         if (lm_corpus_read(train_path, &topt, vocab, &train, &n_train, &st, &err) ||
             (valid_path &&

@@ -165,6 +165,23 @@ int lm_vocab_equal(const lm_vocab *a, const lm_vocab *b)
     return 1;
 }
 
+int lm_vocab_copy(const lm_vocab *v, lm_vocab **out, lm_error *err)
+{
+    lm_vocab *c;
+    if (lm_vocab_create(&c, err))
+        return err->code;
+    for (size_t i = 0; i < v->n; i++) {
+        int32_t id = lm_vocab_add(c, v->tok[i], strlen(v->tok[i]), 0);
+        if (id != (int32_t)i) {
+            lm_vocab_free(c);
+            return lm_fail(err, id < 0 ? id : LM_EFORMAT, "vocabulary copy: token %zu", i);
+        }
+        c->count[i] = v->count[i];
+    }
+    *out = c;
+    return LM_OK;
+}
+
 void lm_vocab_opts_init(lm_vocab_opts *o)
 {
     o->max_vocab = 0;
