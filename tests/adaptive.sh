@@ -35,6 +35,8 @@ check "chat answers each piped turn on one line" \
     'printf "hello\nhow are you?\nthank you.\n" | $L chat "$tmp/a.h5" --seed 2 -n 12 > "$tmp/chat" 2> /dev/null && [ "$(wc -l < "$tmp/chat")" = 3 ]'
 check "--mix with an n-gram, tuned, either side" \
     '$L ngram train -q --order 3 "$tmp/train.txt" -o "$tmp/ng.h5" && $L eval "$tmp/a.h5" --mix "$tmp/ng.h5" --tune-lambda "$tmp/test.txt" "$tmp/test.txt" > "$tmp/mix" 2> /dev/null && grep -q "^perplexity" "$tmp/mix" && $L eval "$tmp/ng.h5" --mix "$tmp/a.h5" "$tmp/test.txt" > /dev/null'
+check "train --vocab-from an ARPA file (no counts): a warning that the ids may not be by frequency" \
+    '$L ngram train -q --order 2 "$tmp/train.txt" -o "$tmp/ng2.h5" --arpa "$tmp/ng2.arpa" && $L train "$tmp/train.txt" -o "$tmp/vf.h5" --vocab-from "$tmp/ng2.arpa" --epochs 1 --max-steps 2 $(echo $opts | sed "s/ -q//") > /dev/null 2> "$tmp/vf.err" && grep -q "^warning: adaptive softmax: the vocabulary has no counts" "$tmp/vf.err" && $L train "$tmp/train.txt" -o "$tmp/vf2.h5" --vocab-from "$tmp/ng2.h5" --epochs 1 --max-steps 2 $(echo $opts | sed "s/ -q//") > /dev/null 2> "$tmp/vf2.err" && ! grep -q warning "$tmp/vf2.err"'
 check "train --resume continues the adaptive run" \
     '$L train --resume "$tmp/a.ckpt.h5" --epochs 3 --threads 1 -q > /dev/null && [ "$($L info "$tmp/a.h5" | grep -c "^ *[0-9]  ")" = 3 ] && $L info "$tmp/a.h5" | grep -q "^cutoffs *60,250$"'
 check "train --init fine-tunes the adaptive model (same cutoffs given)" \

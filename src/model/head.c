@@ -232,7 +232,14 @@ void lm_head_check_order(const lm_net *m)
 {
     if (!adaptive(&m->cfg))
         return;
-    size_t V = lm_vocab_size(m->vocab);
+    size_t V = lm_vocab_size(m->vocab), counted = 0;
+    for (size_t i = LM_N_SPECIAL; i < V; i++)
+        counted += lm_vocab_count(m->vocab, (int32_t)i) > 0;
+    if (!counted) {
+        lm_log("warning: adaptive softmax: the vocabulary has no counts (an imported one?); the "
+               "clusters follow its id order, which may not be by frequency");
+        return;
+    }
     for (size_t i = LM_N_SPECIAL + 1; i < V; i++) {
         uint64_t a = lm_vocab_count(m->vocab, (int32_t)(i - 1)), b = lm_vocab_count(m->vocab, (int32_t)i);
         if (b > a) {

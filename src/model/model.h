@@ -223,7 +223,8 @@ int lm_head_layout(const lm_config *c, size_t O, size_t i_emb, lm_ptable *t, lm_
 void lm_head_init(const lm_net *m, float *params, lm_rng *rng);
 /* The adaptive softmax expects ids by decreasing count after the specials (lm_vocab_build's
  * order), so that its shortlist holds the frequent words: logs a warning naming the first id
- * out of that order, if any (the probabilities stay exact either way). */
+ * out of that order, or saying that the vocabulary has no counts to tell (the probabilities
+ * stay exact either way). */
 void lm_head_check_order(const lm_net *m);
 /* Floats of the workspace slot `logits` for N rows of width D, and the rows per chunk. */
 size_t lm_head_ws_floats(const lm_config *c, size_t D, size_t N, size_t *chunk);
