@@ -133,7 +133,8 @@ static void help(void)
            "Exit status: 0 done, 1 failure (message on stderr), 2 bad usage, 130 interrupted\n"
            "(checkpoint written).\n",
            arches, c.arch, c.layers, c.hidden, c.embed, c.heads, c.context, (double)c.dropout,
-           LM_MAX_CUTOFFS, (double)c.div_value, (double)c.init_range, o.asgd_patience, o.batch, o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
+           LM_MAX_CUTOFFS, (double)c.div_value, (double)c.init_range, o.asgd_patience, o.batch,
+           o.bptt, o.epochs, o.lr, o.decay_start, o.decay, o.clip, o.weight_decay,
            (unsigned long long)o.seed);
 }
 

@@ -241,7 +241,8 @@ void lm_head_check_order(const lm_net *m)
         return;
     }
     for (size_t i = LM_N_SPECIAL + 1; i < V; i++) {
-        uint64_t a = lm_vocab_count(m->vocab, (int32_t)(i - 1)), b = lm_vocab_count(m->vocab, (int32_t)i);
+        uint64_t a = lm_vocab_count(m->vocab, (int32_t)(i - 1));
+        uint64_t b = lm_vocab_count(m->vocab, (int32_t)i);
         if (b > a) {
             lm_log("warning: adaptive softmax: the vocabulary is not in decreasing count order "
                    "(id %zu '%s' has count %llu, id %zu count %llu); the clusters follow the ids",
