@@ -7,6 +7,12 @@
 # lstmlm's training figure is its whole-epoch rate (warm-up included); PyTorch's excludes its
 # first 5 steps. lstmlm's evaluation figure is `lstmlm eval` on ptb.valid.txt (73k tokens,
 # loading excluded); PyTorch's is its forward-only mode.
+# CORETYPES (default "inherit"): the OpenBLAS kernel settings to measure under, one after the
+# other, both sides alike: "inherit" keeps the environment's OPENBLAS_CORETYPE, "auto" unsets
+# it (OpenBLAS picks by itself), any other word is set as OPENBLAS_CORETYPE. Under each, the
+# SGEMM peak (../shared/bench/sgemm_peak.c, best square product on THREADS threads) is measured
+# too, and each training figure is also given as the fraction of that peak the whole step
+# reaches: tokens/s x 6 x (sum over layers of 4H (in + H) + H V) multiply-adds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
@@ -17,14 +23,22 @@ ptb=$here/../shared/data/ptb
 [ -f "$torchlm" ] && [ -f "$ptb/ptb.train.txt.gz" ] || { echo "throughput: ../shared is absent" >&2; exit 77; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+peak_src=$here/../shared/bench/sgemm_peak.c
+# shellcheck disable=SC2046
+gcc -O2 "$peak_src" $(pkg-config --cflags --libs openblas) -o "$tmp/sgemm_peak"
+coretypes=${CORETYPES:-inherit}
 median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 torch() { # MODE H BPTT STEPS
     /usr/bin/python3 "$torchlm" --mode "$1" --threads "$threads" --vocab 10000 --emb "$2" \
         --hidden "$2" --layers 2 --batch 20 --bptt "$3" --steps "$4" | tail -1 |
         sed 's/.*tokens_per_s=\([0-9.]*\).*/\1/'
 }
+run_all() {
 echo "$("$lstmlm" --version | head -1), $(nproc) cores, $threads threads," \
-     "median of $rounds alternating rounds"
+     "median of $rounds alternating rounds, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
+OPENBLAS_NUM_THREADS=$threads "$tmp/sgemm_peak" 0.3 3 > "$tmp/peak.txt"
+peak=$(awk '/^square/ { sub(/.*best= */, ""); v = $1 + 0; if (v > m) m = v } END { print m }' "$tmp/peak.txt")
+echo "SGEMM peak: $peak GFLOP/s ($(awk -F': ' '/corename/ {print $2}' "$tmp/peak.txt") kernels, best square product)"
 for cfg in "small 200 20 150" "medium 650 35 40"; do
     set -- $cfg
     name=$1 h=$2 bptt=$3 steps=$4
@@ -42,8 +56,23 @@ for cfg in "small 200 20 150" "medium 650 35 40"; do
     done
     for what in train eval; do
         l=$(median <"$tmp/l${what:0:1}") t=$(median <"$tmp/p${what:0:1}")
-        awk -v n="$name" -v w="$what" -v t="$t" -v l="$l" -v th="$threads" 'BEGIN {
-            printf "%-7s %-5s tokens/s: lstmlm %8.0f  pytorch %8.0f  ratio %.2fx  (%d threads)\n",
-                   n, w, l, t, l / t, th }'
+        awk -v n="$name" -v w="$what" -v t="$t" -v l="$l" -v th="$threads" -v h="$h" \
+            -v peak="$peak" 'BEGIN {
+            printf "%-7s %-5s tokens/s: lstmlm %8.0f  pytorch %8.0f  ratio %.2fx  (%d threads)",
+                   n, w, l, t, l / t, th
+            if (w == "train") {
+                flops = 6 * (4 * h * (h + h) * 2 + h * 10000)
+                printf "  step %.1f GFLOP/s = %.0f%% of peak (pytorch %.0f%%)", l * flops / 1e9,
+                       100 * l * flops / 1e9 / peak, 100 * t * flops / 1e9 / peak
+            }
+            printf "\n" }'
     done
+done
+}
+for ct in $coretypes; do
+    case $ct in
+    inherit) (run_all) ;;
+    auto) (unset OPENBLAS_CORETYPE; run_all) ;;
+    *) (export OPENBLAS_CORETYPE=$ct; run_all) ;;
+    esac
 done
