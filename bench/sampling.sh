@@ -15,7 +15,7 @@
 #
 #   bench/sampling.sh MODEL.h5 TEST.txt [N]
 # Environment: LSTMLM [src/lstmlm], OUT [sampling-bench], MIX (e.g. "--mix kn5.h5 --lambda
-# 0.7"), SEED [1], SETTINGS (a file of "name|chat options" lines to replace the built-in grid).
+# 0.7"), SEED [1], THREADS [1], SETTINGS (a file of "name|chat options" lines to replace the built-in grid).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 lstmlm=${LSTMLM:-$here/src/lstmlm}
@@ -25,6 +25,7 @@ test=$2
 n=${3:-300}
 out=${OUT:-sampling-bench}
 mix=${MIX:-}
+threads=${THREADS:-1}
 mkdir -p "$out"
 [ -f "$model" ] || { echo "$0: $model: no such model" >&2; exit 2; }
 [ -f "$test" ] || { echo "$0: $test: no such file" >&2; exit 2; }
@@ -75,7 +76,7 @@ measure() {
 reply_ppl() {
     awk 'NF { print; print "" }' "$1" > "$1.eval"
     # shellcheck disable=SC2086
-    "$lstmlm" eval "$model" $mix "$1.eval" | awk '$1 == "perplexity" { print $2; exit }'
+    "$lstmlm" eval "$model" $mix --threads "$threads" "$1.eval" | awk '$1 == "perplexity" { print $2; exit }'
 }
 
 echo "model $model${mix:+ $mix}, $np prompts from $test, seed ${SEED:-1}"
@@ -85,7 +86,7 @@ grid | while IFS='|' read -r name opts; do
     [ -n "$name" ] || continue
     f="$out/$(echo "$name" | tr ' .' '__').txt"
     # shellcheck disable=SC2086
-    "$lstmlm" chat "$model" $mix $opts --seed "${SEED:-1}" -q < "$out/chat-input.txt" > "$f" 2> "$f.log"
+    "$lstmlm" chat "$model" $mix $opts --threads "$threads" --seed "${SEED:-1}" -q < "$out/chat-input.txt" > "$f" 2> "$f.log"
     [ "$(wc -l < "$f")" = "$np" ] || { echo "$0: $name: $(wc -l < "$f") replies for $np prompts" >&2; exit 1; }
     printf '%-26s %s %7s\n' "$name" "$(measure "$f")" "$(reply_ppl "$f")"
 done
