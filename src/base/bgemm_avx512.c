@@ -51,38 +51,71 @@ static inline __m512i pairs32(const float *x, size_t n)
     return _mm512_permutex2var_epi16(a, odd, b);
 }
 
+/* pairs32 of 32 floats. */
+static inline __m512i pairs32_full(const float *x)
+{
+    __m512i a = round_hi(_mm512_loadu_ps(x)), b = round_hi(_mm512_loadu_ps(x + 16));
+    const __m512i odd = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37,
+                                         35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9,
+                                         7, 5, 3, 1);
+    return _mm512_permutex2var_epi16(a, odd, b);
+}
+
 /* ---- packing ------------------------------------------------------------------------------ */
+
+/* The operands whose pairs come from two rows of the source (A with ta, B without tb) are
+ * packed PB pairs (2 PB source rows) at a time across all panels of the range, so that each
+ * source line is read once while it is in the L1 cache. */
+#define PB 8
+
+/* op(A) = A^T, A (K, M): rows k and k+1 of A give pair p of the panel, 8 rows wide; two
+ * panels (16 floats of a row) at a time. */
+static void pack_a_t(const bg_job *j, size_t lo, size_t hi)
+{
+    size_t K = j->K, KP = j->KP, lda = j->lda, M = j->M;
+    for (size_t p0 = 0; p0 < KP; p0 += PB) {
+        size_t p1 = min_sz(p0 + PB, KP);
+        for (size_t i = lo; i < hi; i += 2) {
+            size_t r0 = i * BG_MR, rows = min_sz(2 * BG_MR, M - r0);
+            bool two = i + 1 < hi;
+            __mmask16 m = lanes(two ? rows : min_sz(BG_MR, rows));
+            uint32_t *d0 = j->pa + i * BG_MR * KP, *d1 = d0 + BG_MR * KP;
+            for (size_t p = p0; p < p1; p++) {
+                const float *x = j->A + 2 * p * lda + r0;
+                __m512i a = round_hi(_mm512_maskz_loadu_ps(m, x));
+                __m512i b = 2 * p + 1 < K ? round_hi(_mm512_maskz_loadu_ps(m, x + lda))
+                                          : _mm512_setzero_si512();
+                __m512i w = join(a, b);
+                _mm256_storeu_si256((__m256i *)(d0 + p * BG_MR), _mm512_castsi512_si256(w));
+                if (two)
+                    _mm256_storeu_si256((__m256i *)(d1 + p * BG_MR),
+                                        _mm512_extracti64x4_epi64(w, 1));
+            }
+        }
+    }
+}
 
 void lm_bgemm_pack_a_avx512(const bg_job *j, size_t lo, size_t hi)
 {
     size_t K = j->K, KP = j->KP, lda = j->lda;
+    if (j->ta) {
+        pack_a_t(j, lo, hi);
+        return;
+    }
     for (size_t i = lo; i < hi; i++) {
         uint32_t *dst = j->pa + i * BG_MR * KP;
         size_t r0 = i * BG_MR, rows = min_sz(BG_MR, j->M - r0);
-        if (!j->ta) {
-            /* Rows of A are contiguous in k: each row of the panel packs on its own. */
-            for (size_t r = 0; r < BG_MR; r++) {
-                uint32_t *d = dst + r * KP;
-                if (r >= rows) {
-                    memset(d, 0, KP * sizeof *d);
-                    continue;
-                }
-                const float *src = j->A + (r0 + r) * lda;
-                for (size_t p = 0; p < KP; p += 16)
-                    _mm512_mask_storeu_epi32(d + p, lanes(KP - p),
-                                             pairs32(src + 2 * p, min_sz(32, K - 2 * p)));
+        /* Rows of A are contiguous in k: each row of the panel packs on its own. */
+        for (size_t r = 0; r < BG_MR; r++) {
+            uint32_t *d = dst + r * KP;
+            if (r >= rows) {
+                memset(d, 0, KP * sizeof *d);
+                continue;
             }
-            continue;
-        }
-        /* op(A) = A^T, A (K, M): rows k and k+1 of A give the panel's pair p, 8 rows wide. */
-        __mmask16 m = lanes(rows);
-        for (size_t p = 0; p < KP; p++) {
-            const float *x = j->A + 2 * p * lda + r0;
-            __m512i a = round_hi(_mm512_maskz_loadu_ps(m, x));
-            __m512i b = 2 * p + 1 < K ? round_hi(_mm512_maskz_loadu_ps(m, x + lda))
-                                      : _mm512_setzero_si512();
-            _mm256_storeu_si256((__m256i *)(dst + p * BG_MR),
-                                _mm512_castsi512_si256(join(a, b)));
+            const float *src = j->A + (r0 + r) * lda;
+            for (size_t p = 0; p < KP; p += 16)
+                _mm512_mask_storeu_epi32(d + p, lanes(KP - p),
+                                         pairs32(src + 2 * p, min_sz(32, K - 2 * p)));
         }
     }
 }
@@ -91,21 +124,26 @@ void lm_bgemm_pack_a_avx512(const bg_job *j, size_t lo, size_t hi)
 static inline void transpose16(__m512i r[16])
 {
     __m512i t[16];
+#pragma GCC unroll 8
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
     }
+#pragma GCC unroll 4
     for (int i = 0; i < 16; i += 4) {
         r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
         r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
         r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
         r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
     }
+#pragma GCC unroll 2
     for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) {
             t[8 * h + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0x88);
             t[8 * h + i + 4] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0xdd);
         }
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
         r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
         r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
@@ -115,12 +153,13 @@ static inline void transpose16(__m512i r[16])
 void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
 {
     size_t K = j->K, KP = j->KP, ldb = j->ldb;
-    for (size_t jp = lo; jp < hi; jp++) {
-        uint32_t *dst = j->pb + jp * BG_NR * KP;
-        size_t c0 = jp * BG_NR, nc = min_sz(BG_NR, j->N - c0), w = (nc + 15) & ~(size_t)15;
-        if (!j->tb) {
-            /* Rows k and k+1 of B give pair p of the panel's columns. */
-            for (size_t p = 0; p < KP; p++) {
+    /* Rows k and k+1 of B give pair p of the panel's columns. */
+    for (size_t p0 = 0; !j->tb && p0 < KP; p0 += PB) {
+        size_t p1 = min_sz(p0 + PB, KP);
+        for (size_t jp = lo; jp < hi; jp++) {
+            uint32_t *dst = j->pb + jp * BG_NR * KP;
+            size_t c0 = jp * BG_NR, nc = min_sz(BG_NR, j->N - c0), w = (nc + 15) & ~(size_t)15;
+            for (size_t p = p0; p < p1; p++) {
                 const float *x = j->B + 2 * p * ldb + c0;
                 bool odd = 2 * p + 1 < K;
                 for (size_t v = 0; v < w; v += 16) {
@@ -131,22 +170,43 @@ void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
                     _mm512_storeu_si512(dst + p * w + v, join(a, b));
                 }
             }
-            continue;
         }
+    }
+    for (size_t jp = lo; jp < hi; jp++) {
+        uint32_t *dst = j->pb + jp * BG_NR * KP;
+        size_t c0 = jp * BG_NR, nc = min_sz(BG_NR, j->N - c0), w = (nc + 15) & ~(size_t)15;
+        if (!j->tb)
+            continue; /* packed below, across the panels */
         /* op(B) = B^T, B (N, K): column c of the panel is row c0 + c of B, contiguous in k;
          * 16 columns x 16 pairs at a time, transposed in registers. */
         for (size_t v = 0; v < w; v += 16) {
             size_t cols = min_sz(16, nc - v);
+            const float *src = j->B + (c0 + v) * ldb;
             for (size_t p = 0; p < KP; p += 16) {
                 __m512i r[16];
                 size_t n = min_sz(32, K - 2 * p);
-                for (size_t c = 0; c < 16; c++)
-                    r[c] = c < cols ? pairs32(j->B + (c0 + v + c) * ldb + 2 * p, n)
-                                    : _mm512_setzero_si512();
+                if (cols == 16 && n == 32) {
+#pragma GCC unroll 16
+                    for (size_t c = 0; c < 16; c++)
+                        r[c] = pairs32_full(src + c * ldb + 2 * p);
+                } else {
+#pragma GCC unroll 16
+                    for (size_t c = 0; c < 16; c++)
+                        r[c] = c < cols ? pairs32(src + c * ldb + 2 * p, n)
+                                        : _mm512_setzero_si512();
+                }
                 transpose16(r);
-                size_t np = min_sz(16, KP - p);
-                for (size_t q = 0; q < np; q++)
-                    _mm512_storeu_si512(dst + (p + q) * w + v, r[q]);
+                uint32_t *d = dst + p * w + v;
+                if (KP - p >= 16) {
+#pragma GCC unroll 16
+                    for (size_t q = 0; q < 16; q++)
+                        _mm512_storeu_si512(d + q * w, r[q]);
+                } else {
+#pragma GCC unroll 16
+                    for (size_t q = 0; q < 16; q++)
+                        if (q < KP - p)
+                            _mm512_storeu_si512(d + q * w, r[q]);
+                }
             }
         }
     }
