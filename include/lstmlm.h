@@ -457,7 +457,8 @@ LM_API int lm_checkpoint_note(const char *path, const char *key, char *buf, size
                               lm_error *err);
 /* What training a model of cfg (vocab set) with batch B and window T needs: its parameter
  * count and the bytes of parameters, gradients, optimizer moments and the window's
- * activations (an estimate within a few per cent). LM_EINVAL for a bad cfg. */
+ * activations, with precision bf16 also the packed operands of its products (an estimate
+ * within a few per cent). LM_EINVAL for a bad cfg. */
 LM_API int lm_config_footprint(const lm_config *cfg, size_t batch, size_t bptt, size_t *params,
                                size_t *bytes, lm_error *err);
 /* Saves the parameters of the best epoch so far (lowest validation perplexity; the latest

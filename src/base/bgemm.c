@@ -66,6 +66,7 @@ void lm_bgemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, c
         }
 }
 
+#ifdef LM_BGEMM_X86
 /* ---- packing buffers ---------------------------------------------------------------------- */
 
 /* One buffer per calling thread, grown to the largest product it has run and kept (freed when
@@ -117,7 +118,6 @@ static uint32_t *buf_get(size_t n)
 
 /* ---- the packed product over the pool ----------------------------------------------------- */
 
-#ifdef LM_BGEMM_X86
 static void pack_part(void *ctx, size_t part, size_t nparts)
 {
     const bg_job *j = ctx;

@@ -279,6 +279,12 @@ int lm_config_footprint(const lm_config *cfg, size_t batch, size_t bptt, size_t 
     double b = 4.0 * (5.0 * (double)m.table.total + (double)ws_sizes(&m, bptt, batch, sizes,
                                                                      &chunk) +
                       (double)m.arch->state_floats(cfg, batch, 0));
+    if (cfg->precision == LM_PRECISION_BF16) {
+        /* The bf16 products' packed operands, the head's the largest: a chunk of logit
+         * gradients and the head's weights, 2 bytes a value. */
+        size_t O = m.arch->out_dim(cfg), D = O > cfg->embed ? O : cfg->embed;
+        b += 2.0 * ((double)chunk + (double)D) * (double)cfg->vocab;
+    }
     *params = m.table.count;
     *bytes = b > (double)SIZE_MAX ? SIZE_MAX : (size_t)b;
     free(m.table.p);
