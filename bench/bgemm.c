@@ -48,8 +48,8 @@ static void shape(const char *name, bool ta, bool tb, size_t M, size_t N, size_t
         }
         g[w] = 2.0 * (double)M * (double)N * (double)K / best / 1e9;
     }
-    printf("%-14s %c%c M=%5zu N=%5zu K=%5zu  sgemm %6.1f  bgemm %6.1f GFLOP/s  (%.2fx)\n",
-           name, ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, g[0], g[1], g[1] / g[0]);
+    printf("%-14s %c%c M=%5zu N=%5zu K=%5zu  sgemm %6.1f  bgemm %6.1f GFLOP/s  (%.2fx)\n", name,
+           ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, g[0], g[1], g[1] / g[0]);
     lm_free(A);
     lm_free(B);
     lm_free(C);

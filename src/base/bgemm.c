@@ -206,7 +206,8 @@ int lm_precision_check(int precision, lm_error *err)
     if (precision != LM_PRECISION_BF16)
         return lm_fail(err, LM_EINVAL, "unknown precision %d (expected f32 or bf16)", precision);
     if (!lm_bgemm_available())
-        return lm_fail(err, LM_EINVAL, "bf16 training needs a CPU with AVX-512 BF16 (vdpbf16ps); "
+        return lm_fail(err, LM_EINVAL,
+                       "bf16 training needs a CPU with AVX-512 BF16 (vdpbf16ps); "
                        "this one has none (train with precision f32)");
     return LM_OK;
 }

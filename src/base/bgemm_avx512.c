@@ -45,9 +45,9 @@ static inline __m512i pairs32(const float *x, size_t n)
     __m512i b = round_hi(_mm512_maskz_loadu_ps(n > 16 ? lanes(n - 16) : 0, x + 16));
     /* 16-bit word w of the result is the high half of float w of a:b... of pair w / 2: the
      * high halves are the odd 16-bit words 1, 3, ..., 63 of the concatenation a:b. */
-    const __m512i odd = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37,
-                                         35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9,
-                                         7, 5, 3, 1);
+    const __m512i odd =
+        _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27,
+                         25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     return _mm512_permutex2var_epi16(a, odd, b);
 }
 
@@ -55,9 +55,9 @@ static inline __m512i pairs32(const float *x, size_t n)
 static inline __m512i pairs32_full(const float *x)
 {
     __m512i a = round_hi(_mm512_loadu_ps(x)), b = round_hi(_mm512_loadu_ps(x + 16));
-    const __m512i odd = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37,
-                                         35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9,
-                                         7, 5, 3, 1);
+    const __m512i odd =
+        _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27,
+                         25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     return _mm512_permutex2var_epi16(a, odd, b);
 }
 
@@ -192,8 +192,8 @@ void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
                 } else {
 #pragma GCC unroll 16
                     for (size_t c = 0; c < 16; c++)
-                        r[c] = c < cols ? pairs32(src + c * ldb + 2 * p, n)
-                                        : _mm512_setzero_si512();
+                        r[c] =
+                            c < cols ? pairs32(src + c * ldb + 2 * p, n) : _mm512_setzero_si512();
                 }
                 transpose16(r);
                 uint32_t *d = dst + p * w + v;
@@ -216,11 +216,9 @@ void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
 
 /* C (mr, nc) = alpha * A-panel B-panel over kp pairs + beta C (beta 0: C is not read). a: the
  * panel's words at r * rs + p * ps; b: the B panel's at p * w + c, nv = w / 16 vectors. */
-static inline __attribute__((always_inline)) void tile(const int mr, const int nv, size_t kp,
-                                                       const uint32_t *a, size_t rs, size_t ps,
-                                                       const uint32_t *b, size_t w, float *C,
-                                                       size_t ldc, size_t nc, float alpha,
-                                                       float beta)
+static inline __attribute__((always_inline)) void
+tile(const int mr, const int nv, size_t kp, const uint32_t *a, size_t rs, size_t ps,
+     const uint32_t *b, size_t w, float *C, size_t ldc, size_t nc, float alpha, float beta)
 {
     __m512 acc[BG_MR][3];
 #pragma GCC unroll 8
