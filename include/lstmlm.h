@@ -80,6 +80,22 @@ LM_API const char *lm_kernel_name(void);
  * rule (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else one per core). */
 LM_API size_t lm_threads(void);
 
+/* The arithmetic of training products (lm_config.precision). LM_PRECISION_BF16: the large
+ * matrix products of a training window (the softmax head's three, the LSTM's input projection
+ * and its weight and input gradients, the RWKV and transformer layers' projections) round both
+ * operands to bfloat16 and sum the products in float32; the weights, the optimizer, the
+ * recurrent step, element-wise work, evaluation and generation stay float32. */
+enum { LM_PRECISION_F32 = 0, LM_PRECISION_BF16 = 1 };
+/* "f32" or "bf16" (static text; NULL for another value), and back (-1 for another name). */
+LM_API const char *lm_precision_name(int precision);
+LM_API int lm_precision_parse(const char *name);
+/* LM_OK when this CPU can train in the precision at full speed; LM_EINVAL otherwise, with a
+ * one-line reason ("bf16 training needs a CPU with AVX-512 BF16 (vdpbf16ps); this one has
+ * none"). */
+LM_API int lm_precision_check(int precision, lm_error *err);
+/* The kernel behind LM_PRECISION_BF16 here: "avx512-bf16", or "plain" (static text). */
+LM_API const char *lm_bf16_kernel_name(void);
+
 /* ---- random numbers ---------------------------------------------------------------------- */
 
 /* xorshift64* generator; the whole state is this struct, so copying it replays the stream. */
@@ -226,6 +242,9 @@ typedef struct lm_config {
     size_t n_cutoffs;                /* adaptive: tail clusters, 1..LM_MAX_CUTOFFS [0] */
     size_t cutoffs[LM_MAX_CUTOFFS];  /* adaptive: increasing, >= LM_N_SPECIAL, < vocab */
     float div_value;                 /* adaptive: width divisor per cluster, >= 1 [4] */
+    /* Training only: LM_PRECISION_* of the window's large products (see lm_precision_name);
+     * lm_trainer_create refuses LM_PRECISION_BF16 where lm_precision_check does. [F32] */
+    int precision;
 } lm_config;
 
 LM_API void lm_config_init(lm_config *cfg);
@@ -256,8 +275,9 @@ LM_API size_t lm_model_describe(const lm_model *m, char *buf, size_t cap);
 /* The settings a neural model was made with; NULL for other kinds. */
 LM_API const lm_config *lm_model_config(const lm_model *m);
 /* Fine-tuning: replaces the training-only settings of a neural model (dropout, the dropout_*
- * rates, weight_drop, ar, tar) by those of cfg; the shape and vocabulary stay. LM_EINVAL for
- * another kind or a setting lm_config_check refuses for the model's architecture. */
+ * rates, weight_drop, ar, tar, precision) by those of cfg; the shape and vocabulary stay.
+ * LM_EINVAL for another kind or a setting lm_config_check refuses for the model's
+ * architecture. */
 LM_API int lm_model_set_regularization(lm_model *m, const lm_config *cfg, lm_error *err);
 LM_API const lm_vocab *lm_model_vocab(const lm_model *m);
 /* How text is read into the model's ids (tokenizer and lower-casing of its training text). */
@@ -437,7 +457,8 @@ LM_API int lm_checkpoint_note(const char *path, const char *key, char *buf, size
                               lm_error *err);
 /* What training a model of cfg (vocab set) with batch B and window T needs: its parameter
  * count and the bytes of parameters, gradients, optimizer moments and the window's
- * activations (an estimate within a few per cent). LM_EINVAL for a bad cfg. */
+ * activations, with precision bf16 also the packed operands of its products (an estimate
+ * within a few per cent). LM_EINVAL for a bad cfg. */
 LM_API int lm_config_footprint(const lm_config *cfg, size_t batch, size_t bptt, size_t *params,
                                size_t *bytes, lm_error *err);
 /* Saves the parameters of the best epoch so far (lowest validation perplexity; the latest

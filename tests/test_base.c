@@ -1,7 +1,8 @@
-/* test_base.c - RNG, BLAS wrapper and packed kernel against plain loops, the thread pool (also
- * across fork), fast exp/sigmoid/tanh accuracy, errors. */
+/* test_base.c - RNG, BLAS wrapper, packed and bf16 kernels against plain loops, the thread
+ * pool (also across fork), fast exp/sigmoid/tanh accuracy, errors. */
 #include "base/base.h"
 #include "base/fastmath.h"
+#include "base/qgemv.h"
 #include "harness.h"
 
 #include <math.h>
@@ -115,6 +116,159 @@ out:
     lm_free(A);
     lm_free(Bm);
     lm_free(P);
+    lm_free(C1);
+    lm_free(C2);
+}
+
+/* ---- the bf16 GEMM ------------------------------------------------------------------------ */
+
+/* The float32 sums of K products differ from the reference's (summed in double) by at most
+ * K units of float rounding of the summed magnitudes. */
+#define BF_SUM_ULP 6e-8
+
+static float bf_round(float x)
+{
+    return lm_bf16_to_float(lm_float_to_bf16(x));
+}
+
+/* One case against the reference: strided operands (ld one past the width), C with a margin
+ * that must stay untouched; |C - ref| <= K * BF_SUM_ULP * (sum |a b| + |beta C|). */
+static bool bgemm_case(lm_rng *r, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                       float beta)
+{
+    size_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 1, ldc = N + 3;
+    size_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc;
+    float *A = lm_alloc_floats(na), *Bm = lm_alloc_floats(nb);
+    float *C0 = lm_alloc_floats(nc), *C1 = lm_alloc_floats(nc), *C2 = lm_alloc_floats(nc);
+    for (size_t i = 0; i < na; i++)
+        A[i] = (float)(lm_rng_uniform(r) - 0.5);
+    for (size_t i = 0; i < nb; i++)
+        Bm[i] = (float)(lm_rng_uniform(r) - 0.5);
+    for (size_t i = 0; i < nc; i++)
+        C0[i] = C1[i] = C2[i] = (float)(lm_rng_uniform(r) - 0.5);
+    lm_bgemm(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C1, ldc);
+    lm_bgemm_ref(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C2, ldc);
+    bool ok = true;
+    for (size_t i = 0; i < M && ok; i++)
+        for (size_t j = 0; j < ldc && ok; j++) {
+            double mag = fabs((double)beta * C0[i * ldc + j]);
+            for (size_t k = 0; k < K && j < N; k++)
+                mag += fabs((double)alpha * bf_round(ta ? A[k * lda + i] : A[i * lda + k]) *
+                            bf_round(tb ? Bm[j * ldb + k] : Bm[k * ldb + j]));
+            double d = fabs((double)C1[i * ldc + j] - C2[i * ldc + j]);
+            if (j >= N ? d != 0 : d > (double)(K + 1) * BF_SUM_ULP * mag + 1e-30) {
+                printf("\n  %s ta=%d tb=%d M=%zu N=%zu K=%zu alpha=%g beta=%g: C[%zu][%zu] %.9g "
+                       "vs %.9g%s", lm_bgemm_kernel_name(), ta, tb, M, N, K, (double)alpha,
+                       (double)beta, i, j, (double)C1[i * ldc + j], (double)C2[i * ldc + j],
+                       j >= N ? " (past N: written)" : "");
+                ok = false;
+            }
+        }
+    lm_free(A);
+    lm_free(Bm);
+    lm_free(C0);
+    lm_free(C1);
+    lm_free(C2);
+    return ok;
+}
+
+/* Rounding: single products are exact, so they show the packing rounds to nearest even as
+ * lm_float_to_bf16 does (halfway cases 1 + 2^-8 -> 1 and 1 + 3 * 2^-8 -> 1 + 2^-6). */
+static bool bgemm_rounding(void)
+{
+    static const float v[] = {1.0f,       1.00390625f, 1.01171875f, -1.00390625f, 3.14159265f,
+                              -2.71828f,  1e-3f,       6.5e4f,      -1e30f,       0.0f,
+                              1.0f + 1e-7f, 0.333333f, -7.77e-5f,   123.456f,     1.99999f,
+                              -0.5f};
+    enum { n = sizeof v / sizeof *v };
+    float C1[n * n], C2[n * n];
+    lm_bgemm(false, true, n, n, 1, 1.0f, v, 1, v, 1, 0.0f, C1, n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            C2[i * n + j] = bf_round(v[i]) * bf_round(v[j]);
+    for (size_t i = 0; i < n * n; i++)
+        if (C1[i] != C2[i]) { /* == also for the zeros of either sign */
+            printf("\n  %s: %.9g x %.9g = %.9g, expected %.9g", lm_bgemm_kernel_name(),
+                   (double)v[i / n], (double)v[i % n], (double)C1[i], (double)C2[i]);
+            return false;
+        }
+    return bf_round(1.00390625f) == 1.0f && bf_round(1.01171875f) == 1.015625f;
+}
+
+static void test_bgemm(void)
+{
+    static const size_t Ms[] = {1, 2, 7, 8, 9, 17, 40};
+    static const size_t Ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
+    static const size_t Ks[] = {1, 2, 3, 31, 32, 33, 257};
+    lm_rng r;
+    lm_rng_seed(&r, 11);
+    int cases = 0, kinds = 0;
+    for (int kind = 1; kind >= 0; kind--) {
+        if (!lm_bgemm_force(kind)) {
+            printf("\n  skipped: the AVX-512 BF16 kernel (this CPU has no AVX-512 BF16)");
+            continue;
+        }
+        kinds++;
+        CU_ASSERT(bgemm_rounding());
+        for (int t = 0; t < 4; t++)
+            for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
+                for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
+                    for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) {
+                        float alpha = (a + c) % 2 ? 0.5f : 1.0f;
+                        float beta = (b + c) % 3 == 0 ? 0.0f : (b + c) % 3 == 1 ? 1.0f : 0.3f;
+                        cases++;
+                        if (!bgemm_case(&r, t & 1, t & 2, Ms[a], Ns[b], Ks[c], alpha, beta)) {
+                            CU_FAIL("bf16 gemm differs from the reference");
+                            goto out;
+                        }
+                    }
+        /* Several panels and K blocks each way, and the empty products. */
+        for (int t = 0; t < 4; t++)
+            CU_ASSERT(bgemm_case(&r, t & 1, t & 2, 130, 200, 600, 1.0f, 1.0f));
+        float C[6] = {1, 2, 3, 4, 5, 6};
+        lm_bgemm(false, false, 2, 3, 0, 1.0f, C, 1, C, 3, 0.5f, C, 3);
+        CU_ASSERT(C[0] == 0.5f && C[5] == 3.0f);
+        lm_bgemm(false, false, 0, 3, 4, 1.0f, NULL, 4, NULL, 3, 0.0f, NULL, 3);
+    }
+out:
+    lm_bgemm_force(-1);
+    CU_ASSERT(kinds >= 1);
+    printf("(%d cases) ", cases);
+}
+
+/* The pool split gives the bits of one thread (every C element is summed in the same order),
+ * and lm_gemm_train follows the thread's training precision. */
+static void test_bgemm_threads(void)
+{
+    size_t M = 300, N = 500, K = 201, parts = lm_pool_threads();
+    lm_rng r;
+    lm_rng_seed(&r, 12);
+    float *A = lm_alloc_floats(M * K), *Bm = lm_alloc_floats(N * K);
+    float *C1 = lm_alloc_floats(M * N), *C2 = lm_alloc_floats(M * N);
+    for (size_t i = 0; i < M * K; i++)
+        A[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    for (size_t i = 0; i < N * K; i++)
+        Bm[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        size_t lda = ta ? M : K, ldb = tb ? K : N;
+        lm_pool_set_threads(1);
+        lm_bgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C1, N);
+        lm_pool_set_threads(3);
+        lm_bgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C2, N);
+        CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
+    }
+    lm_pool_set_threads(parts);
+    CU_ASSERT(lm_gemm_train_set(LM_PRECISION_BF16) == LM_PRECISION_F32);
+    lm_gemm_train(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C1, N);
+    lm_bgemm(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C2, N);
+    CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
+    CU_ASSERT(lm_gemm_train_set(LM_PRECISION_F32) == LM_PRECISION_BF16);
+    lm_gemm_train(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C1, N);
+    lm_gemm(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C2, N);
+    CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
+    lm_free(A);
+    lm_free(Bm);
     lm_free(C1);
     lm_free(C2);
 }
@@ -247,6 +401,8 @@ int main(void)
         {"rng is repeatable and uniform", test_rng_repeatable},
         {"gemm matches plain loops", test_gemm_matches_reference},
         {"packed gemm matches plain loops", test_pgemm_matches_reference},
+        {"bf16 gemm matches plain loops", test_bgemm},
+        {"bf16 gemm: threads, training precision", test_bgemm_threads},
         {"thread pool runs every part once", test_pool},
         {"thread pool works in a forked child", test_pool_fork},
         {"fast exp, sigmoid, tanh accuracy", test_fast_math},

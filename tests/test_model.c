@@ -180,6 +180,8 @@ static void test_format_versions_and_checksum(void)
     /* A file from before the softmax attributes has a full softmax. */
     CU_ASSERT_EQUAL(n->cfg.softmax, LM_SOFTMAX_FULL);
     CU_ASSERT_EQUAL(n->cfg.n_cutoffs, 0);
+    /* ... and from before the precision attribute, float32 training. */
+    CU_ASSERT_EQUAL(n->cfg.precision, LM_PRECISION_F32);
     CU_ASSERT_EQUAL(memcmp(n->params, m->params, m->table.total * sizeof(float)), 0);
     lm_net_free(n);
     write_custom(m, tmp("order.h5"), 1);
@@ -327,6 +329,35 @@ static void test_adaptive_attributes(void)
     lm_net_free(m);
 }
 
+/* The training precision is written and read back (also for a CPU without the bf16 kernel:
+ * loading never asks for it); an unknown one is refused. */
+static void test_precision_attribute(void)
+{
+    lm_net *m = tiny(1, 0), *n = NULL;
+    CU_ASSERT_FATAL(m != NULL);
+    lm_error err;
+    m->cfg.precision = LM_PRECISION_BF16;
+    const char *p = tmp("bf16.h5");
+    CU_ASSERT_FATAL(lm_net_save(m, p, &err) == LM_OK);
+    lm_bgemm_force(0);
+    CU_ASSERT_FATAL(lm_net_load(p, &n, &err) == LM_OK);
+    lm_bgemm_force(-1);
+    CU_ASSERT_EQUAL(n->cfg.precision, LM_PRECISION_BF16);
+    CU_ASSERT_EQUAL(memcmp(n->params, m->params, m->table.total * sizeof(float)), 0);
+    lm_net_free(n);
+    refused(adaptive_file(m, "fp8.h5", "precision", 1, NULL, 0, "fp8", 0), LM_EFORMAT,
+            "/config/precision 'fp8'");
+    lm_config c = m->cfg;
+    c.precision = 7;
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "precision"));
+    CU_ASSERT_STRING_EQUAL(lm_precision_name(LM_PRECISION_BF16), "bf16");
+    CU_ASSERT_EQUAL(lm_precision_parse("f32"), LM_PRECISION_F32);
+    CU_ASSERT_EQUAL(lm_precision_parse("bf 16"), -1);
+    CU_ASSERT_PTR_NULL(lm_precision_name(2));
+    lm_net_free(m);
+}
+
 static char logged[512];
 static void keep_line(void *ud, const char *line)
 {
@@ -451,6 +482,7 @@ int main(void)
         {"format version 1 loads; damaged vocabularies and checksums are refused",
          test_format_versions_and_checksum},
         {"configuration checks", test_config_checks},
+        {"training precision: read back, damaged refused", test_precision_attribute},
         {"adaptive softmax attributes: read back; damaged ones refused", test_adaptive_attributes},
         {"adaptive softmax: a vocabulary out of count order is reported", test_adaptive_order_warning},
         {NULL, NULL},

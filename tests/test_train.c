@@ -1,5 +1,5 @@
 /* test_train.c - the trainer: learning, schedules, exact resume from a mid-epoch checkpoint,
- * divergence detection, early stopping, corpus mismatch on resume. */
+ * divergence detection, early stopping, corpus mismatch on resume, bf16 training. */
 #include "harness.h"
 #include "lm/lm.h"
 #include "model/model.h"
@@ -25,8 +25,8 @@ static void make_corpus(void)
 
 /* With awd: every AWD-LSTM regulariser and the tied head through a projection (10 -> 8).
  * With adaptive: the adaptive softmax, a shortlist of 8 ids and tails [8, 14), [14, 20) of
- * widths 5 and 2. */
-static int awd, adaptive;
+ * widths 5 and 2. With bf16: training precision bf16. */
+static int awd, adaptive, bf16;
 
 static lm_model *model(float dropout)
 {
@@ -60,6 +60,7 @@ static lm_model *model(float dropout)
         c.cutoffs[1] = 14;
         c.div_value = 2.0f;
     }
+    c.precision = bf16 ? LM_PRECISION_BF16 : LM_PRECISION_F32;
     lm_rng r;
     lm_rng_seed(&r, 1);
     lm_model *m;
@@ -172,6 +173,7 @@ static void resume_case(int optimizer, float dropout, int shift)
     CU_ASSERT(memcmp(lm_model_net(a)->params, lm_model_net(c)->params, lm_model_net(a)->table.total * sizeof(float)) == 0);
     const lm_history_row *h;
     CU_ASSERT_EQUAL(lm_model_history(c, &h), 3);
+    CU_ASSERT_EQUAL(lm_model_config(c)->precision, bf16 ? LM_PRECISION_BF16 : LM_PRECISION_F32);
     /* A different corpus is refused. */
     lm_model *d;
     lm_trainer *t2;
@@ -214,6 +216,163 @@ static void test_resume_adaptive(void)
     adaptive = 1;
     resume_case(LM_OPT_ADAM, 0.3f, 0);
     adaptive = 0;
+}
+
+/* ---- bf16 training (--precision bf16) ------------------------------------------------------ */
+
+/* A bf16 window agrees with the float32 one to bf16 rounding (8 significant bits, errors of a
+ * few 2^-9 relative that partly average out over the sums): the loss within BF16_LOSS_RTOL,
+ * the whole gradient block within BF16_GRAD_RTOL in norm, and its direction. */
+#define BF16_LOSS_RTOL 1e-2
+#define BF16_GRAD_RTOL 2e-2
+#define BF16_GRAD_COS 0.9995
+
+typedef struct window_case {
+    const char *arch;
+    int awd, adaptive;
+} window_case;
+
+/* Loss (nats per token) and gradients of one training window of model m (from its initial
+ * state, dropout drawn from seed 5) in precision p; grads (table.total floats) overwritten. */
+static double window_loss(lm_net *n, int p, float *grads)
+{
+    size_t T = 6, B = 3, N = T * B;
+    int32_t x[18], y[18];
+    for (size_t i = 0; i < N; i++) {
+        x[i] = corpus[i * 7 % NTOK];
+        y[i] = corpus[(i * 7 + 1) % NTOK];
+    }
+    lm_ws w;
+    lm_error err;
+    CU_ASSERT_FATAL(lm_ws_init(&w, n, T, B, &err) == LM_OK);
+    float *state = lm_alloc_floats(n->arch->state_floats(&n->cfg, B, 0));
+    n->arch->state_reset(&n->cfg, state, B);
+    memset(grads, 0, n->table.total * sizeof(float));
+    lm_rng rng;
+    lm_rng_seed(&rng, 5);
+    n->cfg.precision = p;
+    lm_ce_acc acc = {0};
+    lm_net_window(n, &w, x, y, T, B, state, 0, 1, &rng, grads, 1.0f / (float)B, &acc);
+    n->cfg.precision = LM_PRECISION_F32;
+    lm_free(state);
+    lm_ws_free(&w);
+    return (acc.nll + acc.reg) / (double)acc.n;
+}
+
+/* With each bf16 kernel this CPU has (the plain one everywhere). */
+static void test_bf16_window(void)
+{
+    static const window_case cases[] = {
+        {"lstm", 0, 0}, {"lstm", 1, 0}, {"lstm", 0, 1}, {"rwkv", 0, 0}, {"transformer", 0, 0}};
+    for (int kind = 1; kind >= 0; kind--) {
+        if (!lm_bgemm_force(kind)) {
+            printf("\n  skipped: the AVX-512 BF16 kernel (this CPU has no AVX-512 BF16)");
+            continue;
+        }
+        printf("\n  bf16 kernel: %s", lm_bgemm_kernel_name());
+        for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+            const window_case *wc = &cases[k];
+            awd = wc->awd;
+            adaptive = wc->adaptive;
+            lm_model *m = model(0.2f);
+            awd = adaptive = 0;
+            CU_ASSERT_FATAL(m != NULL);
+            lm_net *n = lm_model_net(m);
+            if (strcmp(wc->arch, "lstm")) {
+                /* The same sizes in another architecture. */
+                lm_config c = n->cfg;
+                snprintf(c.arch, sizeof c.arch, "%s", wc->arch);
+                c.heads = 2;
+                c.context = 16;
+                c.ffn = 0;
+                lm_config_derive(&c);
+                lm_vocab *v;
+                lm_error err;
+                CU_ASSERT_FATAL(lm_vocab_copy(n->vocab, &v, &err) == LM_OK);
+                lm_model_free(m);
+                lm_rng r;
+                lm_rng_seed(&r, 1);
+                CU_ASSERT_FATAL(lm_model_create(&c, v, &r, &m, &err) == LM_OK);
+                n = lm_model_net(m);
+            }
+            size_t P = n->table.total;
+            float *g32 = lm_alloc_floats(P), *g16 = lm_alloc_floats(P);
+            double l32 = window_loss(n, LM_PRECISION_F32, g32);
+            double l16 = window_loss(n, LM_PRECISION_BF16, g16);
+            double d2 = 0, n2 = 0, dot = 0, m2 = 0;
+            for (size_t i = 0; i < P; i++) {
+                d2 += ((double)g16[i] - g32[i]) * ((double)g16[i] - g32[i]);
+                n2 += (double)g32[i] * g32[i];
+                m2 += (double)g16[i] * g16[i];
+                dot += (double)g16[i] * g32[i];
+            }
+            double rel = sqrt(d2 / n2), cosv = dot / sqrt(n2 * m2);
+            printf("\n  %-11s%s%s loss %.6f vs %.6f, gradient off by %.2e in norm, cosine %.6f",
+                   wc->arch, wc->awd ? " awd" : "", wc->adaptive ? " adaptive" : "", l16, l32, rel,
+                   cosv);
+            CU_ASSERT(fabs(l16 - l32) <= BF16_LOSS_RTOL * fabs(l32));
+            CU_ASSERT(rel <= BF16_GRAD_RTOL && rel > 0); /* > 0: the bf16 products were used */
+            CU_ASSERT(cosv >= BF16_GRAD_COS);
+            lm_free(g32);
+            lm_free(g16);
+            lm_model_free(m);
+        }
+    }
+    lm_bgemm_force(-1);
+    printf("\n  ");
+}
+
+/* A bf16 run resumes exactly and stays bf16 (the precision is in the checkpoint's /config). */
+static void test_resume_bf16(void)
+{
+    if (!lm_bgemm_available()) {
+        printf("skipped: this CPU has no AVX-512 BF16 (bf16 training is refused here) ");
+        return;
+    }
+    bf16 = awd = 1;
+    resume_case(LM_OPT_ADAM, 0.3f, 0);
+    bf16 = awd = 0;
+}
+
+/* Without the kernel, creating (and so resuming) a bf16 trainer fails with one line; a bf16
+ * run learns as well as a float32 one. */
+static void test_bf16_training(void)
+{
+    lm_train_opts o;
+    opts(&o, LM_OPT_ADAM);
+    o.epochs = 3;
+    lm_error err;
+    lm_trainer *t = NULL;
+    bf16 = 1;
+    lm_model *m = model(0);
+    bf16 = 0;
+    CU_ASSERT_FATAL(m != NULL);
+    lm_bgemm_force(0);
+    CU_ASSERT_EQUAL(lm_trainer_create(m, &o, corpus, NTOK, valid, 600, &t, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "AVX-512 BF16"));
+    CU_ASSERT_PTR_NULL(strchr(err.msg, '\n'));
+    CU_ASSERT_EQUAL(lm_precision_check(LM_PRECISION_BF16, &err), LM_EINVAL);
+    lm_bgemm_force(-1);
+    if (!lm_bgemm_available()) {
+        printf("skipped: bf16 training (this CPU has no AVX-512 BF16) ");
+        lm_model_free(m);
+        return;
+    }
+    double ppl[2];
+    lm_model *f = model(0);
+    lm_model *ms[2] = {f, m};
+    for (int k = 0; k < 2; k++) {
+        lm_epoch_result r;
+        CU_ASSERT_FATAL(lm_trainer_create(ms[k], &o, corpus, NTOK, valid, 600, &t, &err) == LM_OK);
+        for (int e = 0; e < 3; e++)
+            CU_ASSERT_FATAL(lm_trainer_run_epoch(t, NULL, &r, &err) == LM_OK);
+        ppl[k] = r.valid_ppl;
+        lm_trainer_free(t);
+    }
+    printf("[valid ppl f32 %.4f, bf16 %.4f] ", ppl[0], ppl[1]);
+    CU_ASSERT(ppl[0] != ppl[1] && fabs(ppl[1] - ppl[0]) <= 0.02 * ppl[0]);
+    lm_model_free(f);
+    lm_model_free(m);
 }
 
 /* NT-ASGD starts after asgd_patience epochs without improvement and validates the average,
@@ -399,6 +558,9 @@ int main(void)
         {"resume mid-epoch reproduces the run (adam, dropout)", test_resume_adam_dropout},
         {"divergence is detected before the bad update", test_divergence},
         {"early stopping and plateau decay", test_early_stopping},
+        {"bf16 windows: loss and gradients near float32, every architecture", test_bf16_window},
+        {"bf16: refused without the kernel; learns as float32 does", test_bf16_training},
+        {"exact resume with bf16 products (adam, dropout, AWD)", test_resume_bf16},
         {NULL, NULL},
     };
     return th_run("train", tests);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # usage.sh - a new user's mistakes get one line naming the option or file and what is wrong,
 # exit 2 for misuse and 1 for failure, before any expensive work (each case well under 2 s);
-# a resume needs only the checkpoint; options a checkpoint fixes are refused.
+# a resume needs only the checkpoint; options a checkpoint fixes are refused; --precision.
 set -u
 name=usage
 . "${srcdir:-.}/tests/testlib.sh"
@@ -104,6 +104,35 @@ expect "--softmax with --resume is refused" 2 "^lstmlm train: --softmax: the che
 expect "--init a full-softmax model with --softmax adaptive" 2 \
     "^lstmlm train: --softmax adaptive conflicts with the --init model \(full\)" \
     $L train --init "$tmp/r.h5" "$tmp/d.txt" -o "$tmp/ft.h5" --softmax adaptive --cutoffs 100
+# --precision: the values, the checkpoint fixes it, a CPU without AVX-512 BF16 refuses bf16 at
+# once; with it, bf16 is recorded, shown by info, kept by --resume and by --init unless given.
+expect "train --precision fp8" 2 "^lstmlm train: --precision: bad value 'fp8' \(expected f32 or bf16\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --precision fp8
+expect "--precision with --resume is refused" 2 \
+    "^lstmlm train: --precision: the checkpoint .* sets it" \
+    $L train --resume "$tmp/r.ckpt.h5" --precision bf16
+if grep -q '^flags.* avx512_bf16' /proc/cpuinfo 2>/dev/null; then
+    if $L train "$tmp/d.txt" -o "$tmp/b.h5" --epochs 1 --max-steps 5 --hidden 16 --embed 16 \
+        --threads 1 --precision bf16 -q 2> "$tmp/err" &&
+        $L info "$tmp/b.h5" | grep -q '^precision *bf16' &&
+        $L info "$tmp/r.h5" | grep -q '^precision *f32$' &&
+        $L train --resume "$tmp/b.ckpt.h5" --epochs 2 --threads 1 -q 2>> "$tmp/err" &&
+        [ "$($L info "$tmp/b.h5" | grep -c '^ *[0-9]  ')" = 2 ] &&
+        $L info "$tmp/b.h5" | grep -q '^precision *bf16' &&
+        $L train --init "$tmp/b.h5" "$tmp/v.txt" -o "$tmp/bi.h5" --epochs 1 --threads 1 -q \
+            2>> "$tmp/err" && $L info "$tmp/bi.h5" | grep -q '^precision *bf16' &&
+        $L train --init "$tmp/b.h5" "$tmp/v.txt" -o "$tmp/bf.h5" --epochs 1 --threads 1 -q \
+            --precision f32 2>> "$tmp/err" && $L info "$tmp/bf.h5" | grep -q '^precision *f32$'
+    then
+        ok "train --precision bf16: recorded, shown by info, kept by --resume and --init"
+    else
+        bad "train --precision bf16: $(cat "$tmp/err")"
+    fi
+else
+    expect "train --precision bf16 without AVX-512 BF16" 1 \
+        "^lstmlm: --precision bf16 needs a CPU with AVX-512 BF16" \
+        $L train "$tmp/d.txt" -o "$tmp/b.h5" --precision bf16
+fi
 # Piped training prints one line per epoch (no progress line repeating it).
 $L train "$tmp/d.txt" -o "$tmp/p.h5" --epochs 2 --hidden 16 --embed 16 --threads 1 \
     > "$tmp/pout" 2> "$tmp/perr"

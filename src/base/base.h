@@ -73,6 +73,35 @@ void lm_gemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, co
 void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, const float *x,
              float beta, float *y);
 
+/* bf16 GEMM: the contract of lm_gemm (float32 in and out), but op(A) and op(B) are rounded to
+ * bfloat16 (nearest even, lm_float_to_bf16 of qgemv.h) as they are packed, and the products
+ * (exact in float32) are summed in float32. With AVX-512 BF16 a blocked, packed kernel
+ * (vdpbf16ps: two products per float lane per instruction, twice the arithmetic of a float32
+ * FMA of the same width) split over lm_pool_run; its packing buffers belong to the calling
+ * thread and grow to the largest product it has run (no allocation for the same shapes
+ * again). Elsewhere, and when the buffers cannot grow, the plain loops of lm_bgemm_ref (which
+ * sum in double). Thread-safe. The kernel counts denormal bf16 values (below 2^-126) as zero;
+ * the reference does not. */
+void lm_bgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+void lm_bgemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                  size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* True when the fast kernel runs here; its name ("avx512-bf16", "plain"). */
+bool lm_bgemm_available(void);
+const char *lm_bgemm_kernel_name(void);
+/* Tests: 0 = the plain loops, 1 = AVX-512 BF16; false if the CPU lacks it. -1 restores the
+ * automatic choice. */
+bool lm_bgemm_force(int kind);
+
+/* The products of a training window: lm_gemm, or lm_bgemm while the calling thread's training
+ * precision is LM_PRECISION_BF16. lm_gemm_train_set sets that precision (LM_PRECISION_F32 until
+ * set) and returns the previous one, so a caller can restore it. The training window
+ * (lm_net_window) sets it from the model's setting for its forward and backward; evaluation
+ * and generation run with LM_PRECISION_F32. */
+void lm_gemm_train(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+int lm_gemm_train_set(int precision);
+
 /* Packed-panel GEMM for products with few rows (the recurrent step: B rows against a weight
  * matrix that stays fixed for a whole window). OpenBLAS repacks its B operand on every call,
  * which for B = 20 rows costs as much as the arithmetic; packing once per window and running

@@ -44,6 +44,25 @@ void lm_gemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, co
         }
 }
 
+/* The training precision of the calling thread (lm_gemm_train_set). */
+static _Thread_local int train_precision = LM_PRECISION_F32;
+
+int lm_gemm_train_set(int precision)
+{
+    int old = train_precision;
+    train_precision = precision;
+    return old;
+}
+
+void lm_gemm_train(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                   size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    if (train_precision == LM_PRECISION_BF16)
+        lm_bgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+        lm_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, const float *x,
              float beta, float *y)
 {

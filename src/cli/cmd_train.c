@@ -110,6 +110,10 @@ static void help(void)
            "  --clip X             bound on the global gradient norm, 0 = off [%g]\n"
            "  --weight-decay X     AdamW decoupled weight decay [%g]\n"
            "  --max-steps N        windows per epoch at most (quick runs) [0 = all]\n"
+           "  --precision P        f32 | bf16: the large products of training (softmax head,\n"
+           "                       LSTM input projection and weight gradients, RWKV and\n"
+           "                       transformer projections) in bf16 with float32 sums; weights,\n"
+           "                       optimizer and evaluation stay float32 (needs AVX-512 BF16) [f32]\n"
            "  --shift-windows on|off  start each epoch's windows at a seeded random offset\n"
            "                       [on for transformers, off otherwise]\n"
            "  --seed N             seed for initialisation and dropout [%llu]\n"
@@ -144,7 +148,7 @@ enum {
     O_TOK, O_LOWER, O_VALID, O_BATCH, O_BPTT, O_EPOCHS, O_OPT, O_LR, O_DSTART, O_DECAY, O_PLATEAU,
     O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SEED, O_THREADS, O_CKPT, O_RESUME, O_SHIFT,
     O_FROM, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR, O_ASGD, O_ASGDP, O_VFROM,
-    O_SOFTMAX, O_CUTOFFS, O_DIV, O_LAST
+    O_SOFTMAX, O_CUTOFFS, O_DIV, O_PRECISION, O_LAST
 };
 
 static const struct option longopts[] = {
@@ -178,6 +182,7 @@ static const struct option longopts[] = {
     {"clip", required_argument, NULL, O_CLIP},
     {"weight-decay", required_argument, NULL, O_WD},
     {"max-steps", required_argument, NULL, O_MAXSTEPS},
+    {"precision", required_argument, NULL, O_PRECISION},
     {"shift-windows", required_argument, NULL, O_SHIFT},
     {"seed", required_argument, NULL, O_SEED},
     {"threads", required_argument, NULL, O_THREADS},
@@ -299,10 +304,13 @@ static bool init_conflict(const bool *given, const lm_config *cfg, const lm_voca
     return true;
 }
 
-/* The model's settings with the regularisation options given on the command line. */
+/* The model's settings with the training-only options given on the command line (the
+ * regularisation and --precision). */
 static void init_regularization(const bool *given, const lm_config *cfg, lm_config *out)
 {
     static const int codes[] = {O_DROPOUT, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR};
+    if (given[O_PRECISION - 256])
+        out->precision = cfg->precision;
     float const *src[] = {&cfg->dropout,        &cfg->dropout_embed, &cfg->dropout_input,
                           &cfg->dropout_hidden, &cfg->dropout_output, &cfg->weight_drop,
                           &cfg->ar,             &cfg->tar};
@@ -432,6 +440,8 @@ static int option(void *ud, int c, const char *a)
     case O_CLIP: return cli_real(a, &o->clip, 0, HUGE_VAL, "a number >= 0 (0 = off)");
     case O_WD: return cli_real(a, &o->weight_decay, 0, HUGE_VAL, "a number >= 0");
     case O_MAXSTEPS: return cli_size_min(a, &o->max_steps, 0);
+    case O_PRECISION:
+        return (cfg->precision = lm_precision_parse(a)) >= 0 || cli_expect("f32 or bf16");
     case O_SHIFT:
         if (strcmp(a, "on") && strcmp(a, "off"))
             return cli_expect("on or off");
@@ -544,7 +554,7 @@ int cmd_train(int argc, char **argv)
                                     O_LOWER, O_BATCH, O_BPTT, O_OPT, O_LR, O_DSTART, O_DECAY,
                                     O_PLATEAU, O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SHIFT,
                                     O_SEED, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR,
-                                    O_ASGD, O_ASGDP, O_SOFTMAX, O_CUTOFFS, O_DIV};
+                                    O_ASGD, O_ASGDP, O_SOFTMAX, O_CUTOFFS, O_DIV, O_PRECISION};
         for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
             if (given[fixed[i] - 256])
                 for (size_t k = 0; longopts[k].name; k++)
@@ -577,6 +587,16 @@ int cmd_train(int argc, char **argv)
     }
     if (o.asgd && !valid_path && !resume)
         return cli_usage("train", "--asgd needs --valid (averaging starts when it stalls)");
+    if (given[O_PRECISION - 256]) {
+        /* Before any work: a CPU that cannot run the bf16 kernel is told so at once. */
+        lm_error pe;
+        if (lm_precision_check(cfg.precision, &pe)) {
+            fprintf(stderr, "lstmlm: --precision %s needs a CPU with AVX-512 BF16 (vdpbf16ps); "
+                            "this one has none (use --precision f32)\n",
+                    lm_precision_name(cfg.precision));
+            return EXIT_FAIL;
+        }
+    }
     bool adaptive = cfg.softmax == LM_SOFTMAX_ADAPTIVE;
     if (!init && !resume) {
         /* The softmax options go together; the vocabulary size is checked once it is known. */
@@ -765,18 +785,21 @@ int cmd_train(int argc, char **argv)
         lm_trainer_set_note(t, "output", out, &err))
         goto fail;
     const lm_train_opts *to = lm_trainer_opts(t);
+    bool bf16 = lm_model_config(m)->precision == LM_PRECISION_BF16;
     if (!quiet) {
         char shape[200];
         lm_model_describe(m, shape, sizeof shape);
         fprintf(stderr,
                 "%s: %zu tokens, %zu turns, vocabulary %zu (%zu OOV tokens)%s%s\n"
                 "model: %s, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
-                "OpenBLAS core %s; recurrent kernel %s; %zu threads\n",
+                "OpenBLAS core %s; recurrent kernel %s; %zu threads%s%s%s\n",
                 train_path, n_train, st.lines, lm_vocab_size(lm_model_vocab(m)), st.oov,
                 valid_path ? "; valid " : "", valid_path ? valid_path : "", shape,
                 lm_model_n_params(m), to->batch, to->bptt,
                 to->optimizer == LM_OPT_SGD ? "sgd" : to->optimizer == LM_OPT_ADAM ? "adam" : "adamw",
-                to->lr, lm_blas_core_name(), lm_kernel_name(), lm_threads());
+                to->lr, lm_blas_core_name(), lm_kernel_name(), lm_threads(),
+                bf16 ? "; precision bf16 (kernel " : "", bf16 ? lm_bf16_kernel_name() : "",
+                bf16 ? ")" : "");
         if (ranks > 1)
             fprintf(stderr, "data-parallel: %zu ranks (MPI), %zu-%zu streams and %zu threads "
                             "each\n", ranks, to->batch / ranks, (to->batch + ranks - 1) / ranks,

@@ -96,6 +96,7 @@ int lm_model_set_regularization(lm_model *model, const lm_config *cfg, lm_error 
         return lm_fail(err, LM_EINVAL, "a %s model has no training settings", lm_model_kind(model));
     lm_config c = m->cfg;
     c.dropout = cfg->dropout;
+    c.precision = cfg->precision;
     for (size_t i = 0; i < N_FIELDS; i++)
         *field(&c, i) = get(cfg, i);
     int rc = lm_config_check(&c, err);

@@ -75,6 +75,9 @@ static void nk_facts(const void *impl, lm_fact_fn fn, void *ud)
     fn(ud, "dropout", v);
     lm_config_reg_facts(c, fn, ud);
     lm_config_head_facts(c, fn, ud);
+    fn(ud, "precision", c->precision == LM_PRECISION_BF16
+                            ? "bf16 (training products; weights float32)"
+                            : "f32");
     snprintf(v, sizeof v, "%zu (%.1f MiB as float32)", n->table.count,
              n->table.count * 4.0 / 1048576.0);
     fn(ud, "parameters", v);

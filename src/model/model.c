@@ -124,6 +124,9 @@ int lm_config_check(const lm_config *c, lm_error *err)
         return lm_fail(err, LM_EINVAL, "init range %g out of range (0, 10]", (double)c->init_range);
     if (c->tokenize < 0 || c->tokenize > LM_TOKENIZE_CHARS)
         return lm_fail(err, LM_EINVAL, "unknown tokenizer %d", c->tokenize);
+    if (!lm_precision_name(c->precision))
+        return lm_fail(err, LM_EINVAL, "unknown precision %d (expected f32 or bf16)",
+                       c->precision);
     int rc = a->check(c, err);
     if (rc || (rc = lm_config_check_head(c, err)))
         return rc;
@@ -276,6 +279,12 @@ int lm_config_footprint(const lm_config *cfg, size_t batch, size_t bptt, size_t 
     double b = 4.0 * (5.0 * (double)m.table.total + (double)ws_sizes(&m, bptt, batch, sizes,
                                                                      &chunk) +
                       (double)m.arch->state_floats(cfg, batch, 0));
+    if (cfg->precision == LM_PRECISION_BF16) {
+        /* The bf16 products' packed operands, the head's the largest: a chunk of logit
+         * gradients and the head's weights, 2 bytes a value. */
+        size_t O = m.arch->out_dim(cfg), D = O > cfg->embed ? O : cfg->embed;
+        b += 2.0 * ((double)chunk + (double)D) * (double)cfg->vocab;
+    }
     *params = m.table.count;
     *bytes = b > (double)SIZE_MAX ? SIZE_MAX : (size_t)b;
     free(m.table.p);
@@ -324,8 +333,8 @@ const float *lm_net_project(const lm_net *m, lm_ws *w, const float *out, size_t 
     *dim = O;
     if (!m->i_proj)
         return out;
-    lm_gemm(false, true, N, E, O, 1.0f, out, O, lm_tensor(m, m->params, m->i_proj), O, 0.0f,
-            w->proj, E);
+    lm_gemm_train(false, true, N, E, O, 1.0f, out, O, lm_tensor(m, m->params, m->i_proj), O,
+                  0.0f, w->proj, E);
     *dim = E;
     return w->proj;
 }
@@ -344,9 +353,9 @@ static int place_mask(float *mask, size_t T, size_t B, size_t d, float locked, f
     return 1;
 }
 
-void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y, size_t T,
-                     size_t B, float *state, size_t pos, int train, lm_rng *rng, float *grads,
-                     float scale, lm_ce_acc *acc)
+static void window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y, size_t T,
+                   size_t B, float *state, size_t pos, int train, lm_rng *rng, float *grads,
+                   float scale, lm_ce_acc *acc)
 {
     LM_ASSERT(T <= w->T && B == w->B);
     const lm_config *c = &m->cfg;
@@ -386,9 +395,9 @@ void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y
     if (m->i_proj) {
         /* dP (E, O) += dZ^T head_in; d head_in = dZ P. */
         const float *P = lm_tensor(m, m->params, m->i_proj);
-        lm_gemm(true, false, E, O, N, 1.0f, w->d_proj, E, head_in, O, 1.0f,
-                lm_tensor(m, grads, m->i_proj), O);
-        lm_gemm(false, false, N, O, E, 1.0f, w->d_proj, E, P, O, 0.0f, w->d_head_in, O);
+        lm_gemm_train(true, false, E, O, N, 1.0f, w->d_proj, E, head_in, O, 1.0f,
+                      lm_tensor(m, grads, m->i_proj), O);
+        lm_gemm_train(false, false, N, O, E, 1.0f, w->d_proj, E, P, O, 0.0f, w->d_head_in, O);
     }
     if (train && c->ar > 0)
         acc->reg += lm_ar(c, T, B, O, head_in, scale, w->d_head_in);
@@ -409,4 +418,15 @@ void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y
         for (size_t j = 0; j < E; j++)
             row[j] += k * d[j];
     }
+}
+
+void lm_net_window(const lm_net *m, lm_ws *w, const int32_t *x, const int32_t *y, size_t T,
+                     size_t B, float *state, size_t pos, int train, lm_rng *rng, float *grads,
+                     float scale, lm_ce_acc *acc)
+{
+    /* A training window's products run in the model's training precision (lm_gemm_train);
+     * evaluation's in float32. */
+    int prev = lm_gemm_train_set(train ? m->cfg.precision : LM_PRECISION_F32);
+    window(m, w, x, y, T, B, state, pos, train, rng, grads, scale, acc);
+    lm_gemm_train_set(prev);
 }

@@ -215,6 +215,8 @@ int lm_file_write_head(lm_h5 *h, const char *arch, const lm_config *c, const lm_
     if ((rc = lm_h5_attr_set_f64(h, "/config", "dropout", c->dropout, err)) ||
         (rc = lm_h5_attr_set_f64(h, "/config", "init_range", c->init_range, err)) ||
         (rc = lm_h5_attr_set_str(h, "/config", "tokenize", tok, err)) ||
+        (rc = lm_h5_attr_set_str(h, "/config", "precision", lm_precision_name(c->precision),
+                                 err)) ||
         (rc = lm_config_write_reg(h, c, err)) || (rc = lm_config_write_head(h, c, err)))
         return rc;
     return lm_vocab_write(h, v, err);
@@ -347,6 +349,16 @@ int lm_file_read_config(lm_h5 *h, lm_config *c, lm_error *err)
     if ((c->tokenize = lm_tokenize_parse(tok)) < 0)
         return lm_fail(err, LM_EFORMAT, "%s: /config/tokenize '%s' is not a tokenizer this "
                        "program knows (words, whitespace, chars)", lm_h5_path(h), tok);
+    /* The precision of training products; files from before it existed trained in f32. */
+    c->precision = LM_PRECISION_F32;
+    if (lm_h5_has_attr(h, "/config", "precision")) {
+        char prec[32];
+        if ((rc = lm_h5_attr_str(h, "/config", "precision", prec, sizeof prec, err)))
+            return rc;
+        if ((c->precision = lm_precision_parse(prec)) < 0)
+            return lm_fail(err, LM_EFORMAT, "%s: /config/precision '%s' is not a precision this "
+                           "program knows (f32, bf16)", lm_h5_path(h), prec);
+    }
     lm_error cerr;
     if (lm_config_check(c, &cerr))
         return lm_fail(err, LM_EFORMAT, "%s: bad /config: %s", lm_h5_path(h), cerr.msg);

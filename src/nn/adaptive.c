@@ -135,16 +135,16 @@ void lm_adaptive_ce(const lm_adaptive *a, size_t N, const float *X, const int32_
         float *Z = scratch, *Xg = Z + R * zw, *P = Xg + R * D, *dP = P + R * dim;
         float *dXc = grad ? dX + r0 * D : NULL;
         /* The head over every row. */
-        lm_gemm(false, true, R, H, D, 1.0f, Xc, D, a->W, D, 0.0f, Z, H);
+        lm_gemm_train(false, true, R, H, D, 1.0f, Xc, D, a->W, D, 0.0f, Z, H);
         ad_job j = {.a = a, .Z = Z, .b = a->b, .y = yc, .R = R, .V = H, .grad = grad,
                     .head = true, .scale = scale, .out = acc->rows ? acc->rows + r0 : NULL,
                     .db = grad ? g->b : NULL};
         run_rows(&j, acc);
         if (grad) {
             /* dW (H, D) += dZ^T X; db += column sums; dX = dZ W. */
-            lm_gemm(true, false, H, D, R, 1.0f, Z, H, Xc, D, 1.0f, g->W, D);
+            lm_gemm_train(true, false, H, D, R, 1.0f, Z, H, Xc, D, 1.0f, g->W, D);
             lm_pool_run(lm_pool_threads(), ad_bias_grad, &j);
-            lm_gemm(false, false, R, D, H, 1.0f, Z, H, a->W, D, 0.0f, dXc, D);
+            lm_gemm_train(false, false, R, D, H, 1.0f, Z, H, a->W, D, 0.0f, dXc, D);
         }
         /* Each tail cluster over the rows whose targets fall in it. */
         for (size_t i = 0; i < a->K; i++) {
@@ -157,8 +157,8 @@ void lm_adaptive_ce(const lm_adaptive *a, size_t N, const float *X, const int32_
             for (size_t k = 0; k < m; k++)
                 memcpy(Xg + k * D, Xc + (size_t)rows[k] * D, D * sizeof(float));
             /* P (m, d) = Xg proj^T; Z (m, O) = P out^T. */
-            lm_gemm(false, true, m, d, D, 1.0f, Xg, D, a->proj[i], D, 0.0f, P, d);
-            lm_gemm(false, true, m, O, d, 1.0f, P, d, a->out[i], d, 0.0f, Z, O);
+            lm_gemm_train(false, true, m, d, D, 1.0f, Xg, D, a->proj[i], D, 0.0f, P, d);
+            lm_gemm_train(false, true, m, O, d, 1.0f, P, d, a->out[i], d, 0.0f, Z, O);
             ad_job t = {.a = a, .Z = Z, .y = yc, .rows = rows, .R = m, .V = O, .lo = lo,
                         .grad = grad, .scale = scale, .out = j.out};
             run_rows(&t, acc);
@@ -166,10 +166,10 @@ void lm_adaptive_ce(const lm_adaptive *a, size_t N, const float *X, const int32_
                 continue;
             /* d out (O, d) += dZ^T P; dP = dZ out; d proj (d, D) += dP^T Xg; dXg = dP proj,
              * added to the rows it came from. */
-            lm_gemm(true, false, O, d, m, 1.0f, Z, O, P, d, 1.0f, g->out[i], d);
-            lm_gemm(false, false, m, d, O, 1.0f, Z, O, a->out[i], d, 0.0f, dP, d);
-            lm_gemm(true, false, d, D, m, 1.0f, dP, d, Xg, D, 1.0f, g->proj[i], D);
-            lm_gemm(false, false, m, D, d, 1.0f, dP, d, a->proj[i], D, 0.0f, Xg, D);
+            lm_gemm_train(true, false, O, d, m, 1.0f, Z, O, P, d, 1.0f, g->out[i], d);
+            lm_gemm_train(false, false, m, d, O, 1.0f, Z, O, a->out[i], d, 0.0f, dP, d);
+            lm_gemm_train(true, false, d, D, m, 1.0f, dP, d, Xg, D, 1.0f, g->proj[i], D);
+            lm_gemm_train(false, false, m, D, d, 1.0f, dP, d, a->proj[i], D, 0.0f, Xg, D);
             for (size_t k = 0; k < m; k++)
                 lm_axpy(D, 1.0f, Xg + k * D, dXc + (size_t)rows[k] * D);
         }

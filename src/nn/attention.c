@@ -269,15 +269,16 @@ static void win_forward(const lm_attn_dims *d, const lm_attn_tensors *p, const w
         lm_layernorm_forward(N, D, lw->xin, q[LM_ATTN_LN1_W], q[LM_ATTN_LN1_B], lw->a1, lw->mu1,
                              lw->rs1);
         fill_rows(lw->qkv, q[LM_ATTN_QKV_B], N, 3 * D);
-        lm_gemm(false, true, N, 3 * D, D, 1.0f, lw->a1, D, q[LM_ATTN_QKV_W], D, 1.0f, lw->qkv,
-                3 * D);
+        lm_gemm_train(false, true, N, 3 * D, D, 1.0f, lw->a1, D, q[LM_ATTN_QKV_W], D, 1.0f, lw->qkv,
+                      3 * D);
         if (cache)
             for (size_t t = 0; t < T; t++)
                 memcpy(cache + t * 2 * L * D + l * 2 * D, lw->qkv + t * 3 * D + D,
                        2 * D * sizeof(float));
         attn_forward(d, T, B, lw->qkv, lw->att, keep ? lw->P : NULL, w->Ps);
         fill_rows(lw->xmid, q[LM_ATTN_PROJ_B], N, D);
-        lm_gemm(false, true, N, D, D, 1.0f, lw->att, D, q[LM_ATTN_PROJ_W], D, 1.0f, lw->xmid, D);
+        lm_gemm_train(false, true, N, D, D, 1.0f, lw->att, D, q[LM_ATTN_PROJ_W], D, 1.0f, lw->xmid,
+                      D);
         if (drop) {
             lm_dropout_mask(lw->m1, N * D, d->dropout, rng);
             lm_mul(lw->xmid, lw->xmid, lw->m1, N * D);
@@ -287,10 +288,10 @@ static void win_forward(const lm_attn_dims *d, const lm_attn_tensors *p, const w
         lm_layernorm_forward(N, D, lw->xmid, q[LM_ATTN_LN2_W], q[LM_ATTN_LN2_B], lw->a2, lw->mu2,
                              lw->rs2);
         fill_rows(lw->u, q[LM_ATTN_FC_B], N, F);
-        lm_gemm(false, true, N, F, D, 1.0f, lw->a2, D, q[LM_ATTN_FC_W], D, 1.0f, lw->u, F);
+        lm_gemm_train(false, true, N, F, D, 1.0f, lw->a2, D, q[LM_ATTN_FC_W], D, 1.0f, lw->u, F);
         gelu_forward(N * F, lw->u, lw->g);
         fill_rows(xout, q[LM_ATTN_MP_B], N, D);
-        lm_gemm(false, true, N, D, F, 1.0f, lw->g, F, q[LM_ATTN_MP_W], F, 1.0f, xout, D);
+        lm_gemm_train(false, true, N, D, F, 1.0f, lw->g, F, q[LM_ATTN_MP_W], F, 1.0f, xout, D);
         if (drop) {
             lm_dropout_mask(lw->m2, N * D, d->dropout, rng);
             lm_mul(xout, xout, lw->m2, N * D);
@@ -330,13 +331,13 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
             lm_mul(dtmp, dR, lw->m2, N * D);
             dm = dtmp;
         }
-        lm_gemm(true, false, D, F, N, 1.0f, dm, D, lw->g, F, 1.0f, gq[LM_ATTN_MP_W], F);
+        lm_gemm_train(true, false, D, F, N, 1.0f, dm, D, lw->g, F, 1.0f, gq[LM_ATTN_MP_W], F);
         col_sums(dm, N, D, gq[LM_ATTN_MP_B]);
-        lm_gemm(false, false, N, F, D, 1.0f, dm, D, q[LM_ATTN_MP_W], F, 0.0f, w.dF, F);
+        lm_gemm_train(false, false, N, F, D, 1.0f, dm, D, q[LM_ATTN_MP_W], F, 0.0f, w.dF, F);
         gelu_backward(N * F, lw->u, w.dF);
-        lm_gemm(true, false, F, D, N, 1.0f, w.dF, F, lw->a2, D, 1.0f, gq[LM_ATTN_FC_W], D);
+        lm_gemm_train(true, false, F, D, N, 1.0f, w.dF, F, lw->a2, D, 1.0f, gq[LM_ATTN_FC_W], D);
         col_sums(w.dF, N, F, gq[LM_ATTN_FC_B]);
-        lm_gemm(false, false, N, D, F, 1.0f, w.dF, F, q[LM_ATTN_FC_W], D, 0.0f, dtmp, D);
+        lm_gemm_train(false, false, N, D, F, 1.0f, w.dF, F, q[LM_ATTN_FC_W], D, 0.0f, dtmp, D);
         lm_layernorm_backward(N, D, lw->xmid, q[LM_ATTN_LN2_W], lw->mu2, lw->rs2, dtmp, dR,
                               gq[LM_ATTN_LN2_W], gq[LM_ATTN_LN2_B]);
         /* Attention branch: xmid = xin + drop(att Wp^T + bp). */
@@ -345,14 +346,15 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
             lm_mul(dtmp, dR, lw->m1, N * D);
             dm = dtmp;
         }
-        lm_gemm(true, false, D, D, N, 1.0f, dm, D, lw->att, D, 1.0f, gq[LM_ATTN_PROJ_W], D);
+        lm_gemm_train(true, false, D, D, N, 1.0f, dm, D, lw->att, D, 1.0f, gq[LM_ATTN_PROJ_W], D);
         col_sums(dm, N, D, gq[LM_ATTN_PROJ_B]);
-        lm_gemm(false, false, N, D, D, 1.0f, dm, D, q[LM_ATTN_PROJ_W], D, 0.0f, w.datt, D);
+        lm_gemm_train(false, false, N, D, D, 1.0f, dm, D, q[LM_ATTN_PROJ_W], D, 0.0f, w.datt, D);
         attn_backward(d, T, B, lw->qkv, lw->P, w.datt, w.dqkv, w.dP);
-        lm_gemm(true, false, 3 * D, D, N, 1.0f, w.dqkv, 3 * D, lw->a1, D, 1.0f, gq[LM_ATTN_QKV_W],
-                D);
+        lm_gemm_train(true, false, 3 * D, D, N, 1.0f, w.dqkv, 3 * D, lw->a1, D, 1.0f,
+                      gq[LM_ATTN_QKV_W], D);
         col_sums(w.dqkv, N, 3 * D, gq[LM_ATTN_QKV_B]);
-        lm_gemm(false, false, N, D, 3 * D, 1.0f, w.dqkv, 3 * D, q[LM_ATTN_QKV_W], D, 0.0f, dtmp, D);
+        lm_gemm_train(false, false, N, D, 3 * D, 1.0f, w.dqkv, 3 * D, q[LM_ATTN_QKV_W], D, 0.0f,
+                      dtmp, D);
         lm_layernorm_backward(N, D, lw->xin, q[LM_ATTN_LN1_W], lw->mu1, lw->rs1, dtmp, dR,
                               gq[LM_ATTN_LN1_W], gq[LM_ATTN_LN1_B]);
     }

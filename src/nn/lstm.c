@@ -219,7 +219,7 @@ void lm_lstm_forward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws, 
             whh = W;
         }
         /* All T input projections at once. */
-        lm_gemm(false, true, T * B, G4, I, 1.0f, in, I, p->w_ih[l], I, 0.0f, w.G, G4);
+        lm_gemm_train(false, true, T * B, G4, I, 1.0f, in, I, p->w_ih[l], I, 0.0f, w.G, G4);
         for (size_t k = 0; k < G4; k++)
             s.bias[k] = p->b_ih[l][k] + p->b_hh[l][k];
         for (size_t r = 0; r < T * B; r++) {
@@ -331,12 +331,14 @@ void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws,
             /* d(W_hh * M) / dW_hh = M: the gradient of the dropped weights, masked. */
             const float *mk = wd.mask + l * G4 * H;
             float *gw = g->w_hh[l];
-            lm_gemm(true, false, G4, H, T * B, 1.0f, s.dG, G4, w.Hs, H, 0.0f, wd.tmp, H);
+            lm_gemm_train(true, false, G4, H, T * B, 1.0f, s.dG, G4, w.Hs, H, 0.0f, wd.tmp,
+                          H);
             for (size_t k = 0; k < G4 * H; k++)
                 gw[k] += wd.tmp[k] * mk[k];
         } else
-            lm_gemm(true, false, G4, H, T * B, 1.0f, s.dG, G4, w.Hs, H, 1.0f, g->w_hh[l], H);
-        lm_gemm(true, false, G4, I, T * B, 1.0f, s.dG, G4, in, I, 1.0f, g->w_ih[l], I);
+            lm_gemm_train(true, false, G4, H, T * B, 1.0f, s.dG, G4, w.Hs, H, 1.0f, g->w_hh[l],
+                          H);
+        lm_gemm_train(true, false, G4, I, T * B, 1.0f, s.dG, G4, in, I, 1.0f, g->w_ih[l], I);
         for (size_t r = 0; r < T * B; r++) {
             const float *dg = s.dG + r * G4;
             float *bi = g->b_ih[l], *bh = g->b_hh[l];
@@ -347,15 +349,16 @@ void lm_lstm_backward(const lm_lstm_dims *d, const lm_lstm_params *p, float *ws,
             }
         }
         if (l > 0) {
-            lm_gemm(false, false, T * B, H, G4, 1.0f, s.dG, G4, p->w_ih[l], H, 0.0f, s.dIn, H);
+            lm_gemm_train(false, false, T * B, H, G4, 1.0f, s.dG, G4, p->w_ih[l], H, 0.0f,
+                          s.dIn, H);
             if (d->dropout > 0)
                 lm_mul(s.dH, s.dIn, w.Mask, T * BH);
             else
                 memcpy(s.dH, s.dIn, T * BH * sizeof(float));
             dHout = s.dH;
         } else if (dX) {
-            lm_gemm(false, false, T * B, d->E, G4, 1.0f, s.dG, G4, p->w_ih[0], d->E, 0.0f, dX,
-                    d->E);
+            lm_gemm_train(false, false, T * B, d->E, G4, 1.0f, s.dG, G4, p->w_ih[0], d->E, 0.0f,
+                          dX, d->E);
         }
     }
 }

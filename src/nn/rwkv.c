@@ -235,9 +235,9 @@ void lm_rwkv_att_forward(size_t T, size_t B, size_t d, const lm_rwkv_layer *p, c
     shift_mix(T, B, d, x, xx, p->att_mix_k, c->xk);
     shift_mix(T, B, d, x, xx, p->att_mix_v, c->xv);
     shift_mix(T, B, d, x, xx, p->att_mix_r, c->xr);
-    lm_gemm(false, true, N, d, d, 1.0f, c->xk, d, p->att_key, d, 0.0f, c->k, d);
-    lm_gemm(false, true, N, d, d, 1.0f, c->xv, d, p->att_value, d, 0.0f, c->v, d);
-    lm_gemm(false, true, N, d, d, 1.0f, c->xr, d, p->att_receptance, d, 0.0f, c->r, d);
+    lm_gemm_train(false, true, N, d, d, 1.0f, c->xk, d, p->att_key, d, 0.0f, c->k, d);
+    lm_gemm_train(false, true, N, d, d, 1.0f, c->xv, d, p->att_value, d, 0.0f, c->v, d);
+    lm_gemm_train(false, true, N, d, d, 1.0f, c->xr, d, p->att_receptance, d, 0.0f, c->r, d);
     float *r = c->r;
 #pragma omp simd
     for (size_t i = 0; i < N * d; i++)
@@ -251,7 +251,7 @@ void lm_rwkv_att_forward(size_t T, size_t B, size_t d, const lm_rwkv_layer *p, c
     memcpy(pp, c->pp + T * Bd, Bd * sizeof(float));
     keep_last(T, B, d, x, xx);
     lm_mul(c->rw, c->r, c->wkv, N * d);
-    lm_gemm(false, true, N, d, d, 1.0f, c->rw, d, p->att_output, d, 0.0f, out, d);
+    lm_gemm_train(false, true, N, d, d, 1.0f, c->rw, d, p->att_output, d, 0.0f, out, d);
 }
 
 void lm_rwkv_att_backward(size_t T, size_t B, size_t d, const lm_rwkv_layer *p, const float *x,
@@ -268,8 +268,8 @@ void lm_rwkv_att_backward(size_t T, size_t B, size_t d, const lm_rwkv_layer *p, 
         dw[j] = 0;
     }
     /* out = rw Wo^T. */
-    lm_gemm(true, false, d, d, N, 1.0f, dout, d, c->rw, d, 1.0f, g->att_output, d);
-    lm_gemm(false, false, N, d, d, 1.0f, dout, d, p->att_output, d, 0.0f, drw, d);
+    lm_gemm_train(true, false, d, d, N, 1.0f, dout, d, c->rw, d, 1.0f, g->att_output, d);
+    lm_gemm_train(false, false, N, d, d, 1.0f, dout, d, p->att_output, d, 0.0f, drw, d);
     /* rw = r * wkv: drw becomes d(wkv); dr the gradient before the sigmoid. */
     for (size_t i = 0; i < Nd; i++) {
         float r = c->r[i];
@@ -282,14 +282,14 @@ void lm_rwkv_att_backward(size_t T, size_t B, size_t d, const lm_rwkv_layer *p, 
         g->time_decay[j] += dw[j] * w[j];
     /* The three projections: weight gradients, then input gradients through the shifts. */
     memset(dx, 0, Nd * sizeof(float));
-    lm_gemm(true, false, d, d, N, 1.0f, dk, d, c->xk, d, 1.0f, g->att_key, d);
-    lm_gemm(false, false, N, d, d, 1.0f, dk, d, p->att_key, d, 0.0f, tmp, d);
+    lm_gemm_train(true, false, d, d, N, 1.0f, dk, d, c->xk, d, 1.0f, g->att_key, d);
+    lm_gemm_train(false, false, N, d, d, 1.0f, dk, d, p->att_key, d, 0.0f, tmp, d);
     shift_mix_backward(T, B, d, x, c->xx0, p->att_mix_k, tmp, dx, g->att_mix_k);
-    lm_gemm(true, false, d, d, N, 1.0f, dv, d, c->xv, d, 1.0f, g->att_value, d);
-    lm_gemm(false, false, N, d, d, 1.0f, dv, d, p->att_value, d, 0.0f, tmp, d);
+    lm_gemm_train(true, false, d, d, N, 1.0f, dv, d, c->xv, d, 1.0f, g->att_value, d);
+    lm_gemm_train(false, false, N, d, d, 1.0f, dv, d, p->att_value, d, 0.0f, tmp, d);
     shift_mix_backward(T, B, d, x, c->xx0, p->att_mix_v, tmp, dx, g->att_mix_v);
-    lm_gemm(true, false, d, d, N, 1.0f, dr, d, c->xr, d, 1.0f, g->att_receptance, d);
-    lm_gemm(false, false, N, d, d, 1.0f, dr, d, p->att_receptance, d, 0.0f, tmp, d);
+    lm_gemm_train(true, false, d, d, N, 1.0f, dr, d, c->xr, d, 1.0f, g->att_receptance, d);
+    lm_gemm_train(false, false, N, d, d, 1.0f, dr, d, p->att_receptance, d, 0.0f, tmp, d);
     shift_mix_backward(T, B, d, x, c->xx0, p->att_mix_r, tmp, dx, g->att_mix_r);
 }
 
@@ -324,7 +324,7 @@ void lm_rwkv_ffn_forward(size_t T, size_t B, size_t d, size_t F, const lm_rwkv_l
     shift_mix(T, B, d, x, xx, p->ffn_mix_k, c->xk);
     shift_mix(T, B, d, x, xx, p->ffn_mix_r, c->xr);
     keep_last(T, B, d, x, xx);
-    lm_gemm(false, true, N, F, d, 1.0f, c->xk, d, p->ffn_key, d, 0.0f, c->kr, F);
+    lm_gemm_train(false, true, N, F, d, 1.0f, c->xk, d, p->ffn_key, d, 0.0f, c->kr, F);
     float *kr = c->kr, *ks = c->ks;
 #pragma omp simd
     for (size_t i = 0; i < N * F; i++) {
@@ -332,8 +332,8 @@ void lm_rwkv_ffn_forward(size_t T, size_t B, size_t d, size_t F, const lm_rwkv_l
         kr[i] = a;
         ks[i] = a * a;
     }
-    lm_gemm(false, true, N, d, F, 1.0f, c->ks, F, p->ffn_value, F, 0.0f, c->vv, d);
-    lm_gemm(false, true, N, d, d, 1.0f, c->xr, d, p->ffn_receptance, d, 0.0f, c->r, d);
+    lm_gemm_train(false, true, N, d, F, 1.0f, c->ks, F, p->ffn_value, F, 0.0f, c->vv, d);
+    lm_gemm_train(false, true, N, d, d, 1.0f, c->xr, d, p->ffn_receptance, d, 0.0f, c->r, d);
     float *r = c->r;
 #pragma omp simd
     for (size_t i = 0; i < N * d; i++)
@@ -354,17 +354,17 @@ void lm_rwkv_ffn_backward(size_t T, size_t B, size_t d, size_t F, const lm_rwkv_
         dvv[i] = dout[i] * r;
     }
     /* vv = ks Wv^T; ks = relu(xk Wk^T)^2. */
-    lm_gemm(true, false, d, F, N, 1.0f, dvv, d, c->ks, F, 1.0f, g->ffn_value, F);
-    lm_gemm(false, false, N, F, d, 1.0f, dvv, d, p->ffn_value, F, 0.0f, dks, F);
+    lm_gemm_train(true, false, d, F, N, 1.0f, dvv, d, c->ks, F, 1.0f, g->ffn_value, F);
+    lm_gemm_train(false, false, N, F, d, 1.0f, dvv, d, p->ffn_value, F, 0.0f, dks, F);
 #pragma omp simd
     for (size_t i = 0; i < N * F; i++)
         dks[i] *= 2.0f * c->kr[i];
     memset(dx, 0, Nd * sizeof(float));
-    lm_gemm(true, false, F, d, N, 1.0f, dks, F, c->xk, d, 1.0f, g->ffn_key, d);
-    lm_gemm(false, false, N, d, F, 1.0f, dks, F, p->ffn_key, d, 0.0f, tmp, d);
+    lm_gemm_train(true, false, F, d, N, 1.0f, dks, F, c->xk, d, 1.0f, g->ffn_key, d);
+    lm_gemm_train(false, false, N, d, F, 1.0f, dks, F, p->ffn_key, d, 0.0f, tmp, d);
     shift_mix_backward(T, B, d, x, c->xx0, p->ffn_mix_k, tmp, dx, g->ffn_mix_k);
-    lm_gemm(true, false, d, d, N, 1.0f, dr, d, c->xr, d, 1.0f, g->ffn_receptance, d);
-    lm_gemm(false, false, N, d, d, 1.0f, dr, d, p->ffn_receptance, d, 0.0f, tmp, d);
+    lm_gemm_train(true, false, d, d, N, 1.0f, dr, d, c->xr, d, 1.0f, g->ffn_receptance, d);
+    lm_gemm_train(false, false, N, d, d, 1.0f, dr, d, p->ffn_receptance, d, 0.0f, tmp, d);
     shift_mix_backward(T, B, d, x, c->xx0, p->ffn_mix_r, tmp, dx, g->ffn_mix_r);
 }
 

@@ -129,7 +129,7 @@ void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W,
     for (size_t r0 = 0; r0 < N; r0 += chunk) {
         size_t R = N - r0 < chunk ? N - r0 : chunk;
         float *Z = scratch;
-        lm_gemm(false, true, R, V, O, 1.0f, X + r0 * O, O, W, O, 0.0f, Z, V);
+        lm_gemm_train(false, true, R, V, O, 1.0f, X + r0 * O, O, W, O, 0.0f, Z, V);
         ce_job j = {.Z = Z, .b = b, .y = y + r0, .R = R, .V = V, .grad = dX != NULL,
                     .scale = scale, .db = db, .rows = acc->rows ? acc->rows + r0 : NULL};
         size_t n = parts < R ? parts : R;
@@ -143,9 +143,9 @@ void lm_softmax_ce(size_t N, size_t O, size_t V, const float *X, const float *W,
         if (!dX)
             continue;
         /* dW (V, O) += dZ^T (V, R) X (R, O); db += column sums; dX = dZ W. */
-        lm_gemm(true, false, V, O, R, 1.0f, Z, V, X + r0 * O, O, 1.0f, dW, O);
+        lm_gemm_train(true, false, V, O, R, 1.0f, Z, V, X + r0 * O, O, 1.0f, dW, O);
         lm_pool_run(parts, ce_bias_grad, &j);
-        lm_gemm(false, false, R, O, V, 1.0f, Z, V, W, O, 0.0f, dX + r0 * O, O);
+        lm_gemm_train(false, false, R, O, V, 1.0f, Z, V, W, O, 0.0f, dX + r0 * O, O);
     }
 }
 

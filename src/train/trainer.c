@@ -157,7 +157,7 @@ int lm_trainer_create(lm_model *model, const lm_train_opts *o, const int32_t *tr
         return lm_fail(err, LM_EINVAL, "a %s model is not trained by gradient (see lstmlm ngram "
                        "train for n-grams)", lm_model_kind(model));
     int rc = check_opts(o, err);
-    if (rc)
+    if (rc || (rc = lm_precision_check(m->cfg.precision, err)))
         return rc;
     for (size_t i = 0; i < n_train; i++)
         if (train[i] < 0 || (size_t)train[i] >= m->cfg.vocab)
