@@ -11,7 +11,8 @@
 #            own, out of context): low = the model's safe, generic text; the human row says
 #            what real replies score
 # A setting is good when its d1/d2 and ppl are close to the human row and rep is near 0;
-# read the samples in OUT/*.txt too.
+# read the samples in OUT/*.txt too. Every setting names all of temperature, top-p and the
+# repetition penalty, since chat's defaults are not the sampler's (lstmlm-chat(1)).
 #
 #   bench/sampling.sh MODEL.h5 TEST.txt [N]
 # Environment: LSTMLM [src/lstmlm], OUT [sampling-bench], MIX (e.g. "--mix kn5.h5 --lambda
@@ -44,15 +45,15 @@ awk '{ print; print "/reset" }' "$out/prompts.txt" > "$out/chat-input.txt"
 grid() {
     if [ -n "${SETTINGS:-}" ]; then cat "$SETTINGS"; return; fi
     cat <<'EOF'
-greedy|-t 0
-beam 4|--beam 4
-t 1.0|-t 1
-t 0.7|-t 0.7
-t 1.0 top-p 0.9|-t 1 --top-p 0.9
-t 0.8 top-p 0.9|-t 0.8 --top-p 0.9
+greedy|-t 0 --top-p 1 --repetition-penalty 1
+beam 4|--beam 4 --repetition-penalty 1
+t 1.0|-t 1 --top-p 1 --repetition-penalty 1
+t 0.7|-t 0.7 --top-p 1 --repetition-penalty 1
+t 1.0 top-p 0.9|-t 1 --top-p 0.9 --repetition-penalty 1
+t 0.8 top-p 0.9|-t 0.8 --top-p 0.9 --repetition-penalty 1
 t 0.8 top-p 0.9 rp 1.2|-t 0.8 --top-p 0.9 --repetition-penalty 1.2
 t 0.7 top-p 0.9 rp 1.2|-t 0.7 --top-p 0.9 --repetition-penalty 1.2
-t 0.9 top-k 40 rp 1.2|-t 0.9 --top-k 40 --repetition-penalty 1.2
+t 0.9 top-k 40 rp 1.2|-t 0.9 --top-p 1 --top-k 40 --repetition-penalty 1.2
 t 1.0 top-p 0.9 rp 1.3|-t 1 --top-p 0.9 --repetition-penalty 1.3
 EOF
 }

@@ -734,7 +734,8 @@ LM_API int lm_beam_search(const lm_model *m, const lm_state *start, const float 
 typedef struct lm_chat lm_chat;
 
 typedef struct lm_chat_opts {
-    lm_sampler_opts sampler; /* the banned list is copied at lm_chat_create */
+    lm_sampler_opts sampler; /* the banned list is copied at lm_chat_create; lm_chat_opts_init
+                                sets temperature 0.8, top-p 0.9, repetition penalty 1.2 */
     size_t max_tokens;       /* reply length limit in tokens [60] */
     size_t beam;             /* > 1: replies by beam search of this width; 0 or 1: sampled
                                 [0] */

@@ -52,6 +52,8 @@ rc1=$?
 check "three piped turns: exit 0, three reply lines, nothing on stderr" \
     '[ $rc1 = 0 ] && [ "$(wc -l < "$tmp/t1")" = 3 ] && [ ! -s "$tmp/t1.err" ]'
 check "the same seed gives the same transcript" 'cmp -s "$tmp/t1" "$tmp/t2"'
+check "chat's defaults are temperature 0.8, top-p 0.9, repetition penalty 1.2" \
+    '"$LSTMLM" chat --seed 11 -t 0.8 --top-p 0.9 --repetition-penalty 1.2 "$m" < "$tmp/turns" > "$tmp/t3" 2>/dev/null && cmp -s "$tmp/t1" "$tmp/t3" && "$LSTMLM" chat --seed 11 -t 1 --top-p 1 --repetition-penalty 1 "$m" < "$tmp/turns" > "$tmp/t4" 2>/dev/null && ! cmp -s "$tmp/t1" "$tmp/t4"'
 check "the replies are not empty" '[ "$(grep -c . "$tmp/t1")" = 3 ]'
 "$LSTMLM" chat --seed 12 "$m" < "$tmp/turns" > "$tmp/t3" 2>&1
 check "another seed gives another transcript" '! cmp -s "$tmp/t1" "$tmp/t3"'

@@ -35,8 +35,8 @@ static void help(void)
            "  -n, --tokens N             longest reply in tokens [%zu]\n"
            "  -t, --temperature X        0 = greedy [%g]\n"
            "  --top-k N                  sample among the N most probable tokens [0 = off]\n"
-           "  --top-p X                  nucleus sampling [%g = off]\n"
-           "  --repetition-penalty X     penalise words of the penalty window [%g = off]\n"
+           "  --top-p X                  nucleus sampling, 1 = off [%g]\n"
+           "  --repetition-penalty X     penalise words of the penalty window, 1 = off [%g]\n"
            "  --presence-penalty X       subtract X from the logits of recent words [0 = off]\n"
            "  --penalty-window N         recent words the penalties look at [%zu]\n"
            "  --allow-unk                let <unk> be sampled\n"
@@ -304,6 +304,7 @@ int cmd_chat(int argc, char **argv)
     cli_mix_init(&a.mix);
     if (!cli_sampling_init(&a.cs, argc))
         return EXIT_FAIL;
+    a.cs.sampler = a.co.sampler; /* chat's own sampling defaults */
     a.cs.length_alpha = a.co.length_alpha;
     a.cs.seed = a.co.seed;
     int done = cli_parse("chat", argc, argv, "n:t:qh", longopts, help, option, &a);
