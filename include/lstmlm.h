@@ -167,7 +167,8 @@ LM_API const char *lm_vocab_token(const lm_vocab *v, int32_t id);
 LM_API uint64_t lm_vocab_count(const lm_vocab *v, int32_t id);
 /* Non-zero when both vocabularies hold the same tokens in the same order. */
 LM_API int lm_vocab_equal(const lm_vocab *a, const lm_vocab *b);
-/* A copy of v: the same tokens in the same order, with their counts. */
+/* *out = a copy of v: the same tokens in the same order, with their counts (free it with
+ * lm_vocab_free). LM_OK or LM_ENOMEM. Thread-safe. */
 LM_API int lm_vocab_copy(const lm_vocab *v, lm_vocab **out, lm_error *err);
 
 /* Statistics of a corpus read into ids. */

@@ -62,6 +62,12 @@ static inline bool lm_mul_ok(size_t a, size_t b, size_t *out)
 float *lm_alloc_floats(size_t n);
 void lm_free(void *p);
 
+/* A scratch buffer of this thread of at least bytes (64-byte aligned, contents undefined),
+ * kept for the next call of the same slot and freed when the thread ends (scratch.c); NULL
+ * when memory runs out. Growth is geometric, so varying sizes settle after a few calls. */
+enum { LM_SCRATCH_BGEMM = 0, LM_SCRATCH_Q8 = 1, LM_SCRATCH_SLOTS = 2 };
+void *lm_thread_scratch(int which, size_t bytes);
+
 /* BLAS wrapper (the only place that includes cblas.h). Row-major.
  * C (M,N) = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb. M == 1 uses sgemv. */
 void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,

@@ -69,51 +69,13 @@ void lm_bgemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, c
 #ifdef LM_BGEMM_X86
 /* ---- packing buffers ---------------------------------------------------------------------- */
 
-/* One buffer per calling thread, grown to the largest product it has run and kept (freed when
- * the thread ends): training calls lm_bgemm with the same shapes every window. */
-static pthread_key_t buf_key;
-static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
-
-typedef struct bg_buf {
-    uint32_t *w;
-    size_t cap; /* words */
-} bg_buf;
-
-static void buf_free(void *p)
-{
-    bg_buf *b = p;
-    if (b) {
-        lm_free(b->w);
-        lm_free(b);
-    }
-}
-
-static void buf_key_make(void)
-{
-    (void)pthread_key_create(&buf_key, buf_free);
-}
-
-/* n words of this thread's buffer, or NULL when memory runs out. */
+/* The packing buffer: this thread's scratch (lm_thread_scratch), grown to the largest product
+ * it has run and kept: training calls lm_bgemm with the same shapes every window. */
 static uint32_t *buf_get(size_t n)
 {
-    pthread_once(&buf_once, buf_key_make);
-    bg_buf *b = pthread_getspecific(buf_key);
-    if (!b) {
-        b = (bg_buf *)lm_alloc_floats(sizeof *b / sizeof(float) + 1);
-        if (!b || pthread_setspecific(buf_key, b) != 0) {
-            lm_free(b);
-            return NULL;
-        }
-    }
-    if (n > b->cap) {
-        uint32_t *w = (uint32_t *)lm_alloc_floats(n);
-        if (!w)
-            return NULL;
-        lm_free(b->w);
-        b->w = w;
-        b->cap = n;
-    }
-    return b->w;
+    return n <= SIZE_MAX / sizeof(uint32_t)
+               ? lm_thread_scratch(LM_SCRATCH_BGEMM, n * sizeof(uint32_t))
+               : NULL;
 }
 
 /* ---- the packed product over the pool ----------------------------------------------------- */

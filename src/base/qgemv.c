@@ -2,6 +2,7 @@
  * run-time choice of the SIMD ones (see qgemv.h). */
 #include "base/qgemv.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -196,13 +197,16 @@ static float q8_act_block(const float *x, size_t n, int8_t *q)
     for (size_t j = 0; j < n; j++)
         amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
     float e = amax / 127.0f;
-    if (!(e > 0.0f) || !isfinite(e)) {
+    /* Below 127 FLT_MIN the inverse scale would overflow: such a block counts as zero, as an
+     * infinite one does (the float model's sums would not be finite either). */
+    if (!(amax >= 127.0f * FLT_MIN) || !isfinite(amax)) {
         memset(q, 0, n);
         return 0.0f;
     }
     float ie = 127.0f / amax;
     for (size_t j = 0; j < n; j++) {
         float v = nearbyintf(x[j] * ie);
+        v = v == v ? v : 0.0f; /* NaN */
         q[j] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
     }
     return e;
@@ -287,34 +291,23 @@ const char *lm_qgemv_kernel_name(void)
     return kernel_names[kernel()];
 }
 
-/* The rounded activations of an int8 product, in a buffer of the calling thread that grows to
- * the widest x seen (allocated once per width, not per product). */
+/* The rounded activations of an int8 product, in this thread's scratch (lm_thread_scratch). */
 typedef struct q8_act {
     const int8_t *q;
     const float *e;
 } q8_act;
 
-static _Thread_local int8_t *act_q;
-static _Thread_local float *act_e;
-static _Thread_local size_t act_cap; /* blocks */
-
 static bool q8_act_prepare(const float *x, size_t cols, q8_act *a)
 {
     size_t nb = lm_qmat_blocks(cols);
-    if (nb > act_cap) {
-        int8_t *q = realloc(act_q, nb * LM_Q8_BLOCK);
-        if (!q)
-            return false;
-        act_q = q;
-        float *e = realloc(act_e, nb * sizeof *e);
-        if (!e)
-            return false;
-        act_e = e;
-        act_cap = nb;
-    }
-    lm_q8_activations(x, cols, act_q, act_e);
-    a->q = act_q;
-    a->e = act_e;
+    /* nb * 32 int8, then nb floats (32 bytes per block keep them aligned). */
+    int8_t *buf = nb <= SIZE_MAX / 64 ? lm_thread_scratch(LM_SCRATCH_Q8, nb * 36) : NULL;
+    if (!buf)
+        return false;
+    float *e = (float *)(buf + nb * LM_Q8_BLOCK);
+    lm_q8_activations(x, cols, buf, e);
+    a->q = buf;
+    a->e = e;
     return true;
 }
 

@@ -13,9 +13,9 @@
  * each block of 32 values of x becomes 32 int8 with a float32 scale e = max|x| / 127, each
  * block's dot product is an exact integer sum, and y[r] += sum over blocks of sum_int * (d e).
  * Each product has a plain-C version (the reference) and SIMD versions chosen at run time
- * (AVX2+FMA+F16C; AVX-512F for bf16; AVX-512 VNNI's vpdpbusd for int8); the int8 kernels give
- * the reference's integer sums exactly and differ only in the order the blocks are added, the
- * bf16 ones agree with it to float rounding. */
+ * (AVX2+FMA+F16C; AVX-512F for bf16; AVX-512 VNNI's vpdpbusd for int8). The int8 kernels
+ * form exact integer sums of four products per lane and scale each lane in float, so they agree
+ * with the reference (one integer sum per block) to float rounding, as the bf16 ones do. */
 #ifndef LM_QGEMV_H
 #define LM_QGEMV_H
 

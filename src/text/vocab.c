@@ -168,8 +168,9 @@ int lm_vocab_equal(const lm_vocab *a, const lm_vocab *b)
 int lm_vocab_copy(const lm_vocab *v, lm_vocab **out, lm_error *err)
 {
     lm_vocab *c;
-    if (lm_vocab_create(&c, err))
-        return err->code;
+    int rc = lm_vocab_create(&c, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < v->n; i++) {
         int32_t id = lm_vocab_add(c, v->tok[i], strlen(v->tok[i]), 0);
         if (id != (int32_t)i) {
