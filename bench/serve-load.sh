@@ -73,7 +73,7 @@ curl -s "http://127.0.0.1:$port/metrics" > "$tmp/metrics"
 # The reference: each client's turns in lstmlm chat with its seed and the same length.
 crossed=0
 for i in $(seq 1 "$C"); do
-    "$LSTMLM" chat --seed "$i" -n "$TOK" "$m" < "$tmp/turns.$i" > "$tmp/want.$i"
+    "$LSTMLM" chat --seed "$i" -t 1 --top-p 1 --repetition-penalty 1 -n "$TOK" "$m" < "$tmp/turns.$i" > "$tmp/want.$i"
     cmp -s "$tmp/want.$i" "$tmp/got.$i" || crossed=$((crossed + 1))
 done
 cat "$tmp"/lat.* > "$tmp/lat"

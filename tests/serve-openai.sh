@@ -21,7 +21,7 @@ ver=$(node -p "require('fs').readFileSync(require.resolve('openai').replace(/[^/
 echo "openai package ${ver:-?}, node $(node --version)"
 
 printf 'Hello, how are you?\nWhat are you doing today?\n' > "$tmp/turns"
-"$LSTMLM" chat --seed 11 "$m" < "$tmp/turns" > "$tmp/chat11"
+"$LSTMLM" chat --seed 11 -t 1 --top-p 1 --repetition-penalty 1 "$m" < "$tmp/turns" > "$tmp/chat11"
 "$LSTMLM" generate "$m" -p "I am" -n 12 --seed 5 --stop-at-eot | tr -d '\n' > "$tmp/gen"
 start_server --api-key test-key
 BASE_URL="http://127.0.0.1:$port" API_KEY=test-key MODEL_ID=m T1="Hello, how are you?" \

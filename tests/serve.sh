@@ -17,8 +17,12 @@ check "serve with a missing model: exit 1 naming it" \
 
 # The reference transcripts from the terminal chat.
 printf 'Hello, how are you?\nWhat are you doing today?\nI don'"'"'t know.\n' > "$tmp/turns"
-"$LSTMLM" chat --seed 11 "$m" < "$tmp/turns" > "$tmp/chat11"
-"$LSTMLM" chat -t 0 "$m" < "$tmp/turns" > "$tmp/chat0"
+# The server samples as the OpenAI API does by default (temperature 1, top_p 1, no penalty),
+# which are not chat's defaults: the reference says so.
+plain="-t 1 --top-p 1 --repetition-penalty 1"
+# shellcheck disable=SC2086
+"$LSTMLM" chat --seed 11 $plain "$m" < "$tmp/turns" > "$tmp/chat11"
+"$LSTMLM" chat -t 0 --top-p 1 --repetition-penalty 1 "$m" < "$tmp/turns" > "$tmp/chat0"
 t1="Hello, how are you?" t2="What are you doing today?" t3="I don't know."
 line() { sed -n "$1p" "$2"; }
 
