@@ -169,8 +169,9 @@ int lm_precision_check(int precision, lm_error *err)
         return lm_fail(err, LM_EINVAL, "unknown precision %d (expected f32 or bf16)", precision);
     if (!lm_bgemm_available())
         return lm_fail(err, LM_EINVAL,
-                       "bf16 training needs a CPU with AVX-512 BF16 (vdpbf16ps); "
-                       "this one has none (train with precision f32)");
+                       "bf16 training needs a CPU with AVX-512 BF16 (vdpbf16ps); this one "
+                       "has none (a new run can use f32; a bf16 checkpoint resumes only on "
+                       "such a CPU)");
     return LM_OK;
 }
 
