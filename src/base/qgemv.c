@@ -188,7 +188,7 @@ void lm_qmat_dequantize(const lm_qmat *m, float *dst)
         lm_qmat_row(m, r, dst + r * m->cols);
 }
 
-/* ---- products ---------------------------------------------------------------------------- */
+/* ---- rounding the activations of the int8 products ------------------------------------- */
 
 /* One block of n <= 32 values of x -> int8 in q, returns the scale (0: all zero). */
 static float q8_act_block(const float *x, size_t n, int8_t *q)
@@ -243,9 +243,7 @@ void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float 
                 size_t j0 = b * LM_Q8_BLOCK, n = C - j0 < LM_Q8_BLOCK ? C - j0 : LM_Q8_BLOCK;
                 int8_t xq[LM_Q8_BLOCK];
                 float e = q8_act_block(x + j0, n, xq);
-                int32_t s = 0;
-                for (size_t j = 0; j < n; j++)
-                    s += (int32_t)q[j0 + j] * xq[j];
+                int32_t s = lm_q8_dot(q + j0, xq, n);
                 acc += (float)s * (lm_half_to_float(m->scale[r * nb + b]) * e);
             }
         }
@@ -331,10 +329,8 @@ static void q8_rows(const lm_qmat *m, size_t r0, size_t r1, const q8_act *a, flo
     for (size_t r = r0; r < r1; r++) {
         float acc = 0.0f;
         for (size_t b = 0; b < nb; b++) {
-            size_t j0 = b * LM_Q8_BLOCK, j1 = C - j0 < LM_Q8_BLOCK ? C : j0 + LM_Q8_BLOCK;
-            int32_t s = 0;
-            for (size_t j = j0; j < j1; j++)
-                s += (int32_t)q[r * C + j] * a->q[j];
+            size_t j0 = b * LM_Q8_BLOCK, n = C - j0 < LM_Q8_BLOCK ? C - j0 : LM_Q8_BLOCK;
+            int32_t s = lm_q8_dot(q + r * C + j0, a->q + j0, n);
             acc += (float)s * (lm_half_to_float(m->scale[r * nb + b]) * a->e[b]);
         }
         y[r] += acc;

@@ -65,6 +65,15 @@ void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float 
 bool lm_qgemv_force(int kind);
 const char *lm_qgemv_kernel_name(void);
 
+/* The exact integer dot product of n int8 pairs: one block, or the tail of a row. */
+static inline int32_t lm_q8_dot(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t s = 0;
+    for (size_t j = 0; j < n; j++)
+        s += (int32_t)a[j] * b[j];
+    return s;
+}
+
 /* x (cols) rounded for the int8 products: xq gets lm_qmat_blocks(cols) * 32 int8 (the tail
  * beyond cols zero), xe one scale per block (0 for an all-zero block). */
 void lm_q8_activations(const float *x, size_t cols, int8_t *xq, float *xe);

@@ -67,9 +67,8 @@ void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const 
         }
         float s = hsum(_mm256_add_ps(acc[0], acc[1]));
         if (full < nb) {
-            int32_t t = 0;
-            for (size_t j = full * LM_Q8_BLOCK; j < cols; j++)
-                t += (int32_t)qr[j] * xq[j];
+            size_t j0 = full * LM_Q8_BLOCK;
+            int32_t t = lm_q8_dot(qr + j0, xq + j0, cols - j0);
             s += (float)t * (_cvtsh_ss(dr[full]) * xe[full]);
         }
         y[r] += s;
