@@ -470,6 +470,17 @@ static int option(void *ud, int c, const char *a)
     }
 }
 
+/* The long name of the first of the options codes[0..n) given on the command line, or NULL. */
+static const char *first_given(const bool *given, const int *codes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (given[codes[i] - 256])
+            for (size_t k = 0; longopts[k].name; k++)
+                if (longopts[k].val == codes[i])
+                    return longopts[k].name;
+    return NULL;
+}
+
 /* Files that are the same file (one of them may not exist yet). */
 static bool same_file(const char *a, const char *b)
 {
@@ -555,13 +566,10 @@ int cmd_train(int argc, char **argv)
                                     O_PLATEAU, O_PATIENCE, O_CLIP, O_WD, O_MAXSTEPS, O_SHIFT,
                                     O_SEED, O_DEMB, O_DIN, O_DHID, O_DOUT, O_WDROP, O_AR, O_TAR,
                                     O_ASGD, O_ASGDP, O_SOFTMAX, O_CUTOFFS, O_DIV, O_PRECISION};
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            if (given[fixed[i] - 256])
-                for (size_t k = 0; longopts[k].name; k++)
-                    if (longopts[k].val == fixed[i])
-                        return cli_usage("train", "--%s: the checkpoint %s sets it; only "
-                                         "--epochs, --valid, --threads, -o, --checkpoint and -q "
-                                         "go with --resume", longopts[k].name, resume);
+        const char *opt = first_given(given, fixed, sizeof fixed / sizeof fixed[0]);
+        if (opt)
+            return cli_usage("train", "--%s: the checkpoint %s sets it; only --epochs, --valid, "
+                             "--threads, -o, --checkpoint and -q go with --resume", opt, resume);
     }
     if (optind + 1 < argc)
         return cli_usage("train", "one training file only");
@@ -577,13 +585,10 @@ int cmd_train(int argc, char **argv)
                          init ? "--init" : "--resume");
     if (A.vocab_from) {
         static const int own[] = {O_MAXV, O_MINC, O_TOK, O_LOWER};
-        for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-            if (given[own[i] - 256])
-                for (size_t k = 0; longopts[k].name; k++)
-                    if (longopts[k].val == own[i])
-                        return cli_usage("train", "--%s conflicts with --vocab-from (the "
-                                         "vocabulary and tokenizer are %s's)",
-                                         longopts[k].name, A.vocab_from);
+        const char *opt = first_given(given, own, sizeof own / sizeof own[0]);
+        if (opt)
+            return cli_usage("train", "--%s conflicts with --vocab-from (the vocabulary and "
+                             "tokenizer are %s's)", opt, A.vocab_from);
     }
     if (o.asgd && !valid_path && !resume)
         return cli_usage("train", "--asgd needs --valid (averaging starts when it stalls)");
