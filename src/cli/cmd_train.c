@@ -227,8 +227,9 @@ static const char *cutoff_list(const lm_config *c, char *buf, size_t cap)
  * known once the vocabulary is built. */
 static int parse_cutoffs(const char *arg, lm_config *c)
 {
-    static const char *what = "at most 8 increasing whole numbers separated by commas, the "
-                              "first >= 3";
+    static char what[96]; /* cli_expect keeps the pointer */
+    snprintf(what, sizeof what, "at most %d increasing whole numbers separated by commas, the "
+             "first >= %d", LM_MAX_CUTOFFS, (int)LM_N_SPECIAL);
     char buf[256];
     size_t n = 0;
     if (strlen(arg) >= sizeof buf)
