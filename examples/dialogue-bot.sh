@@ -92,14 +92,16 @@ step "4. the 5-gram Kneser-Ney baseline" \
 step "5a. test perplexity: 5-gram" "$LSTMLM" eval "$work/kn5.h5" "$work/dialog.test.txt"
 step "5b. test perplexity: $ARCH" \
     "$LSTMLM" eval "$work/$ARCH.h5" "$work/dialog.test.txt" --threads "$THREADS"
-step "5c. test perplexity: mixture, weight tuned on validation" \
+# The tuned weight is kept from this run's output for the chat.
+mix() {
     "$LSTMLM" eval "$work/$ARCH.h5" --mix "$work/kn5.h5" --tune-lambda "$work/dialog.valid.txt" \
-    "$work/dialog.test.txt" --threads "$THREADS"
-
-lambda=$("$LSTMLM" eval "$work/$ARCH.h5" --mix "$work/kn5.h5" \
-    --tune-lambda "$work/dialog.valid.txt" "$work/dialog.valid.txt" --threads "$THREADS" 2>&1 |
-    awk '/^lambda/ { print $2; exit }')
-sampling="--temperature 0.8 --top-p 0.9 --repetition-penalty 1.2 --seed 1"
+        "$work/dialog.test.txt" --threads "$THREADS" 2>&1 | tee "$work/mix.txt"
+}
+step "5c. test perplexity: mixture, weight tuned on validation" mix
+lambda=$(awk '/^lambda/ { print $2; exit }' "$work/mix.txt")
+[ -n "$lambda" ] || { echo "$0: no mixture weight in $work/mix.txt" >&2; exit 1; }
+# chat's own sampling defaults (temperature 0.8, top-p 0.9, repetition penalty 1.2)
+sampling="--seed 1"
 if [ -t 0 ]; then
     step "6. chat with the mixture (lambda $lambda; an empty line or Ctrl-D ends it)" \
         "$LSTMLM" chat "$work/$ARCH.h5" --mix "$work/kn5.h5" --lambda "$lambda" $sampling
