@@ -76,6 +76,11 @@ else
     check "--vocab-from with --max-vocab: one line, exit 2" \
         '[ "$(status "$LSTMLM" train --vocab-from "$tmp/awd.h5" --max-vocab 50 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "max-vocab conflicts with --vocab-from" "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
 
+    check "ngram train --vocab-from: a KN model on another text mixes with the network" \
+        '"$LSTMLM" ngram train -q --order 3 --vocab-from "$tmp/awd.h5" "$tmp/valid.txt" -o "$tmp/vf3.h5" && "$LSTMLM" info "$tmp/vf3.h5" | grep "^vocabulary" > "$tmp/vf3.voc" && "$LSTMLM" info "$tmp/awd.h5" | grep "^vocabulary" > "$tmp/awd3.voc" && [ -s "$tmp/vf3.voc" ] && cmp -s "$tmp/vf3.voc" "$tmp/awd3.voc" && "$LSTMLM" eval "$tmp/awd.h5" --mix "$tmp/vf3.h5" "$tmp/train.txt" | grep -q "^perplexity"'
+    check "ngram train --vocab-from with --min-count: one line, exit 2" \
+        '[ "$(status "$LSTMLM" ngram train --vocab-from "$tmp/awd.h5" --min-count 2 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "min-count conflicts with --vocab-from" "$tmp/err" && [ "$(wc -l < "$tmp/err")" = 1 ]'
+
     # Ctrl-C during training writes a checkpoint and exits 130; --resume finishes the run.
     for i in 1 2 3 4 5 6 7 8; do cat "$corpus"; done > "$tmp/big.txt"
     "$LSTMLM" train "$tmp/big.txt" -o "$tmp/int.h5" --epochs 50 --hidden 64 --embed 64 --batch 4 --bptt 20 -q > "$tmp/int.out" 2>&1 &

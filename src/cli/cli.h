@@ -80,6 +80,9 @@ void cli_threads(size_t n);
 void cli_log(void *ud, const char *line);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); NULL when it cannot. */
 char *cli_read_file(const char *path);
+/* --vocab-from: a copy of the vocabulary of the model file PATH (any kind) and its tokenizer
+ * settings in *t, none of its weights (train, ngram train). */
+int cli_vocab_from(const char *path, lm_vocab **vocab, lm_text_opts *t, lm_error *err);
 
 /* An advisory lock on an output file, held from before any work until the command ends: an
  * exclusive flock on "PATH.lock", which cli_lock_drop removes. take fails (LM_EIO, one-line

@@ -34,6 +34,9 @@ static void help_train(void)
            "                          [words]\n"
            "  --chars                 character n-grams (the same as --tokenize chars)\n"
            "  --lowercase             lower-case ASCII letters\n"
+           "  --vocab-from MODEL      the vocabulary and tokenizer of another model file\n"
+           "                          (any kind), e.g. a KN-5 to mix with a fine-tuned\n"
+           "                          network\n"
            "  --arpa FILE             also write the model in ARPA format (with <s>, </s>)\n"
            "  -o, --output FILE       model file to write (HDF5)\n"
            "  -q, --quiet             no summary on standard error\n"
@@ -85,7 +88,7 @@ static void help(void)
 
 /* ---- train ------------------------------------------------------------------------------- */
 
-enum { O_ORDER = 256, O_PRUNE, O_MAXV, O_MINC, O_TOK, O_CHARS, O_LOWER, O_ARPA, O_SENT };
+enum { O_ORDER = 256, O_PRUNE, O_MAXV, O_MINC, O_TOK, O_CHARS, O_LOWER, O_ARPA, O_SENT, O_VFROM };
 
 static int ngram_train(int argc, char **argv)
 {
@@ -98,6 +101,7 @@ static int ngram_train(int argc, char **argv)
         {"tokenize", required_argument, NULL, O_TOK},
         {"chars", no_argument, NULL, O_CHARS},
         {"lowercase", no_argument, NULL, O_LOWER},
+        {"vocab-from", required_argument, NULL, O_VFROM},
         {"arpa", required_argument, NULL, O_ARPA},
         {"output", required_argument, NULL, 'o'},
         {"quiet", no_argument, NULL, 'q'},
@@ -110,12 +114,14 @@ static int ngram_train(int argc, char **argv)
     lm_ngram_opts_init(&o);
     lm_text_opts_init(&t);
     lm_vocab_opts_init(&vo);
-    const char *out = NULL, *arpa = NULL;
+    const char *out = NULL, *arpa = NULL, *vocab_from = NULL, *own = NULL;
     bool quiet = false;
-    int c;
+    int c, idx = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:qh", lo, &idx)) != -1) {
         bool ok = true;
+        if (c == O_MAXV || c == O_MINC || c == O_TOK || c == O_CHARS || c == O_LOWER)
+            own = lo[idx].name;
         switch (c) {
         case O_ORDER: ok = cli_size(optarg, &o.order) && o.order >= 1 &&
                            o.order <= LM_NGRAM_MAX_ORDER; break;
@@ -131,6 +137,7 @@ static int ngram_train(int argc, char **argv)
         case O_CHARS: t.tokenize = LM_TOKENIZE_CHARS; break;
         case O_LOWER: t.lowercase = 1; break;
         case O_ARPA: arpa = optarg; break;
+        case O_VFROM: vocab_from = optarg; break;
         case 'o': out = optarg; break;
         case 'q': quiet = true; break;
         case 'h': help_train(); return EXIT_OK;
@@ -146,6 +153,9 @@ static int ngram_train(int argc, char **argv)
     if (vo.max_vocab && vo.max_vocab <= LM_N_SPECIAL)
         return cli_usage("ngram train", "--max-vocab must leave room beyond the %d specials",
                          LM_N_SPECIAL);
+    if (vocab_from && own)
+        return cli_usage("ngram train", "--%s conflicts with --vocab-from (the vocabulary and "
+                         "tokenizer are %s's)", own, vocab_from);
     o.tokenize = t.tokenize;
     o.lowercase = t.lowercase;
     size_t nf = (size_t)(argc - optind);
@@ -162,7 +172,12 @@ static int ngram_train(int argc, char **argv)
         snprintf(err.msg, sizeof err.msg, "out of memory");
         goto fail;
     }
-    if (lm_vocab_build(files, nf, &t, &vo, &vocab, &err))
+    if (vocab_from) {
+        if (cli_vocab_from(vocab_from, &vocab, &t, &err))
+            goto fail;
+        o.tokenize = t.tokenize;
+        o.lowercase = t.lowercase;
+    } else if (lm_vocab_build(files, nf, &t, &vo, &vocab, &err))
         goto fail;
     for (size_t i = 0; i < nf; i++) {
         lm_corpus_stats st;

@@ -733,13 +733,8 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "fine-tuning %s\n", init);
     } else {
         if (A.vocab_from) {
-            /* Another model's vocabulary and tokenizer, none of its weights. */
-            if (lm_model_load(A.vocab_from, &probe, &err) ||
-                lm_vocab_copy(lm_model_vocab(probe), &vocab, &err))
+            if (cli_vocab_from(A.vocab_from, &vocab, &topt, &err))
                 goto fail;
-            lm_model_text_opts(probe, &topt);
-            lm_model_free(probe);
-            probe = NULL;
         } else if (lm_vocab_build(&train_path, 1, &topt, &vopt, &vocab, &err))
             goto fail;
         if (lm_corpus_read(train_path, &topt, vocab, &train, &n_train, &st, &err) ||

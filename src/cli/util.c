@@ -245,6 +245,18 @@ void cli_log(void *ud, const char *line)
     fprintf(stderr, "%s\n", line);
 }
 
+int cli_vocab_from(const char *path, lm_vocab **vocab, lm_text_opts *t, lm_error *err)
+{
+    lm_model *m = NULL;
+    int rc = lm_model_load(path, &m, err);
+    if (!rc)
+        rc = lm_vocab_copy(lm_model_vocab(m), vocab, err);
+    if (!rc)
+        lm_model_text_opts(m, t);
+    lm_model_free(m);
+    return rc;
+}
+
 char *cli_read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
