@@ -99,7 +99,7 @@ for m in kn5 scratch fine; do
         "$(ppl $m.h5 dd.test-unseen.txt)"
 done
 for m in scratch fine; do
-    lambda=$("$lstmlm" eval $m.h5 --mix kn5.h5 --tune-lambda dd.valid.txt dd.valid.txt |
+    lambda=$("$lstmlm" eval $m.h5 --mix kn5.h5 --tune-lambda dd.valid.txt dd.valid.txt 2>&1 |
         awk '/^lambda/ { print $2; exit }')
     printf '%-26s %10s %10s %12s\n' "$m + kn5 ($lambda)" \
         "$(ppl $m.h5 --mix kn5.h5 --lambda "$lambda" dd.valid.txt)" \
