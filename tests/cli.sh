@@ -90,6 +90,8 @@ else
     wait $pid
     rc=$?
     check "SIGINT exits 130 with a checkpoint" '[ "$rc" = 130 ] && [ -f "$tmp/int.ckpt.h5" ] && grep -q "resume" "$tmp/int.out"'
+    check "--resume without --epochs keeps the run's 50 epochs" \
+        'timeout -s INT 3 "$LSTMLM" train --resume "$tmp/int.ckpt.h5" "$tmp/big.txt" -o "$tmp/int.h5" > /dev/null 2> "$tmp/res0.err"; grep -q "^resuming .* at epoch [0-9]* of 50$" "$tmp/res0.err"'
     check "--resume continues from the checkpoint" \
         '"$LSTMLM" train --resume "$tmp/int.ckpt.h5" "$tmp/big.txt" -o "$tmp/int.h5" --epochs 1 -q 2> "$tmp/res.err"; r=$?; [ $r = 0 ] || { grep -q "already finished" "$tmp/res.err"; }'
     check "--resume with another corpus is refused" \

@@ -12,6 +12,11 @@ typedef struct progress_ctx {
     bool tty, quiet;
     double t0, last_print;
     size_t epochs;
+    /* The first report of a run_epoch call is the base of its rates: a resumed epoch starts
+     * part-way through, with windows and tokens done before this process began. */
+    bool based;
+    size_t step0;
+    uint64_t tokens0;
 } progress_ctx;
 
 static void on_progress(void *ud, const lm_progress *p)
@@ -19,10 +24,18 @@ static void on_progress(void *ud, const lm_progress *p)
     progress_ctx *c = ud;
     if (c->quiet)
         return;
-    double now = cli_now(), el = now - c->t0;
-    double tps = el > 0 ? (double)p->tokens / el : 0;
+    double now = cli_now();
+    if (!c->based) {
+        c->based = true;
+        c->step0 = p->step;
+        c->tokens0 = p->tokens;
+        c->t0 = now;
+        return;
+    }
+    double el = now - c->t0;
+    double tps = el > 0 ? (double)(p->tokens - c->tokens0) / el : 0;
     /* The rest of this epoch, and the epochs after it at this epoch's pace. */
-    double per_step = p->step ? el / (double)p->step : 0;
+    double per_step = p->step > c->step0 ? el / (double)(p->step - c->step0) : 0;
     double eta = per_step * ((double)(p->steps - p->step) +
                              (double)(c->epochs > p->epoch ? c->epochs - p->epoch : 0) *
                                  (double)p->steps);
@@ -698,10 +711,11 @@ int cmd_train(int argc, char **argv)
         probe = NULL;
         if (lm_trainer_resume(resume, train, n_train, valid, n_valid, &m, &t, &err))
             goto fail;
-        if (o.epochs != lm_trainer_opts(t)->epochs)
+        if (given[O_EPOCHS - 256] && o.epochs != lm_trainer_opts(t)->epochs)
             lm_trainer_set_epochs(t, o.epochs);
         if (!quiet)
-            fprintf(stderr, "resuming %s at epoch %zu\n", resume, lm_trainer_epoch(t) + 1);
+            fprintf(stderr, "resuming %s at epoch %zu of %zu\n", resume, lm_trainer_epoch(t) + 1,
+                    lm_trainer_opts(t)->epochs);
     } else if (init) {
         /* Fine-tuning: the model's vocabulary and tokenizer read the corpora. */
         if (lm_model_load(init, &m, &err))
@@ -815,6 +829,7 @@ int cmd_train(int argc, char **argv)
         lm_epoch_result r;
         pc.t0 = cli_now();
         pc.last_print = pc.t0;
+        pc.based = false;
         pc.epochs = lm_trainer_opts(t)->epochs;
         int e = lm_trainer_run_epoch(t, &cli_interrupted, &r, &err);
         if (pc.tty && !quiet)
