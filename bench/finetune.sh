@@ -16,7 +16,7 @@
 # run side by side, one core each; 0: one after the other) [1], MAXSTEPS (windows per epoch,
 # 0 = all; for a quick try) [0].
 #
-# About 90 minutes on 2 cores with the defaults (7.5 min per DailyDialog epoch, 2 min per
+# About 1 hour 45 minutes on 2 cores with the defaults (7.5 min per DailyDialog epoch, 2 min per
 # Cornell epoch, 1 thread each).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
