@@ -156,8 +156,6 @@ static int ngram_train(int argc, char **argv)
     if (vocab_from && own)
         return cli_usage("ngram train", "--%s conflicts with --vocab-from (the vocabulary and "
                          "tokenizer are %s's)", own, vocab_from);
-    o.tokenize = t.tokenize;
-    o.lowercase = t.lowercase;
     size_t nf = (size_t)(argc - optind);
     const char *const *files = (const char *const *)argv + optind;
     lm_error err = {0};
@@ -172,13 +170,11 @@ static int ngram_train(int argc, char **argv)
         snprintf(err.msg, sizeof err.msg, "out of memory");
         goto fail;
     }
-    if (vocab_from) {
-        if (cli_vocab_from(vocab_from, &vocab, &t, &err))
-            goto fail;
-        o.tokenize = t.tokenize;
-        o.lowercase = t.lowercase;
-    } else if (lm_vocab_build(files, nf, &t, &vo, &vocab, &err))
+    if (vocab_from ? cli_vocab_from(vocab_from, &vocab, &t, &err)
+                   : lm_vocab_build(files, nf, &t, &vo, &vocab, &err))
         goto fail;
+    o.tokenize = t.tokenize;
+    o.lowercase = t.lowercase;
     for (size_t i = 0; i < nf; i++) {
         lm_corpus_stats st;
         if (lm_corpus_read(files[i], &t, vocab, &ids[i], &lens[i], &st, &err))

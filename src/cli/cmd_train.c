@@ -827,9 +827,8 @@ int cmd_train(int argc, char **argv)
     double train_s = 0; /* seconds in training windows, validation excluded */
     for (;;) {
         lm_epoch_result r;
-        pc.t0 = cli_now();
-        pc.last_print = pc.t0;
-        pc.based = false;
+        pc.last_print = cli_now();
+        pc.based = false; /* on_progress sets t0 at the epoch's first report */
         pc.epochs = lm_trainer_opts(t)->epochs;
         int e = lm_trainer_run_epoch(t, &cli_interrupted, &r, &err);
         if (pc.tty && !quiet)
