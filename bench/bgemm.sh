@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lstmlm's bf16 GEMM against OpenBLAS's sgemm on the PTB head and LSTM shapes
+# lstmlm's bf16 and float32 GEMMs against OpenBLAS's sgemm on the PTB head and LSTM shapes
 # (bench/bgemm.c), on 1 and 2 threads, built against the library objects of a built tree.
 #
 #   bench/bgemm.sh [REPS]      (default 5)

@@ -76,6 +76,14 @@ LM_API void lm_blas_set_threads(int n);
 /* The instruction set of lstmlm's packed recurrent kernel: "avx512", "avx2", or "none" (the
  * recurrence then calls OpenBLAS once per step). Static text. */
 LM_API const char *lm_kernel_name(void);
+/* What runs the matrix products of training and evaluation: "openblas", or "lstmlm-avx512"
+ * where OpenBLAS chose generic kernels (lm_blas_generic) on a CPU with AVX-512F, which
+ * lstmlm's own float32 kernel then replaces (the environment variable LSTMLM_GEMM=openblas
+ * or =own overrides the choice). Static text. */
+LM_API const char *lm_gemm_kernel_name(void);
+/* 1 when OpenBLAS's chosen core type has neither AVX2 nor AVX-512 kernels (Debian 12's
+ * OpenBLAS falls back to "Prescott" on CPUs newer than it), several times slower. */
+LM_API int lm_blas_generic(void);
 /* Threads lstmlm's own kernels use: what lm_blas_set_threads set, else OpenBLAS's default
  * rule (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else one per core). */
 LM_API size_t lm_threads(void);

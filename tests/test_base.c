@@ -133,8 +133,19 @@ static float bf_round(float x)
 
 /* One case against the reference: strided operands (ld one past the width), C with a margin
  * that must stay untouched; |C - ref| <= K * BF_SUM_ULP * (sum |a b| + |beta C|). */
-static bool bgemm_case(lm_rng *r, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
-                       float beta)
+typedef void (*gemm_fn)(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                        const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                        float *C, size_t ldc);
+
+static float no_round(float x)
+{
+    return x;
+}
+
+/* The product under test (f, named name, whose operands are rounded by rnd) against its
+ * reference ref. */
+static bool gemm_case(gemm_fn f, gemm_fn ref, float (*rnd)(float), const char *name, lm_rng *r,
+                      bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, float beta)
 {
     size_t lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 1, ldc = N + 3;
     size_t na = (ta ? K : M) * lda, nb = (tb ? N : K) * ldb, nc = M * ldc;
@@ -146,19 +157,19 @@ static bool bgemm_case(lm_rng *r, bool ta, bool tb, size_t M, size_t N, size_t K
         Bm[i] = (float)(lm_rng_uniform(r) - 0.5);
     for (size_t i = 0; i < nc; i++)
         C0[i] = C1[i] = C2[i] = (float)(lm_rng_uniform(r) - 0.5);
-    lm_bgemm(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C1, ldc);
-    lm_bgemm_ref(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C2, ldc);
+    f(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C1, ldc);
+    ref(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C2, ldc);
     bool ok = true;
     for (size_t i = 0; i < M && ok; i++)
         for (size_t j = 0; j < ldc && ok; j++) {
             double mag = fabs((double)beta * C0[i * ldc + j]);
             for (size_t k = 0; k < K && j < N; k++)
-                mag += fabs((double)alpha * bf_round(ta ? A[k * lda + i] : A[i * lda + k]) *
-                            bf_round(tb ? Bm[j * ldb + k] : Bm[k * ldb + j]));
+                mag += fabs((double)alpha * rnd(ta ? A[k * lda + i] : A[i * lda + k]) *
+                            rnd(tb ? Bm[j * ldb + k] : Bm[k * ldb + j]));
             double d = fabs((double)C1[i * ldc + j] - C2[i * ldc + j]);
             if (j >= N ? d != 0 : d > (double)(K + 1) * BF_SUM_ULP * mag + 1e-30) {
                 printf("\n  %s ta=%d tb=%d M=%zu N=%zu K=%zu alpha=%g beta=%g: C[%zu][%zu] %.9g "
-                       "vs %.9g%s", lm_bgemm_kernel_name(), ta, tb, M, N, K, (double)alpha,
+                       "vs %.9g%s", name, ta, tb, M, N, K, (double)alpha,
                        (double)beta, i, j, (double)C1[i * ldc + j], (double)C2[i * ldc + j],
                        j >= N ? " (past N: written)" : "");
                 ok = false;
@@ -170,6 +181,13 @@ static bool bgemm_case(lm_rng *r, bool ta, bool tb, size_t M, size_t N, size_t K
     lm_free(C1);
     lm_free(C2);
     return ok;
+}
+
+static bool bgemm_case(lm_rng *r, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
+                       float beta)
+{
+    return gemm_case(lm_bgemm, lm_bgemm_ref, bf_round, lm_bgemm_kernel_name(), r, ta, tb, M, N,
+                     K, alpha, beta);
 }
 
 /* Rounding: single products are exact, so they show the packing rounds to nearest even as
@@ -233,6 +251,68 @@ static void test_bgemm(void)
 out:
     lm_bgemm_force(-1);
     CU_ASSERT(kinds >= 1);
+    printf("(%d cases) ", cases);
+}
+
+/* lstmlm's float32 kernel against the plain loops (the shapes of the bf16 test), lm_gemm's
+ * dispatch to it when forced, and its pool split (the bits of one thread). */
+static void test_sgemm(void)
+{
+    static const size_t Ms[] = {1, 2, 7, 8, 9, 17, 40};
+    static const size_t Ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
+    static const size_t Ks[] = {1, 2, 3, 31, 32, 33, 257};
+    if (!lm_sgemm_force(1)) {
+        printf("\n  skipped: the AVX-512 float32 kernel (this CPU has no AVX-512F)");
+        return;
+    }
+    lm_rng r;
+    lm_rng_seed(&r, 13);
+    int cases = 0;
+    for (int t = 0; t < 4; t++)
+        for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
+            for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
+                for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) {
+                    float alpha = (a + c) % 2 ? 0.5f : 1.0f;
+                    float beta = (b + c) % 3 == 0 ? 0.0f : (b + c) % 3 == 1 ? 1.0f : 0.3f;
+                    cases++;
+                    if (!gemm_case(lm_sgemm, lm_gemm_ref, no_round, "avx512", &r, t & 1, t & 2,
+                                   Ms[a], Ns[b], Ks[c], alpha, beta)) {
+                        CU_FAIL("float32 gemm differs from the reference");
+                        goto out;
+                    }
+                }
+    for (int t = 0; t < 4; t++) {
+        CU_ASSERT(gemm_case(lm_sgemm, lm_gemm_ref, no_round, "avx512", &r, t & 1, t & 2, 130, 200,
+                            600, 1.0f, 1.0f));
+        CU_ASSERT(gemm_case(lm_gemm, lm_gemm_ref, no_round, "lm_gemm", &r, t & 1, t & 2, 33, 70,
+                            300, 0.5f, 0.3f));
+    }
+    CU_ASSERT_STRING_EQUAL(lm_sgemm_kernel_name(), "avx512");
+    size_t M = 300, N = 500, K = 201, parts = lm_pool_threads();
+    float *A = lm_alloc_floats(M * K), *Bm = lm_alloc_floats(N * K);
+    float *C1 = lm_alloc_floats(M * N), *C2 = lm_alloc_floats(M * N);
+    for (size_t i = 0; i < M * K; i++)
+        A[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    for (size_t i = 0; i < N * K; i++)
+        Bm[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        size_t lda = ta ? M : K, ldb = tb ? K : N;
+        lm_pool_set_threads(1);
+        lm_sgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C1, N);
+        lm_pool_set_threads(3);
+        lm_sgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C2, N);
+        CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
+    }
+    lm_pool_set_threads(parts);
+    lm_free(A);
+    lm_free(Bm);
+    lm_free(C1);
+    lm_free(C2);
+out:
+    CU_ASSERT(lm_sgemm_force(0));
+    CU_ASSERT_STRING_EQUAL(lm_sgemm_kernel_name(), "openblas");
+    lm_sgemm_force(-1);
     printf("(%d cases) ", cases);
 }
 
@@ -403,6 +483,7 @@ int main(void)
         {"packed gemm matches plain loops", test_pgemm_matches_reference},
         {"bf16 gemm matches plain loops", test_bgemm},
         {"bf16 gemm: threads, training precision", test_bgemm_threads},
+        {"float32 gemm kernel matches plain loops", test_sgemm},
         {"thread pool runs every part once", test_pool},
         {"thread pool works in a forked child", test_pool_fork},
         {"fast exp, sigmoid, tanh accuracy", test_fast_math},

@@ -65,11 +65,13 @@ void lm_free(void *p);
 /* A scratch buffer of this thread of at least bytes (64-byte aligned, contents undefined),
  * kept for the next call of the same slot and freed when the thread ends (scratch.c); NULL
  * when memory runs out. Growth is geometric, so varying sizes settle after a few calls. */
-enum { LM_SCRATCH_BGEMM = 0, LM_SCRATCH_Q8 = 1, LM_SCRATCH_SLOTS = 2 };
+enum { LM_SCRATCH_BGEMM = 0, LM_SCRATCH_Q8 = 1, LM_SCRATCH_SGEMM = 2, LM_SCRATCH_SLOTS = 3 };
 void *lm_thread_scratch(int which, size_t bytes);
 
 /* BLAS wrapper (the only place that includes cblas.h). Row-major.
- * C (M,N) = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb. M == 1 uses sgemv. */
+ * C (M,N) = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb. M == 1 uses sgemv.
+ * Where OpenBLAS runs generic kernels on a CPU with AVX-512F (lm_sgemm_kernel_name), products
+ * of at least two rows run on lstmlm's own float32 kernel (lm_sgemm) instead. */
 void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 /* The same with plain loops (reference for tests). */
@@ -78,6 +80,17 @@ void lm_gemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, co
 /* y (M) = alpha * op(A) x + beta * y, A (rows, cols) row-major; op = transpose when ta. */
 void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, const float *x,
              float beta, float *y);
+
+/* lstmlm's float32 GEMM (sgemm.h): the contract of lm_gemm, a blocked, packed AVX-512F kernel
+ * split over lm_pool_run, with its B-packing buffer in the calling thread's scratch. Without
+ * AVX-512F, or when the buffer cannot grow, lm_gemm_ref. lm_sgemm_kernel_name: "avx512" when
+ * lm_gemm uses it (OpenBLAS's core is generic here, or LSTMLM_GEMM=own), "openblas" otherwise
+ * (or LSTMLM_GEMM=openblas). lm_sgemm_force: tests: 0 = OpenBLAS, 1 = this kernel (false when
+ * the CPU lacks AVX-512F), -1 = the automatic choice. */
+void lm_sgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
+const char *lm_sgemm_kernel_name(void);
+bool lm_sgemm_force(int kind);
 
 /* bf16 GEMM: the contract of lm_gemm (float32 in and out), but op(A) and op(B) are rounded to
  * bfloat16 (nearest even, lm_float_to_bf16 of qgemv.h) as they are packed, and the products

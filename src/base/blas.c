@@ -1,5 +1,6 @@
 /* blas.c - the only file that includes cblas.h: GEMM/GEMV wrappers and small kernels. */
 #include "base/base.h"
+#include "base/sgemm.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -23,6 +24,10 @@ void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const 
         else /* B is (K,N): y = B^T a */
             cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, alpha, B, (int)ldb, A, 1,
                         beta, C, 1);
+        return;
+    }
+    if (lm_sgemm_chosen()) {
+        lm_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,

@@ -807,12 +807,12 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr,
                 "%s: %zu tokens, %zu turns, vocabulary %zu (%zu OOV tokens)%s%s\n"
                 "model: %s, %zu parameters; batch %zu, bptt %zu, %s lr %g\n"
-                "OpenBLAS core %s; recurrent kernel %s; %zu threads%s%s%s\n",
+                "OpenBLAS core %s; products %s; recurrent kernel %s; %zu threads%s%s%s\n",
                 train_path, n_train, st.lines, lm_vocab_size(lm_model_vocab(m)), st.oov,
                 valid_path ? "; valid " : "", valid_path ? valid_path : "", shape,
                 lm_model_n_params(m), to->batch, to->bptt,
                 to->optimizer == LM_OPT_SGD ? "sgd" : to->optimizer == LM_OPT_ADAM ? "adam" : "adamw",
-                to->lr, lm_blas_core_name(), lm_kernel_name(), lm_threads(),
+                to->lr, lm_blas_core_name(), lm_gemm_kernel_name(), lm_kernel_name(), lm_threads(),
                 bf16 ? "; precision bf16 (kernel " : "", bf16 ? lm_bf16_kernel_name() : "",
                 bf16 ? ")" : "");
         if (ranks > 1)

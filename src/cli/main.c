@@ -29,8 +29,8 @@ static void usage(FILE *f)
     for (const command *c = commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\n'lstmlm COMMAND --help' (or 'lstmlm help COMMAND') describes a command.\n"
-               "lstmlm %s, OpenBLAS core: %s, recurrent kernel: %s\n",
-            lm_version_string(), lm_blas_core_name(), lm_kernel_name());
+               "lstmlm %s, OpenBLAS core: %s, products: %s, recurrent kernel: %s\n",
+            lm_version_string(), lm_blas_core_name(), lm_gemm_kernel_name(), lm_kernel_name());
 }
 
 int main(int argc, char **argv)

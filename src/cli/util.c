@@ -237,6 +237,14 @@ void cli_threads(size_t n)
 {
     if (n)
         lm_blas_set_threads((int)n);
+    /* Told once per process: products on OpenBLAS's generic kernels, with nothing of lstmlm's
+     * to stand in for them (no AVX-512F, or LSTMLM_GEMM=openblas). */
+    static bool told;
+    if (!told && lm_blas_generic() && !strcmp(lm_gemm_kernel_name(), "openblas"))
+        fprintf(stderr, "lstmlm: note: OpenBLAS runs its generic '%s' kernels on this CPU, "
+                        "several times slower than its AVX2 ones; OPENBLAS_CORETYPE=Haswell "
+                        "selects them\n", lm_blas_core_name());
+    told = true;
 }
 
 void cli_log(void *ud, const char *line)

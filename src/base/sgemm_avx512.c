@@ -1,0 +1,211 @@
+/* sgemm_avx512.c - packing and the register-tiled micro-kernel of lstmlm's float32 GEMM for
+ * AVX-512F (see sgemm.h). */
+#include "base/sgemm.h"
+
+#ifdef LM_SGEMM_X86
+#pragma GCC target("avx512f,avx2,fma")
+#include <immintrin.h>
+#include <string.h>
+
+static inline size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The low n lanes (n may exceed 16). */
+static inline __mmask16 lanes(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+}
+
+/* 16 x 16 floats: r[c] becomes column c of the block that r held by rows. */
+static inline void transpose16(__m512 rf[16])
+{
+    __m512i r[16], t[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm512_castps_si512(rf[i]);
+#pragma GCC unroll 8
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++)
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0x88);
+            t[8 * h + i + 4] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0xdd);
+        }
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        rf[i] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(t[i], t[i + 8], 0x88));
+        rf[i + 8] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd));
+    }
+}
+
+/* ---- packing ------------------------------------------------------------------------------ */
+
+/* Rows of B (K, N) at a time across all panels of the range, so that each source line is read
+ * once while it is in the L1 cache. */
+#define KB 16
+
+void lm_sgemm_pack_b_avx512(const sg_job *j, size_t lo, size_t hi)
+{
+    size_t K = j->K, ldb = j->ldb;
+    if (!j->tb) {
+        for (size_t k0 = 0; k0 < K; k0 += KB) {
+            size_t k1 = min_sz(k0 + KB, K);
+            for (size_t jp = lo; jp < hi; jp++) {
+                float *dst = j->pb + jp * SG_NR * K;
+                size_t c0 = jp * SG_NR, nc = min_sz(SG_NR, j->N - c0), w = (nc + 15) & ~(size_t)15;
+                for (size_t k = k0; k < k1; k++) {
+                    const float *x = j->B + k * ldb + c0;
+                    for (size_t v = 0; v < w; v += 16)
+                        _mm512_storeu_ps(dst + k * w + v,
+                                         _mm512_maskz_loadu_ps(lanes(nc - v), x + v));
+                }
+            }
+        }
+        return;
+    }
+    for (size_t jp = lo; jp < hi; jp++) {
+        float *dst = j->pb + jp * SG_NR * K;
+        size_t c0 = jp * SG_NR, nc = min_sz(SG_NR, j->N - c0), w = (nc + 15) & ~(size_t)15;
+        /* op(B) = B^T, B (N, K): column c of the panel is row c0 + c of B, contiguous in k;
+         * 16 columns x 16 values of k at a time, transposed in registers. */
+        for (size_t v = 0; v < w; v += 16) {
+            size_t cols = min_sz(16, nc - v);
+            const float *src = j->B + (c0 + v) * ldb;
+            for (size_t k = 0; k < K; k += 16) {
+                __m512 r[16];
+                size_t n = min_sz(16, K - k);
+                __mmask16 m = lanes(n);
+#pragma GCC unroll 16
+                for (size_t c = 0; c < 16; c++)
+                    r[c] = c < cols ? _mm512_maskz_loadu_ps(m, src + c * ldb + k)
+                                    : _mm512_setzero_ps();
+                transpose16(r);
+                float *d = dst + k * w + v;
+#pragma GCC unroll 16
+                for (size_t q = 0; q < 16; q++)
+                    if (q < n)
+                        _mm512_storeu_ps(d + q * w, r[q]);
+            }
+        }
+    }
+}
+
+/* ---- the micro-kernel --------------------------------------------------------------------- */
+
+/* C (mr, nc) = alpha * A-rows B-panel over kc values + beta C (beta 0: C is not read). a: row
+ * r's value k at r * rs + k * ks; b: the B panel's (k, c) at k * w + c, nv = w / 16 vectors. */
+static inline __attribute__((always_inline)) void
+tile(const int mr, const int nv, size_t kc, const float *a, size_t rs, size_t ks, const float *b,
+     size_t w, float *C, size_t ldc, size_t nc, float alpha, float beta)
+{
+    __m512 acc[SG_MR][3];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = _mm512_setzero_ps();
+    const float *ar[SG_MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++)
+        ar[r] = a + (size_t)r * rs;
+    for (size_t k = 0; k < kc; k++) {
+        __m512 bv[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++)
+            bv[v] = _mm512_loadu_ps(b + k * w + 16 * v);
+#pragma GCC unroll 8
+        for (int r = 0; r < mr; r++) {
+            __m512 x = _mm512_set1_ps(ar[r][k * ks]);
+#pragma GCC unroll 3
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+        }
+    }
+    __m512 al = _mm512_set1_ps(alpha), be = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+    for (int r = 0; r < mr; r++) {
+        float *c = C + (size_t)r * ldc;
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = lanes(nc - 16 * (size_t)v);
+            __m512 x = _mm512_mul_ps(acc[r][v], al);
+            if (beta != 0.0f)
+                x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, c + 16 * v), be, x);
+            _mm512_mask_storeu_ps(c + 16 * v, m, x);
+        }
+    }
+}
+
+/* The tile for mr rows (1..8) and nv vectors (1..3), each case compiled with its own
+ * registers; the contiguous-k case (ks == 1) separately, so that its loads step by one. */
+static void tile_any(int mr, int nv, size_t kc, const float *a, size_t rs, size_t ks,
+                     const float *b, size_t w, float *C, size_t ldc, size_t nc, float alpha,
+                     float beta)
+{
+#define SG_CASE(m, n)                                                                              \
+    case (m) * 4 + (n):                                                                            \
+        if (ks == 1)                                                                               \
+            tile(m, n, kc, a, rs, 1, b, w, C, ldc, nc, alpha, beta);                               \
+        else                                                                                       \
+            tile(m, n, kc, a, 1, ks, b, w, C, ldc, nc, alpha, beta);                               \
+        return;
+#define SG_ROW(m) SG_CASE(m, 1) SG_CASE(m, 2) SG_CASE(m, 3)
+    switch (mr * 4 + nv) {
+        SG_ROW(1)
+        SG_ROW(2)
+        SG_ROW(3)
+        SG_ROW(4)
+        SG_ROW(5)
+        SG_ROW(6)
+        SG_ROW(7)
+        SG_ROW(8)
+    default:
+        break;
+    }
+#undef SG_ROW
+#undef SG_CASE
+}
+
+/* Blocks of the C part that stay in the L2 cache while K runs through: SG_MCP row panels by
+ * NCP column panels. */
+#define NCP 8
+
+void lm_sgemm_tiles_avx512(const sg_job *j, size_t ilo, size_t ihi, size_t jlo, size_t jhi)
+{
+    size_t K = j->K, M = j->M, N = j->N, ldc = j->ldc, rs = j->rs, ks = j->ks;
+    for (size_t jb = jlo; jb < jhi; jb += NCP) {
+        size_t je = min_sz(jb + NCP, jhi);
+        for (size_t ib = ilo; ib < ihi; ib += SG_MCP) {
+            size_t ie = min_sz(ib + SG_MCP, ihi);
+            for (size_t k0 = 0; k0 < K; k0 += SG_KC) {
+                size_t kc = min_sz(SG_KC, K - k0);
+                float beta = k0 == 0 ? j->beta : 1.0f;
+                for (size_t jp = jb; jp < je; jp++) {
+                    size_t c0 = jp * SG_NR, nc = min_sz(SG_NR, N - c0);
+                    size_t w = (nc + 15) & ~(size_t)15;
+                    const float *b = j->pb + jp * SG_NR * K + k0 * w;
+                    for (size_t ip = ib; ip < ie; ip++) {
+                        size_t r0 = ip * SG_MR;
+                        const float *a = j->A + r0 * rs + k0 * ks;
+                        tile_any((int)min_sz(SG_MR, M - r0), (int)(w / 16), kc, a, rs, ks, b, w,
+                                 j->C + r0 * ldc + c0, ldc, nc, j->alpha, beta);
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
