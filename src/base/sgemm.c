@@ -25,8 +25,8 @@ int lm_blas_generic(void)
 {
     /* OpenBLAS's x86-64 core types with AVX2 or AVX-512 kernels; any other (Prescott, Core2,
      * Nehalem, Sandybridge, ...) has at most 8-wide SSE/AVX kernels without FMA. */
-    static const char *const fast[] = {"Haswell",    "Zen",           "SkylakeX",
-                                       "Cooperlake", "SapphireRapids", "Excavator"};
+    static const char *const fast[] = {"Haswell",        "Zen",      "SkylakeX", "Cooperlake",
+                                       "SapphireRapids", "Excavator"};
     const char *core = lm_blas_core_name();
 #if !(defined(__x86_64__) || defined(__i386__))
     (void)core;
@@ -80,6 +80,10 @@ static void pack_part(void *ctx, size_t part, size_t nparts)
 {
     const sg_job *j = ctx;
     size_t lo, hi;
+    if (j->ta) {
+        lm_pool_range(j->mp, part, nparts, &lo, &hi);
+        lm_sgemm_pack_a_avx512(j, lo, hi);
+    }
     lm_pool_range(j->np, part, nparts, &lo, &hi);
     lm_sgemm_pack_b_avx512(j, lo, hi);
 }
@@ -109,17 +113,29 @@ void lm_sgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const
         return;
 #ifdef LM_SGEMM_X86
     if (K > 0 && cpu_avx512()) {
-        sg_job j = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A, .B = B,
-                    .lda = lda, .ldb = ldb, .rs = ta ? 1 : lda, .ks = ta ? lda : 1, .tb = tb,
-                    .C = C, .ldc = ldc};
+        sg_job j = {.M = M,
+                    .N = N,
+                    .K = K,
+                    .alpha = alpha,
+                    .beta = beta,
+                    .A = A,
+                    .B = B,
+                    .lda = lda,
+                    .ldb = ldb,
+                    .ta = ta,
+                    .tb = tb,
+                    .C = C,
+                    .ldc = ldc};
         j.mp = (M + SG_MR - 1) / SG_MR;
         j.np = (N + SG_NR - 1) / SG_NR;
-        size_t nb, bytes;
-        float *w = lm_mul_ok(j.np * SG_NR, K, &nb) && lm_mul_ok(nb, sizeof(float), &bytes)
-                       ? lm_thread_scratch(LM_SCRATCH_SGEMM, bytes)
-                       : NULL;
+        size_t na = 0, nb, bytes;
+        bool fits = (!ta || lm_mul_ok(j.mp * SG_MR, K, &na)) && lm_mul_ok(j.np * SG_NR, K, &nb) &&
+                    na <= SIZE_MAX / 8 && nb <= SIZE_MAX / 8 &&
+                    lm_mul_ok(na + nb, sizeof(float), &bytes);
+        float *w = fits ? lm_thread_scratch(LM_SCRATCH_SGEMM, bytes) : NULL;
         if (w) {
-            j.pb = w;
+            j.pa = ta ? w : NULL;
+            j.pb = w + na;
             size_t parts = lm_pool_threads(), macs = M * N;
             j.split_rows = j.mp >= parts * 4 || j.mp > j.np;
             if (!lm_mul_ok(macs, K, &macs) || macs >= POOL_MIN_MACS) {

@@ -4,9 +4,11 @@
  * SSE3 kernels (core "Prescott"), 4-6x slower than its AVX-512 ones. On such a machine with
  * AVX-512F, lm_gemm runs this kernel instead: op(B) (K, N) packed once per call into panels of
  * SG_NR columns (word (k, c) of a panel at k * w + c, w = SG_NR except in the last panel: the
- * columns left rounded up to 16, columns past N zero); op(A) read where it is (row r, element
- * k at r * rs + k * ks: rs = lda, ks = 1 without ta, rs = 1, ks = lda with it) and broadcast a
- * value per row. A register tile of SG_MR x SG_NR sums (24 zmm accumulators) runs over SG_KC
+ * columns left rounded up to 16, columns past N zero). op(A) is read where it is without ta
+ * (row r, element k at r * lda + k); with ta, where the rows of a panel would be a stride of
+ * lda apart in k, it is packed into panels of SG_MR rows, k by k (element (r, k) of panel i at
+ * pa + i * SG_MR * K + k * SG_MR + r, rows past M zero). The kernel broadcasts a value per
+ * row. A register tile of SG_MR x SG_NR sums (24 zmm accumulators) runs over SG_KC
  * values of k at a time, so that the B panel's slice stays in the L1 cache. */
 #ifndef LM_SGEMM_H
 #define LM_SGEMM_H
@@ -23,10 +25,11 @@ typedef struct sg_job {
     size_t M, N, K;
     float alpha, beta;
     const float *A, *B;
-    size_t lda, ldb, rs, ks; /* A's strides (above); ldb and tb describe B */
-    bool tb;
+    size_t lda, ldb;
+    bool ta, tb;
     float *C;
     size_t ldc;
+    float *pa;       /* packed A (with ta only) */
     float *pb;       /* packed B: panel j at pb + j * SG_NR * K */
     size_t mp, np;   /* row panels of A, column panels of B */
     bool split_rows; /* the compute parts split A's row panels (else B's) */
@@ -37,7 +40,8 @@ bool lm_sgemm_chosen(void);
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
 #define LM_SGEMM_X86 1
-/* Packs B panels [lo, hi) of the job. */
+/* Packs A panels [lo, hi) (with ta) and B panels [lo, hi) of the job. */
+void lm_sgemm_pack_a_avx512(const sg_job *j, size_t lo, size_t hi);
 void lm_sgemm_pack_b_avx512(const sg_job *j, size_t lo, size_t hi);
 /* C for row panels [ilo, ihi) x column panels [jlo, jhi), all of K. */
 void lm_sgemm_tiles_avx512(const sg_job *j, size_t ilo, size_t ihi, size_t jlo, size_t jhi);

@@ -53,9 +53,31 @@ static inline void transpose16(__m512 rf[16])
 
 /* ---- packing ------------------------------------------------------------------------------ */
 
-/* Rows of B (K, N) at a time across all panels of the range, so that each source line is read
- * once while it is in the L1 cache. */
+/* Rows of A (with ta) or of B (without tb) KB at a time across all panels of the range, so that
+ * each source line is read once while it is in the L1 cache. */
 #define KB 16
+
+/* op(A) = A^T, A (K, M): row k of A gives the k-th SG_MR values of each panel. */
+void lm_sgemm_pack_a_avx512(const sg_job *j, size_t lo, size_t hi)
+{
+    size_t K = j->K, lda = j->lda, M = j->M;
+    for (size_t k0 = 0; k0 < K; k0 += KB) {
+        size_t k1 = min_sz(k0 + KB, K);
+        for (size_t i = lo; i < hi; i += 2) {
+            size_t r0 = i * SG_MR, rows = min_sz(2 * SG_MR, M - r0);
+            bool two = i + 1 < hi;
+            __mmask16 m = lanes(two ? rows : min_sz(SG_MR, rows));
+            float *d0 = j->pa + i * SG_MR * K, *d1 = d0 + SG_MR * K;
+            for (size_t k = k0; k < k1; k++) {
+                __m512 x = _mm512_maskz_loadu_ps(m, j->A + k * lda + r0);
+                _mm256_storeu_ps(d0 + k * SG_MR, _mm512_castps512_ps256(x));
+                if (two)
+                    _mm256_storeu_ps(d1 + k * SG_MR, _mm256_castpd_ps(_mm512_extractf64x4_pd(
+                                                         _mm512_castps_pd(x), 1)));
+            }
+        }
+    }
+}
 
 void lm_sgemm_pack_b_avx512(const sg_job *j, size_t lo, size_t hi)
 {
@@ -150,17 +172,17 @@ tile(const int mr, const int nv, size_t kc, const float *a, size_t rs, size_t ks
 }
 
 /* The tile for mr rows (1..8) and nv vectors (1..3), each case compiled with its own
- * registers; the contiguous-k case (ks == 1) separately, so that its loads step by one. */
+ * registers, for rows of A read in place (ks 1, rows rs apart) or packed (rs 1, ks SG_MR). */
 static void tile_any(int mr, int nv, size_t kc, const float *a, size_t rs, size_t ks,
                      const float *b, size_t w, float *C, size_t ldc, size_t nc, float alpha,
                      float beta)
 {
 #define SG_CASE(m, n)                                                                              \
-    case (m) * 4 + (n):                                                                            \
+    case (m)*4 + (n):                                                                              \
         if (ks == 1)                                                                               \
             tile(m, n, kc, a, rs, 1, b, w, C, ldc, nc, alpha, beta);                               \
         else                                                                                       \
-            tile(m, n, kc, a, 1, ks, b, w, C, ldc, nc, alpha, beta);                               \
+            tile(m, n, kc, a, 1, SG_MR, b, w, C, ldc, nc, alpha, beta);                            \
         return;
 #define SG_ROW(m) SG_CASE(m, 1) SG_CASE(m, 2) SG_CASE(m, 3)
     switch (mr * 4 + nv) {
@@ -185,7 +207,8 @@ static void tile_any(int mr, int nv, size_t kc, const float *a, size_t rs, size_
 
 void lm_sgemm_tiles_avx512(const sg_job *j, size_t ilo, size_t ihi, size_t jlo, size_t jhi)
 {
-    size_t K = j->K, M = j->M, N = j->N, ldc = j->ldc, rs = j->rs, ks = j->ks;
+    size_t K = j->K, M = j->M, N = j->N, ldc = j->ldc;
+    size_t rs = j->ta ? 1 : j->lda, ks = j->ta ? SG_MR : 1;
     for (size_t jb = jlo; jb < jhi; jb += NCP) {
         size_t je = min_sz(jb + NCP, jhi);
         for (size_t ib = ilo; ib < ihi; ib += SG_MCP) {
@@ -199,7 +222,8 @@ void lm_sgemm_tiles_avx512(const sg_job *j, size_t ilo, size_t ihi, size_t jlo, 
                     const float *b = j->pb + jp * SG_NR * K + k0 * w;
                     for (size_t ip = ib; ip < ie; ip++) {
                         size_t r0 = ip * SG_MR;
-                        const float *a = j->A + r0 * rs + k0 * ks;
+                        const float *a =
+                            j->ta ? j->pa + ip * SG_MR * K + k0 * SG_MR : j->A + r0 * j->lda + k0;
                         tile_any((int)min_sz(SG_MR, M - r0), (int)(w / 16), kc, a, rs, ks, b, w,
                                  j->C + r0 * ldc + c0, ldc, nc, j->alpha, beta);
                     }

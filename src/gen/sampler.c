@@ -3,6 +3,8 @@
 #include "gen/gen.h"
 #include "nn/nn.h"
 
+#include "base/fastmath.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,12 +237,14 @@ int32_t lm_sampler_probs(const lm_sampler_opts *o, float *z, size_t V, const int
         free(own);
         return best;
     }
-    /* Softmax at the temperature, exp and sum in double. */
-    double mx = z[best], sum = 0, inv_t = 1.0 / o->temperature;
+    /* Softmax at the temperature: exp in float (lm_expf), the sum in double. */
+    float mx = z[best], inv_t = (float)(1.0 / o->temperature);
+    double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (size_t j = 0; j < V; j++) {
-        double e = z[j] > -INFINITY ? exp((z[j] - mx) * inv_t) : 0.0;
-        z[j] = (float)e;
-        sum += z[j];
+        float e = z[j] > -INFINITY ? lm_expf((z[j] - mx) * inv_t) : 0.0f;
+        z[j] = e;
+        sum += e;
     }
     for (size_t j = 0; j < V; j++)
         z[j] = (float)(z[j] / sum);
