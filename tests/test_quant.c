@@ -136,16 +136,27 @@ static void test_kernels(void)
                             mag[r] += fabs((double)w[r * C + j] * x[j]);
                     }
                     lm_qgemv_ref(&m, 0, R, x, y0);
-                    lm_qgemv_rows(&m, 0, R, x, y1);
-                    for (size_t r = 0; r < R; r++)
-                        if (fabs((double)y1[r] - y0[r]) > KERNEL_RTOL * (mag[r] + r + 1)) {
-                            printf("\n  kernel %s, %s (%zu, %zu) row %zu: %g vs %g\n",
-                                   lm_qgemv_kernel_name(), lm_qtype_name(type), R, C, r,
-                                   (double)y1[r], (double)y0[r]);
-                            CU_FAIL("kernel differs from the plain loops");
-                            break;
+                    /* int8 with VNNI: the row-major kernel, then the packed one. */
+                    for (int packed = 0; packed < 2; packed++) {
+                        if (packed) {
+                            lm_qmat_pack(&m);
+                            if (!m.pk)
+                                break;
                         }
-                    tested++;
+                        for (size_t r = 0; r < R; r++)
+                            y1[r] = (float)r;
+                        lm_qgemv_rows(&m, 0, R, x, y1);
+                        for (size_t r = 0; r < R; r++)
+                            if (fabs((double)y1[r] - y0[r]) > KERNEL_RTOL * (mag[r] + r + 1)) {
+                                printf("\n  kernel %s%s, %s (%zu, %zu) row %zu: %g vs %g\n",
+                                       lm_qgemv_kernel_name(), packed ? " (packed)" : "",
+                                       lm_qtype_name(type), R, C, r, (double)y1[r],
+                                       (double)y0[r]);
+                                CU_FAIL("kernel differs from the plain loops");
+                                break;
+                            }
+                        tested++;
+                    }
                     lm_qmat_free(&m);
                     free(w);
                     free(x);

@@ -53,6 +53,8 @@ void lm_qmat_free(lm_qmat *m)
 {
     lm_free(m->w);
     lm_free(m->scale);
+    lm_free(m->pk);
+    lm_free(m->pd);
     memset(m, 0, sizeof *m);
 }
 
@@ -154,6 +156,41 @@ void lm_qmat_quantize(lm_qmat *m, const float *src)
                 m->scale[r * nb + b] = q8_block(src + r * C + j0, n, (int8_t *)m->w + r * C + j0);
             }
     }
+}
+
+static bool cpu_vnni(void);
+
+void lm_qmat_pack(lm_qmat *m)
+{
+    if (m->type != LM_QT_Q8 || m->pk || !cpu_vnni())
+        return;
+    size_t R = m->rows, C = m->cols, nb = lm_qmat_blocks(C), G = (R + 15) / 16, n;
+    if (!lm_mul_ok(G * nb, 512, &n) || n > SIZE_MAX / 8)
+        return;
+    uint8_t *pk = (uint8_t *)lm_alloc_floats(n / 4);
+    uint16_t *pd = (uint16_t *)lm_alloc_floats(G * nb * 8);
+    if (!pk || !pd) {
+        lm_free(pk);
+        lm_free(pd);
+        return;
+    }
+    const int8_t *q = m->w;
+    for (size_t g = 0; g < G; g++)
+        for (size_t b = 0; b < nb; b++) {
+            uint8_t *dst = pk + (g * nb + b) * 512;
+            uint16_t *ds = pd + (g * nb + b) * 16;
+            for (size_t l = 0; l < 16; l++) {
+                size_t r = 16 * g + l;
+                ds[l] = r < R ? m->scale[r * nb + b] : 0;
+                for (size_t k = 0; k < LM_Q8_BLOCK; k++) {
+                    size_t j = b * LM_Q8_BLOCK + k;
+                    int v = r < R && j < C ? q[r * C + j] : 0;
+                    dst[(k / 4) * 64 + 4 * l + k % 4] = (uint8_t)(v + 128);
+                }
+            }
+        }
+    m->pk = pk;
+    m->pd = pd;
 }
 
 void lm_qmat_row(const lm_qmat *m, size_t r, float *out)
@@ -274,6 +311,11 @@ static int detect(void)
 
 static lm_kernel_choice choice = {-1, detect};
 
+static bool cpu_vnni(void)
+{
+    return detect() == QG_VNNI;
+}
+
 static int kernel(void)
 {
     return lm_kernel_get(&choice);
@@ -293,19 +335,28 @@ const char *lm_qgemv_kernel_name(void)
 typedef struct q8_act {
     const int8_t *q;
     const float *e;
+    const int32_t *s; /* 128 x each block's sum of q (the packed kernel's correction) */
 } q8_act;
 
 static bool q8_act_prepare(const float *x, size_t cols, q8_act *a)
 {
     size_t nb = lm_qmat_blocks(cols);
-    /* nb * 32 int8, then nb floats (32 bytes per block keep them aligned). */
-    int8_t *buf = nb <= SIZE_MAX / 64 ? lm_thread_scratch(LM_SCRATCH_Q8, nb * 36) : NULL;
+    /* nb * 32 int8, then nb floats and nb int32 (32 bytes per block keep them aligned). */
+    int8_t *buf = nb <= SIZE_MAX / 64 ? lm_thread_scratch(LM_SCRATCH_Q8, nb * 40) : NULL;
     if (!buf)
         return false;
     float *e = (float *)(buf + nb * LM_Q8_BLOCK);
+    int32_t *s = (int32_t *)(e + nb);
     lm_q8_activations(x, cols, buf, e);
+    for (size_t b = 0; b < nb; b++) {
+        int32_t t = 0;
+        for (size_t k = 0; k < LM_Q8_BLOCK; k++)
+            t += buf[b * LM_Q8_BLOCK + k];
+        s[b] = 128 * t;
+    }
     a->q = buf;
     a->e = e;
+    a->s = s;
     return true;
 }
 
@@ -316,6 +367,11 @@ static void q8_rows(const lm_qmat *m, size_t r0, size_t r1, const q8_act *a, flo
     size_t C = m->cols, nb = lm_qmat_blocks(C);
     int k = kernel();
 #ifdef LM_QGEMV_X86
+    if (k == QG_VNNI && m->pk && r0 % 16 == 0 && (r1 % 16 == 0 || r1 == m->rows)) {
+        lm_qgemv_q8_vnni16(r0 / 16, (r1 + 15) / 16, m->rows, C, m->pk, m->pd, a->q, a->e, a->s,
+                           y);
+        return;
+    }
     if (k == QG_VNNI) {
         lm_qgemv_q8_vnni(r0, r1, C, q, m->scale, a->q, a->e, y);
         return;

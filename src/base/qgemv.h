@@ -31,6 +31,13 @@ typedef struct lm_qmat {
     size_t rows, cols;
     void *w;         /* f32: float, bf16: uint16_t, q8: int8_t; rows * cols, 64-byte aligned */
     uint16_t *scale; /* q8: (rows, lm_qmat_blocks(cols)) half-precision scales; else NULL */
+    /* q8 on a CPU with AVX-512 VNNI, after lm_qmat_pack: the same weights by groups of 16 rows
+     * for lm_qgemv_q8_vnni16 (NULL otherwise). For row group g and block b, 8 vectors of 64
+     * bytes at pk + ((g * nb + b) * 8 + t) * 64: byte 4 l + i of vector t is weight 4 t + i of
+     * block b of row 16 g + l, plus 128 (an unsigned byte; rows past the end and the tail of the
+     * last block are q = 0); the 16 rows' scales of the block at pd + (g * nb + b) * 16. */
+    uint8_t *pk;
+    uint16_t *pd;
 } lm_qmat;
 
 /* Blocks of a q8 row of cols weights. */
@@ -51,6 +58,10 @@ void lm_qmat_free(lm_qmat *m);
 size_t lm_qmat_bytes(const lm_qmat *m);
 /* Encodes src (rows, cols) float32 into m (allocated with the same shape). */
 void lm_qmat_quantize(lm_qmat *m, const float *src);
+/* Builds the q8 matrix's packed copy (pk, pd) where the CPU has AVX-512 VNNI, after its
+ * weights are set (quantized or loaded); a no-op for other types and CPUs. Without the memory
+ * for it the products use the row-major weights. */
+void lm_qmat_pack(lm_qmat *m);
 /* Row r decoded into out (cols floats); the whole matrix into dst (rows * cols). */
 void lm_qmat_row(const lm_qmat *m, size_t r, float *out);
 void lm_qmat_dequantize(const lm_qmat *m, float *dst);
@@ -109,6 +120,11 @@ void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const 
                       const int8_t *xq, const float *xe, float *y);
 void lm_qgemv_q8_vnni(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,
                       const int8_t *xq, const float *xe, float *y);
+/* Row groups [g0, g1) of a packed matrix (lm_qmat pk, pd) of rows rows; xs: 128 x the sum of
+ * each block of xq (what the +128 of the packed weights adds to each block's sum). */
+void lm_qgemv_q8_vnni16(size_t g0, size_t g1, size_t rows, size_t cols, const uint8_t *pk,
+                        const uint16_t *pd, const int8_t *xq, const float *xe, const int32_t *xs,
+                        float *y);
 #endif
 
 #endif

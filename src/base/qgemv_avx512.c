@@ -10,6 +10,7 @@
 #ifdef LM_QGEMV_X86
 #pragma GCC target("avx512f,avx2,fma,f16c")
 #include <immintrin.h>
+#include <string.h>
 
 static inline __m512 bf16x16(const uint16_t *p)
 {
@@ -95,6 +96,65 @@ void lm_qgemv_q8_vnni(size_t r0, size_t r1, size_t cols, const int8_t *q, const 
             s += (float)t * (_cvtsh_ss(dr[full]) * xe[full]);
         }
         y[r] += s;
+    }
+}
+/* The packed layout (lm_qmat pk): for 16 rows at once, block by block, vpdpbusd multiplies the
+ * 64 unsigned bytes w + 128 (4 consecutive weights of each of the 16 rows) by 4 activations
+ * broadcast to every lane and adds each row's four products to its lane: 8 instructions sum a
+ * block for 16 rows, and the +128 adds 128 x the block's sum of x, subtracted up front. Then
+ * one conversion and one multiply-add scale the 16 sums. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))) static inline __m512i
+quad(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+void lm_qgemv_q8_vnni16(size_t g0, size_t g1, size_t rows, size_t cols, const uint8_t *pk,
+                        const uint16_t *pd, const int8_t *xq, const float *xe, const int32_t *xs,
+                        float *y)
+{
+    size_t nb = lm_qmat_blocks(cols);
+    for (size_t g = g0; g < g1; g++) {
+        const uint8_t *w = pk + g * nb * 512;
+        const uint16_t *d = pd + g * nb * 16;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+        size_t b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            const int8_t *x0 = xq + b * LM_Q8_BLOCK, *x1 = x0 + LM_Q8_BLOCK;
+            __m512i s0 = _mm512_set1_epi32(-xs[b]), s1 = _mm512_set1_epi32(-xs[b + 1]);
+            const uint8_t *w0 = w + b * 512, *w1 = w0 + 512;
+#pragma GCC unroll 8
+            for (int t = 0; t < 8; t++) {
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(w0 + 64 * t),
+                                         quad(x0 + 4 * t));
+                s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(w1 + 64 * t),
+                                         quad(x1 + 4 * t));
+            }
+            __m512 d0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d + b * 16)));
+            __m512 d1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d + b * 16 + 16)));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, _mm512_set1_ps(xe[b])),
+                                   acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s1),
+                                   _mm512_mul_ps(d1, _mm512_set1_ps(xe[b + 1])), acc1);
+        }
+        for (; b < nb; b++) {
+            const int8_t *x0 = xq + b * LM_Q8_BLOCK;
+            __m512i s0 = _mm512_set1_epi32(-xs[b]);
+#pragma GCC unroll 8
+            for (int t = 0; t < 8; t++)
+                s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(w + b * 512 + 64 * t),
+                                         quad(x0 + 4 * t));
+            __m512 d0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(d + b * 16)));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s0), _mm512_mul_ps(d0, _mm512_set1_ps(xe[b])),
+                                   acc0);
+        }
+        size_t r0 = 16 * g, n = rows - r0 < 16 ? rows - r0 : 16;
+        __mmask16 m = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u);
+        __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r0), _mm512_add_ps(acc0, acc1));
+        _mm512_mask_storeu_ps(y + r0, m, v);
     }
 }
 #endif

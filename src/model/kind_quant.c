@@ -433,8 +433,10 @@ int lm_model_quantize(const lm_model *m, const char *type_name, lm_model **out, 
         const lm_param *p = &q->table.p[k], *s = &n->table.p[k];
         LM_ASSERT(!strcmp(p->name, s->name) && p->rows == s->rows && p->cols == s->cols);
         const float *src = lm_tensor(n, n->params, k);
-        if (is_matrix(p))
+        if (is_matrix(p)) {
             lm_qmat_quantize(&q->mat[k], src);
+            lm_qmat_pack(&q->mat[k]);
+        }
         else
             memcpy(q->vec[k], src, p->rows * sizeof(float));
     }
@@ -584,6 +586,8 @@ static int qm_read(lm_h5 *h, quant_model **out, lm_error *err)
         }
         if (!rc)
             rc = check_tensor(h, q, k, err);
+        if (!rc && is_matrix(p))
+            lm_qmat_pack(&q->mat[k]);
     }
     if (!rc)
         rc = lm_history_read(h, &q->hist, &q->n_hist, err);
