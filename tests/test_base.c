@@ -305,6 +305,48 @@ static void test_sgemm(void)
         CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
     }
     lm_pool_set_threads(parts);
+    /* The matrix-vector product, both ways, small and split over the pool, through lm_gemm's
+     * one-row case and lm_gemv; |y - ref| within K float roundings of the summed magnitudes. */
+    static const size_t vr[] = {1, 15, 17, 130, 1000}, vc[] = {1, 16, 33, 200, 650};
+    lm_free(A);
+    lm_free(Bm);
+    lm_free(C1);
+    lm_free(C2);
+    A = lm_alloc_floats(1000 * 650);
+    Bm = lm_alloc_floats(1000);
+    C1 = lm_alloc_floats(1000);
+    C2 = lm_alloc_floats(1000);
+    for (size_t i = 0; i < 1000 * 650; i++)
+        A[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    for (size_t i = 0; i < 1000; i++)
+        Bm[i] = (float)(lm_rng_uniform(&r) - 0.5);
+    for (int t = 0; t < 2; t++)
+        for (size_t a = 0; a < 5; a++)
+            for (size_t b = 0; b < 5; b++) {
+                size_t R = vr[a], Cc = vc[b], ny = t ? Cc : R, nx = t ? R : Cc;
+                float beta = (a + b) % 2 ? 0.3f : 0.0f;
+                for (size_t i = 0; i < ny; i++)
+                    C1[i] = C2[i] = (float)(lm_rng_uniform(&r) - 0.5);
+                if (t)
+                    lm_gemm(false, false, 1, Cc, R, 0.5f, Bm, R, A, Cc, beta, C1, Cc);
+                else
+                    lm_gemv(false, R, Cc, 0.5f, A, Bm, beta, C1);
+                for (size_t i = 0; i < ny; i++) {
+                    double s = 0, mag = fabs((double)beta * C2[i]);
+                    for (size_t k = 0; k < nx; k++) {
+                        double p = (double)(t ? A[k * Cc + i] : A[i * Cc + k]) * Bm[k];
+                        s += p;
+                        mag += fabs(0.5 * p);
+                    }
+                    double want = 0.5 * s + (beta == 0.0f ? 0.0 : beta * C2[i]);
+                    if (fabs(C1[i] - want) > (double)(nx + 1) * BF_SUM_ULP * mag + 1e-30) {
+                        printf("\n  gemv ta=%d rows=%zu cols=%zu: y[%zu] %.9g vs %.9g", t, R, Cc,
+                               i, (double)C1[i], want);
+                        CU_FAIL("float32 gemv differs from the reference");
+                        break;
+                    }
+                }
+            }
     lm_free(A);
     lm_free(Bm);
     lm_free(C1);

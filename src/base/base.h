@@ -91,6 +91,11 @@ void lm_sgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 const char *lm_sgemm_kernel_name(void);
 bool lm_sgemm_force(int kind);
+/* Its matrix-vector product, which lm_gemm (one row) and lm_gemv use where lm_gemm uses
+ * lm_sgemm: y (op(A) rows) = alpha op(A) x + beta y, A (rows, cols) with row stride lda; split
+ * over the pool for large matrices; plain loops without AVX-512F. */
+void lm_sgemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, size_t lda,
+              const float *x, float beta, float *y);
 
 /* bf16 GEMM: the contract of lm_gemm (float32 in and out), but op(A) and op(B) are rounded to
  * bfloat16 (nearest even, lm_float_to_bf16 of qgemv.h) as they are packed, and the products

@@ -16,6 +16,11 @@ void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const 
                 C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
         return;
     }
+    if (M == 1 && !ta && lm_sgemm_chosen()) {
+        /* tb: B is (N,K), y = B a; else B is (K,N), y = B^T a. */
+        lm_sgemv(!tb, tb ? N : K, tb ? K : N, alpha, B, ldb, A, beta, C);
+        return;
+    }
     if (M == 1 && !ta) {
         /* One row: C (1,N) = A (1,K) op(B). y = op(B)^T a. Bandwidth bound: sgemv. */
         if (tb) /* op(B) = B^T, B is (N,K): y = B a */
@@ -71,6 +76,10 @@ void lm_gemm_train(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, 
 void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, const float *x,
              float beta, float *y)
 {
+    if (lm_sgemm_chosen()) {
+        lm_sgemv(ta, rows, cols, alpha, A, cols, x, beta, y);
+        return;
+    }
     cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)rows, (int)cols, alpha, A,
                 (int)cols, x, 1, beta, y, 1);
 }

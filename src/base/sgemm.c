@@ -156,3 +156,55 @@ const char *lm_gemm_kernel_name(void)
 {
     return lm_sgemm_chosen() ? "lstmlm-avx512" : "openblas";
 }
+
+#ifdef LM_SGEMM_X86
+typedef struct sv_job {
+    bool ta;
+    size_t rows, cols, lda;
+    float alpha, beta;
+    const float *A, *x;
+    float *y;
+} sv_job;
+
+static void sgemv_part(void *ctx, size_t part, size_t nparts)
+{
+    const sv_job *j = ctx;
+    size_t n = j->ta ? j->cols : j->rows, lo, hi;
+    /* Parts of whole groups of 16 entries of y, so no two threads write one cache line. */
+    lm_pool_range((n + 15) / 16, part, nparts, &lo, &hi);
+    lo *= 16;
+    hi = hi * 16 < n ? hi * 16 : n;
+    if (lo >= hi)
+        return;
+    if (j->ta)
+        lm_sgemv_cols_avx512(lo, hi, j->rows, j->alpha, j->A, j->lda, j->x, j->beta, j->y);
+    else
+        lm_sgemv_rows_avx512(lo, hi, j->cols, j->alpha, j->A, j->lda, j->x, j->beta, j->y);
+}
+#endif
+
+/* Matrices below this many entries run on the calling thread. */
+#define POOL_MIN_GEMV ((size_t)1 << 18)
+
+void lm_sgemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, size_t lda,
+              const float *x, float beta, float *y)
+{
+#ifdef LM_SGEMM_X86
+    if (cpu_avx512()) {
+        sv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
+        size_t n;
+        if (lm_mul_ok(rows, cols, &n) && n < POOL_MIN_GEMV)
+            sgemv_part(&j, 0, 1);
+        else
+            lm_pool_run(lm_pool_threads(), sgemv_part, &j);
+        return;
+    }
+#endif
+    size_t ny = ta ? cols : rows;
+    for (size_t i = 0; i < ny; i++) {
+        double s = 0;
+        for (size_t k = 0; k < (ta ? rows : cols); k++)
+            s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * x[k];
+        y[i] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * y[i]));
+    }
+}

@@ -40,6 +40,13 @@ bool lm_sgemm_chosen(void);
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
 #define LM_SGEMM_X86 1
+/* Matrix-vector products y = alpha op(A) x + beta y (beta 0: y is not read), A (rows, cols)
+ * with row stride lda. Without ta, rows [r0, r1) of y = A x (a dot product per row); with ta,
+ * entries [c0, c1) of y = A^T x (rows of A scaled by x and added). */
+void lm_sgemv_rows_avx512(size_t r0, size_t r1, size_t cols, float alpha, const float *A,
+                          size_t lda, const float *x, float beta, float *y);
+void lm_sgemv_cols_avx512(size_t c0, size_t c1, size_t rows, float alpha, const float *A,
+                          size_t lda, const float *x, float beta, float *y);
 /* Packs A panels [lo, hi) (with ta) and B panels [lo, hi) of the job. */
 void lm_sgemm_pack_a_avx512(const sg_job *j, size_t lo, size_t hi);
 void lm_sgemm_pack_b_avx512(const sg_job *j, size_t lo, size_t hi);

@@ -232,4 +232,58 @@ void lm_sgemm_tiles_avx512(const sg_job *j, size_t ilo, size_t ihi, size_t jlo, 
         }
     }
 }
+/* ---- matrix-vector products --------------------------------------------------------------- */
+
+void lm_sgemv_rows_avx512(size_t r0, size_t r1, size_t cols, float alpha, const float *A,
+                          size_t lda, const float *x, float beta, float *y)
+{
+    for (size_t r = r0; r < r1; r++) {
+        const float *a = A + r * lda;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        size_t j = 0;
+        for (; j + 64 <= cols; j += 64) {
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(x + j), s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 16), _mm512_loadu_ps(x + j + 16), s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 32), _mm512_loadu_ps(x + j + 32), s2);
+            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 48), _mm512_loadu_ps(x + j + 48), s3);
+        }
+        for (; j < cols; j += 16) {
+            __mmask16 m = lanes(cols - j);
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + j), _mm512_maskz_loadu_ps(m, x + j),
+                                 s0);
+        }
+        float v = alpha * _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1),
+                                                             _mm512_add_ps(s2, s3)));
+        y[r] = beta == 0.0f ? v : v + beta * y[r];
+    }
+}
+
+void lm_sgemv_cols_avx512(size_t c0, size_t c1, size_t rows, float alpha, const float *A,
+                          size_t lda, const float *x, float beta, float *y)
+{
+    /* 64 entries of y at a time in registers, over all rows. */
+    for (size_t c = c0; c < c1; c += 64) {
+        size_t n = min_sz(64, c1 - c);
+        __mmask16 m[4];
+        __m512 s[4];
+        for (int v = 0; v < 4; v++) {
+            m[v] = 16 * (size_t)v < n ? lanes(n - 16 * (size_t)v) : 0;
+            s[v] = _mm512_setzero_ps();
+        }
+        for (size_t k = 0; k < rows; k++) {
+            const float *a = A + k * lda + c;
+            __m512 xk = _mm512_set1_ps(x[k]);
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++)
+                s[v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], a + 16 * v), xk, s[v]);
+        }
+        __m512 al = _mm512_set1_ps(alpha), be = _mm512_set1_ps(beta);
+        for (int v = 0; v < 4; v++) {
+            __m512 r = _mm512_mul_ps(s[v], al);
+            if (beta != 0.0f)
+                r = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], y + c + 16 * v), be, r);
+            _mm512_mask_storeu_ps(y + c + 16 * v, m[v], r);
+        }
+    }
+}
 #endif
