@@ -183,6 +183,28 @@ static bool gemm_case(gemm_fn f, gemm_fn ref, float (*rnd)(float), const char *n
     return ok;
 }
 
+/* Every shape of the sweep (tails and exact multiples of the kernels' tiles each way), each
+ * transposition, alpha and beta varied; false at the first case that differs. */
+static bool gemm_sweep(gemm_fn f, gemm_fn ref, float (*rnd)(float), const char *name, lm_rng *r,
+                       int *cases)
+{
+    static const size_t Ms[] = {1, 2, 7, 8, 9, 17, 40};
+    static const size_t Ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
+    static const size_t Ks[] = {1, 2, 3, 31, 32, 33, 257};
+    for (int t = 0; t < 4; t++)
+        for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
+            for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
+                for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) {
+                    float alpha = (a + c) % 2 ? 0.5f : 1.0f;
+                    float beta = (b + c) % 3 == 0 ? 0.0f : (b + c) % 3 == 1 ? 1.0f : 0.3f;
+                    ++*cases;
+                    if (!gemm_case(f, ref, rnd, name, r, t & 1, t & 2, Ms[a], Ns[b], Ks[c], alpha,
+                                   beta))
+                        return false;
+                }
+    return true;
+}
+
 static bool bgemm_case(lm_rng *r, bool ta, bool tb, size_t M, size_t N, size_t K, float alpha,
                        float beta)
 {
@@ -215,9 +237,6 @@ static bool bgemm_rounding(void)
 
 static void test_bgemm(void)
 {
-    static const size_t Ms[] = {1, 2, 7, 8, 9, 17, 40};
-    static const size_t Ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
-    static const size_t Ks[] = {1, 2, 3, 31, 32, 33, 257};
     lm_rng r;
     lm_rng_seed(&r, 11);
     int cases = 0, kinds = 0;
@@ -228,18 +247,10 @@ static void test_bgemm(void)
         }
         kinds++;
         CU_ASSERT(bgemm_rounding());
-        for (int t = 0; t < 4; t++)
-            for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
-                for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
-                    for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) {
-                        float alpha = (a + c) % 2 ? 0.5f : 1.0f;
-                        float beta = (b + c) % 3 == 0 ? 0.0f : (b + c) % 3 == 1 ? 1.0f : 0.3f;
-                        cases++;
-                        if (!bgemm_case(&r, t & 1, t & 2, Ms[a], Ns[b], Ks[c], alpha, beta)) {
-                            CU_FAIL("bf16 gemm differs from the reference");
-                            goto out;
-                        }
-                    }
+        if (!gemm_sweep(lm_bgemm, lm_bgemm_ref, bf_round, lm_bgemm_kernel_name(), &r, &cases)) {
+            CU_FAIL("bf16 gemm differs from the reference");
+            goto out;
+        }
         /* Several panels and K blocks each way, and the empty products. */
         for (int t = 0; t < 4; t++)
             CU_ASSERT(bgemm_case(&r, t & 1, t & 2, 130, 200, 600, 1.0f, 1.0f));
@@ -254,13 +265,27 @@ out:
     printf("(%d cases) ", cases);
 }
 
+/* The product on 1 and on 3 threads, each transposition: the same bits (every C element is
+ * summed in the same order whatever the split). */
+static void same_bits_threads(gemm_fn f, const float *A, const float *Bm, float *C1, float *C2,
+                              size_t M, size_t N, size_t K, size_t parts)
+{
+    for (int t = 0; t < 4; t++) {
+        bool ta = t & 1, tb = t & 2;
+        size_t lda = ta ? M : K, ldb = tb ? K : N;
+        lm_pool_set_threads(1);
+        f(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C1, N);
+        lm_pool_set_threads(3);
+        f(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C2, N);
+        CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
+    }
+    lm_pool_set_threads(parts);
+}
+
 /* lstmlm's float32 kernel against the plain loops (the shapes of the bf16 test), lm_gemm's
  * dispatch to it when forced, and its pool split (the bits of one thread). */
 static void test_sgemm(void)
 {
-    static const size_t Ms[] = {1, 2, 7, 8, 9, 17, 40};
-    static const size_t Ns[] = {1, 15, 16, 17, 47, 48, 49, 100};
-    static const size_t Ks[] = {1, 2, 3, 31, 32, 33, 257};
     if (!lm_sgemm_force(1)) {
         printf("\n  skipped: the AVX-512 float32 kernel (this CPU has no AVX-512F)");
         return;
@@ -268,19 +293,10 @@ static void test_sgemm(void)
     lm_rng r;
     lm_rng_seed(&r, 13);
     int cases = 0;
-    for (int t = 0; t < 4; t++)
-        for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
-            for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
-                for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) {
-                    float alpha = (a + c) % 2 ? 0.5f : 1.0f;
-                    float beta = (b + c) % 3 == 0 ? 0.0f : (b + c) % 3 == 1 ? 1.0f : 0.3f;
-                    cases++;
-                    if (!gemm_case(lm_sgemm, lm_gemm_ref, no_round, "avx512", &r, t & 1, t & 2,
-                                   Ms[a], Ns[b], Ks[c], alpha, beta)) {
-                        CU_FAIL("float32 gemm differs from the reference");
-                        goto out;
-                    }
-                }
+    if (!gemm_sweep(lm_sgemm, lm_gemm_ref, no_round, "avx512", &r, &cases)) {
+        CU_FAIL("float32 gemm differs from the reference");
+        goto out;
+    }
     for (int t = 0; t < 4; t++) {
         CU_ASSERT(gemm_case(lm_sgemm, lm_gemm_ref, no_round, "avx512", &r, t & 1, t & 2, 130, 200,
                             600, 1.0f, 1.0f));
@@ -295,16 +311,7 @@ static void test_sgemm(void)
         A[i] = (float)(lm_rng_uniform(&r) - 0.5);
     for (size_t i = 0; i < N * K; i++)
         Bm[i] = (float)(lm_rng_uniform(&r) - 0.5);
-    for (int t = 0; t < 4; t++) {
-        bool ta = t & 1, tb = t & 2;
-        size_t lda = ta ? M : K, ldb = tb ? K : N;
-        lm_pool_set_threads(1);
-        lm_sgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C1, N);
-        lm_pool_set_threads(3);
-        lm_sgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C2, N);
-        CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
-    }
-    lm_pool_set_threads(parts);
+    same_bits_threads(lm_sgemm, A, Bm, C1, C2, M, N, K, parts);
     /* The matrix-vector product, both ways, small and split over the pool, through lm_gemm's
      * one-row case and lm_gemv; |y - ref| within K float roundings of the summed magnitudes. */
     static const size_t vr[] = {1, 15, 17, 130, 1000}, vc[] = {1, 16, 33, 200, 650};
@@ -371,16 +378,7 @@ static void test_bgemm_threads(void)
         A[i] = (float)(lm_rng_uniform(&r) - 0.5);
     for (size_t i = 0; i < N * K; i++)
         Bm[i] = (float)(lm_rng_uniform(&r) - 0.5);
-    for (int t = 0; t < 4; t++) {
-        bool ta = t & 1, tb = t & 2;
-        size_t lda = ta ? M : K, ldb = tb ? K : N;
-        lm_pool_set_threads(1);
-        lm_bgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C1, N);
-        lm_pool_set_threads(3);
-        lm_bgemm(ta, tb, M, N, K, 1.0f, A, lda, Bm, ldb, 0.0f, C2, N);
-        CU_ASSERT(!memcmp(C1, C2, M * N * sizeof *C1));
-    }
-    lm_pool_set_threads(parts);
+    same_bits_threads(lm_bgemm, A, Bm, C1, C2, M, N, K, parts);
     CU_ASSERT(lm_gemm_train_set(LM_PRECISION_BF16) == LM_PRECISION_F32);
     lm_gemm_train(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C1, N);
     lm_bgemm(false, true, M, N, K, 1.0f, A, K, Bm, K, 0.0f, C2, N);

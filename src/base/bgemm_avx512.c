@@ -8,6 +8,8 @@
 
 #ifdef LM_BGEMM_X86
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma")
+#include "base/simd512.h"
+
 #include <immintrin.h>
 #include <string.h>
 
@@ -16,11 +18,6 @@ static inline size_t min_sz(size_t a, size_t b)
     return a < b ? a : b;
 }
 
-/* The low n lanes (n may exceed 16). */
-static inline __mmask16 lanes(size_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
-}
 
 /* The float32 bits of x with the bf16 rounded to nearest even in the high half. */
 static inline __m512i round_hi(__m512 x)
@@ -41,8 +38,8 @@ static inline __m512i join(__m512i lo, __m512i hi)
  * pairs. */
 static inline __m512i pairs32(const float *x, size_t n)
 {
-    __m512i a = round_hi(_mm512_maskz_loadu_ps(lanes(n), x));
-    __m512i b = round_hi(_mm512_maskz_loadu_ps(n > 16 ? lanes(n - 16) : 0, x + 16));
+    __m512i a = round_hi(_mm512_maskz_loadu_ps(lm_lanes16(n), x));
+    __m512i b = round_hi(_mm512_maskz_loadu_ps(n > 16 ? lm_lanes16(n - 16) : 0, x + 16));
     /* 16-bit word w of the result is the high half of float w of a:b... of pair w / 2: the
      * high halves are the odd 16-bit words 1, 3, ..., 63 of the concatenation a:b. */
     const __m512i odd =
@@ -78,7 +75,7 @@ static void pack_a_t(const bg_job *j, size_t lo, size_t hi)
         for (size_t i = lo; i < hi; i += 2) {
             size_t r0 = i * BG_MR, rows = min_sz(2 * BG_MR, M - r0);
             bool two = i + 1 < hi;
-            __mmask16 m = lanes(two ? rows : min_sz(BG_MR, rows));
+            __mmask16 m = lm_lanes16(two ? rows : min_sz(BG_MR, rows));
             uint32_t *d0 = j->pa + i * BG_MR * KP, *d1 = d0 + BG_MR * KP;
             for (size_t p = p0; p < p1; p++) {
                 const float *x = j->A + 2 * p * lda + r0;
@@ -114,41 +111,12 @@ void lm_bgemm_pack_a_avx512(const bg_job *j, size_t lo, size_t hi)
             }
             const float *src = j->A + (r0 + r) * lda;
             for (size_t p = 0; p < KP; p += 16)
-                _mm512_mask_storeu_epi32(d + p, lanes(KP - p),
+                _mm512_mask_storeu_epi32(d + p, lm_lanes16(KP - p),
                                          pairs32(src + 2 * p, min_sz(32, K - 2 * p)));
         }
     }
 }
 
-/* 16 x 16 words: r[c] becomes column c of the block that r held by rows. */
-static inline void transpose16(__m512i r[16])
-{
-    __m512i t[16];
-#pragma GCC unroll 8
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) {
-            t[8 * h + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0x88);
-            t[8 * h + i + 4] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0xdd);
-        }
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
-        r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
-    }
-}
 
 void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
 {
@@ -163,7 +131,7 @@ void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
                 const float *x = j->B + 2 * p * ldb + c0;
                 bool odd = 2 * p + 1 < K;
                 for (size_t v = 0; v < w; v += 16) {
-                    __mmask16 m = lanes(nc - v);
+                    __mmask16 m = lm_lanes16(nc - v);
                     __m512i a = round_hi(_mm512_maskz_loadu_ps(m, x + v));
                     __m512i b = odd ? round_hi(_mm512_maskz_loadu_ps(m, x + ldb + v))
                                     : _mm512_setzero_si512();
@@ -195,7 +163,7 @@ void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
                         r[c] =
                             c < cols ? pairs32(src + c * ldb + 2 * p, n) : _mm512_setzero_si512();
                 }
-                transpose16(r);
+                lm_transpose16(r);
                 uint32_t *d = dst + p * w + v;
                 if (KP - p >= 16) {
 #pragma GCC unroll 16
@@ -249,7 +217,7 @@ tile(const int mr, const int nv, size_t kp, const uint32_t *a, size_t rs, size_t
         float *c = C + (size_t)r * ldc;
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) {
-            __mmask16 m = lanes(nc - 16 * (size_t)v);
+            __mmask16 m = lm_lanes16(nc - 16 * (size_t)v);
             __m512 x = _mm512_mul_ps(acc[r][v], al);
             if (beta != 0.0f)
                 x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, c + 16 * v), be, x);

@@ -4,6 +4,8 @@
 
 #ifdef LM_SGEMM_X86
 #pragma GCC target("avx512f,avx2,fma")
+#include "base/simd512.h"
+
 #include <immintrin.h>
 #include <string.h>
 
@@ -12,44 +14,7 @@ static inline size_t min_sz(size_t a, size_t b)
     return a < b ? a : b;
 }
 
-/* The low n lanes (n may exceed 16). */
-static inline __mmask16 lanes(size_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
-}
 
-/* 16 x 16 floats: r[c] becomes column c of the block that r held by rows. */
-static inline void transpose16(__m512 rf[16])
-{
-    __m512i r[16], t[16];
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; i++)
-        r[i] = _mm512_castps_si512(rf[i]);
-#pragma GCC unroll 8
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; h++)
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) {
-            t[8 * h + i] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0x88);
-            t[8 * h + i + 4] = _mm512_shuffle_i32x4(r[8 * h + i], r[8 * h + i + 4], 0xdd);
-        }
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
-        rf[i] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(t[i], t[i + 8], 0x88));
-        rf[i + 8] = _mm512_castsi512_ps(_mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd));
-    }
-}
 
 /* ---- packing ------------------------------------------------------------------------------ */
 
@@ -66,7 +31,7 @@ void lm_sgemm_pack_a_avx512(const sg_job *j, size_t lo, size_t hi)
         for (size_t i = lo; i < hi; i += 2) {
             size_t r0 = i * SG_MR, rows = min_sz(2 * SG_MR, M - r0);
             bool two = i + 1 < hi;
-            __mmask16 m = lanes(two ? rows : min_sz(SG_MR, rows));
+            __mmask16 m = lm_lanes16(two ? rows : min_sz(SG_MR, rows));
             float *d0 = j->pa + i * SG_MR * K, *d1 = d0 + SG_MR * K;
             for (size_t k = k0; k < k1; k++) {
                 __m512 x = _mm512_maskz_loadu_ps(m, j->A + k * lda + r0);
@@ -92,7 +57,7 @@ void lm_sgemm_pack_b_avx512(const sg_job *j, size_t lo, size_t hi)
                     const float *x = j->B + k * ldb + c0;
                     for (size_t v = 0; v < w; v += 16)
                         _mm512_storeu_ps(dst + k * w + v,
-                                         _mm512_maskz_loadu_ps(lanes(nc - v), x + v));
+                                         _mm512_maskz_loadu_ps(lm_lanes16(nc - v), x + v));
                 }
             }
         }
@@ -107,19 +72,19 @@ void lm_sgemm_pack_b_avx512(const sg_job *j, size_t lo, size_t hi)
             size_t cols = min_sz(16, nc - v);
             const float *src = j->B + (c0 + v) * ldb;
             for (size_t k = 0; k < K; k += 16) {
-                __m512 r[16];
+                __m512i r[16];
                 size_t n = min_sz(16, K - k);
-                __mmask16 m = lanes(n);
+                __mmask16 m = lm_lanes16(n);
 #pragma GCC unroll 16
                 for (size_t c = 0; c < 16; c++)
-                    r[c] = c < cols ? _mm512_maskz_loadu_ps(m, src + c * ldb + k)
-                                    : _mm512_setzero_ps();
-                transpose16(r);
+                    r[c] = c < cols ? _mm512_castps_si512(_mm512_maskz_loadu_ps(m, src + c * ldb + k))
+                                    : _mm512_setzero_si512();
+                lm_transpose16(r);
                 float *d = dst + k * w + v;
 #pragma GCC unroll 16
                 for (size_t q = 0; q < 16; q++)
                     if (q < n)
-                        _mm512_storeu_ps(d + q * w, r[q]);
+                        _mm512_storeu_ps(d + q * w, _mm512_castsi512_ps(r[q]));
             }
         }
     }
@@ -162,7 +127,7 @@ tile(const int mr, const int nv, size_t kc, const float *a, size_t rs, size_t ks
         float *c = C + (size_t)r * ldc;
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) {
-            __mmask16 m = lanes(nc - 16 * (size_t)v);
+            __mmask16 m = lm_lanes16(nc - 16 * (size_t)v);
             __m512 x = _mm512_mul_ps(acc[r][v], al);
             if (beta != 0.0f)
                 x = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, c + 16 * v), be, x);
@@ -248,7 +213,7 @@ void lm_sgemv_rows_avx512(size_t r0, size_t r1, size_t cols, float alpha, const 
             s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 48), _mm512_loadu_ps(x + j + 48), s3);
         }
         for (; j < cols; j += 16) {
-            __mmask16 m = lanes(cols - j);
+            __mmask16 m = lm_lanes16(cols - j);
             s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + j), _mm512_maskz_loadu_ps(m, x + j),
                                  s0);
         }
@@ -267,7 +232,7 @@ void lm_sgemv_cols_avx512(size_t c0, size_t c1, size_t rows, float alpha, const 
         __mmask16 m[4];
         __m512 s[4];
         for (int v = 0; v < 4; v++) {
-            m[v] = 16 * (size_t)v < n ? lanes(n - 16 * (size_t)v) : 0;
+            m[v] = 16 * (size_t)v < n ? lm_lanes16(n - 16 * (size_t)v) : 0;
             s[v] = _mm512_setzero_ps();
         }
         for (size_t k = 0; k < rows; k++) {
