@@ -81,8 +81,9 @@ LM_API const char *lm_kernel_name(void);
  * lstmlm's own float32 kernel then replaces (the environment variable LSTMLM_GEMM=openblas
  * or =own overrides the choice). Static text. */
 LM_API const char *lm_gemm_kernel_name(void);
-/* 1 when OpenBLAS's chosen core type has neither AVX2 nor AVX-512 kernels (Debian 12's
- * OpenBLAS falls back to "Prescott" on CPUs newer than it), several times slower. */
+/* 1 when OpenBLAS's chosen core type has neither AVX2 nor AVX-512 kernels although the CPU
+ * has AVX2 and FMA (Debian 12's OpenBLAS falls back to "Prescott" on CPUs newer than it):
+ * several times slower than its Haswell kernels, which OPENBLAS_CORETYPE=Haswell selects. */
 LM_API int lm_blas_generic(void);
 /* Threads lstmlm's own kernels use: what lm_blas_set_threads set, else OpenBLAS's default
  * rule (OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else one per core). */

@@ -52,6 +52,26 @@ else
     check "eval prints perplexity, OOV counts and bits per token" \
         '"$LSTMLM" eval "$tmp/m.h5" "$tmp/valid.txt" > "$tmp/eval" && grep -q "^perplexity" "$tmp/eval" && grep -q "^ppl without oov" "$tmp/eval" && grep -q "^bits per token" "$tmp/eval" && grep -q "^oov" "$tmp/eval"'
     ppl=$(awk '/^perplexity/ {print $2}' "$tmp/eval")
+    # The products' kernel: OpenBLAS, or lstmlm's own where OpenBLAS runs generic kernels (or
+    # LSTMLM_GEMM=own); the same perplexity either way, and a note only when the generic ones
+    # run with nothing to stand in for them.
+    prod=$("$LSTMLM" --help | sed -n 's/.*products: \([a-z0-9-]*\).*/\1/p')
+    check "--help names the products' kernel ($prod)" \
+        '[ "$prod" = openblas ] || [ "$prod" = lstmlm-avx512 ]'
+    "$LSTMLM" eval "$tmp/m.h5" "$tmp/valid.txt" > "$tmp/eval" 2> "$tmp/eval.err"
+    check "eval says nothing of the kernels by default" '! grep -q "note: OpenBLAS" "$tmp/eval.err"'
+    for g in openblas own; do
+        LSTMLM_GEMM=$g "$LSTMLM" eval "$tmp/m.h5" "$tmp/valid.txt" > "$tmp/eval-$g" 2> "$tmp/eval-$g.err"
+        p2=$(awk '/^perplexity/ {print $2}' "$tmp/eval-$g")
+        check "LSTMLM_GEMM=$g: perplexity $p2 within 1e-4 of $ppl" \
+            'awk -v a="$p2" -v b="$ppl" "BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-4 * b) }"'
+    done
+    if [ "$prod" = lstmlm-avx512 ]; then
+        check "LSTMLM_GEMM=openblas on generic kernels: a one-line note naming OPENBLAS_CORETYPE" \
+            '[ "$(grep -c "note: OpenBLAS runs its generic" "$tmp/eval-openblas.err")" = 1 ] && grep -q OPENBLAS_CORETYPE=Haswell "$tmp/eval-openblas.err"'
+        check "LSTMLM_GEMM=openblas: --help says products: openblas" \
+            'LSTMLM_GEMM=openblas "$LSTMLM" --help | grep -q "products: openblas"'
+    fi
     vocab=$("$LSTMLM" info "$tmp/m.h5" | awk '/^vocabulary/ {print $2}')
     check "eval perplexity ($ppl) is below the vocabulary size ($vocab)" \
         'awk -v p="$ppl" -v v="$vocab" "BEGIN { exit !(p > 1 && p < v) }"'

@@ -28,10 +28,15 @@ int lm_blas_generic(void)
     static const char *const fast[] = {"Haswell",        "Zen",      "SkylakeX", "Cooperlake",
                                        "SapphireRapids", "Excavator"};
     const char *core = lm_blas_core_name();
-#if !(defined(__x86_64__) || defined(__i386__))
+#if !(defined(__x86_64__) || defined(__i386__)) || !defined(__GNUC__)
     (void)core;
+    (void)fast;
     return 0;
 #else
+    /* Only where the CPU could run the faster kernels. */
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return 0;
     for (size_t i = 0; i < sizeof fast / sizeof *fast; i++)
         if (!strcasecmp(core, fast[i]))
             return 0;
