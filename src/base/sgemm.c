@@ -205,11 +205,9 @@ void lm_sgemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, si
         return;
     }
 #endif
-    size_t ny = ta ? cols : rows;
-    for (size_t i = 0; i < ny; i++) {
-        double s = 0;
-        for (size_t k = 0; k < (ta ? rows : cols); k++)
-            s += (double)(ta ? A[k * lda + i] : A[i * lda + k]) * x[k];
-        y[i] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * y[i]));
-    }
+    /* y as the one-row product x op(A)^T of the reference loops. */
+    if (ta)
+        lm_gemm_ref(false, false, 1, cols, rows, alpha, x, rows, A, lda, beta, y, cols);
+    else
+        lm_gemm_ref(false, true, 1, rows, cols, alpha, x, cols, A, lda, beta, y, rows);
 }
