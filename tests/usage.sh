@@ -52,6 +52,17 @@ expect "a typo of an option names the nearest one" 2 \
     $L train "$tmp/d.txt" -o "$tmp/m.h5" --epohcs 3
 expect "an option without its value" 2 "^lstmlm train: --bptt: needs a value" \
     $L train "$tmp/d.txt" -o "$tmp/m.h5" --bptt
+expect "a value given to a flag" 2 "^lstmlm train: --lowercase takes no value \('--lowercase=1'\)" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --lowercase=1
+for sub in "ngram train" "ngram export" "ngram import" "corpus split" serve; do
+    # shellcheck disable=SC2086
+    expect "$sub: an unknown option, one line of lstmlm's own" 2 \
+        "^lstmlm $sub: unknown option '--no-such-option'\$" $L $sub --no-such-option "$tmp/d.txt"
+done
+expect "ngram train: an option without its value" 2 "^lstmlm ngram train: --order: needs a value" \
+    $L ngram train "$tmp/d.txt" -o "$tmp/n.h5" --order
+expect "serve: an option without its value" 2 "^lstmlm serve: --port: needs a value" \
+    $L serve "$tmp/m.h5" --port
 expect "generate -t -1" 2 "^lstmlm generate: --temperature: bad value '-1' \(expected a number >= 0\)" \
     $L generate -t -1 "$tmp/m.h5"
 expect "chat --top-p 2" 2 "^lstmlm chat: --top-p: bad value '2' \(expected a number in \(0, 1\]\)" \

@@ -34,6 +34,10 @@ int cli_fail_file(const char *file, const lm_error *err);
 /* "lstmlm CMD: unknown option 'X' (did you mean --Y?)" for the option getopt_long just refused;
  * EXIT_USAGE. */
 int cli_unknown_option(const char *cmd, const struct option *opts, char **argv);
+/* What getopt_long's '?' (unknown option) or ':' (missing value, with ':' first in the short
+ * options) means, as cli_unknown_option or "lstmlm CMD: --NAME: needs a value"; EXIT_USAGE.
+ * The caller sets opterr = 0 so getopt prints nothing of its own. */
+int cli_getopt_error(const char *cmd, int c, const struct option *opts, char **argv);
 /* "lstmlm CMD: --NAME: bad value 'ARG' (expected ...)" where NAME is option c of opts and the
  * expectation is what the last failed value parser gave cli_expect; EXIT_USAGE. */
 int cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg);

@@ -79,18 +79,6 @@ static int out_close(out_file *o, int ok, lm_error *err)
     return rc;
 }
 
-/* Reports an option getopt_long rejected; optstring starts with ':' so a missing value
- * returns ':'. An unknown short option leaves its letter in optopt, a long one leaves 0 (or
- * its value code, for "--flag=value" on a flag). */
-static int bad_option(const char *cmd, int c, char **argv)
-{
-    if (c == ':')
-        return cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
-    if (optopt > 0 && optopt < 128)
-        return cli_usage(cmd, "unknown option '-%c'", optopt);
-    return cli_usage(cmd, "unknown option or value '%s'", argv[optind - 1]);
-}
-
 /* ---- import ------------------------------------------------------------------------------- */
 
 typedef struct warn_printer {
@@ -188,7 +176,7 @@ static int corpus_import(int argc, char **argv)
             return EXIT_OK;
         }
         default:
-            return bad_option(cmd, c, argv);
+            return cli_getopt_error(cmd, c, longopts, argv);
         }
     }
     if (!format)
@@ -298,7 +286,7 @@ static int corpus_split(int argc, char **argv)
             split_help(stdout);
             return EXIT_OK;
         default:
-            return bad_option(cmd, c, argv);
+            return cli_getopt_error(cmd, c, longopts, argv);
         }
     }
     if (optind >= argc)
@@ -412,7 +400,7 @@ static int corpus_stats(int argc, char **argv)
             stats_help(stdout);
             return EXIT_OK;
         default:
-            return bad_option(cmd, c, argv);
+            return cli_getopt_error(cmd, c, longopts, argv);
         }
     }
     if (optind >= argc)

@@ -118,7 +118,8 @@ static int ngram_train(int argc, char **argv)
     bool quiet = false;
     int c, idx = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", lo, &idx)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qh", lo, &idx)) != -1) {
         bool ok = true;
         if (c == O_MAXV || c == O_MINC || c == O_TOK || c == O_CHARS || c == O_LOWER)
             own = lo[idx].name;
@@ -141,7 +142,7 @@ static int ngram_train(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'q': quiet = true; break;
         case 'h': help_train(); return EXIT_OK;
-        default: return cli_usage("ngram train", "unknown option");
+        default: return cli_getopt_error("ngram train", c, lo, argv);
         }
         if (!ok)
             return cli_usage("ngram train", "bad value '%s'", optarg);
@@ -241,11 +242,12 @@ static int ngram_export(int argc, char **argv)
     const char *arpa = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
         switch (c) {
         case O_ARPA: arpa = optarg; break;
         case 'h': help_export(); return EXIT_OK;
-        default: return cli_usage("ngram export", "unknown option");
+        default: return cli_getopt_error("ngram export", c, lo, argv);
         }
     }
     if (argc - optind != 1)
@@ -273,12 +275,13 @@ static int ngram_import(int argc, char **argv)
     bool quiet = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:qh", lo, NULL)) != -1) {
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qh", lo, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 'q': quiet = true; break;
         case 'h': help_import(); return EXIT_OK;
-        default: return cli_usage("ngram import", "unknown option");
+        default: return cli_getopt_error("ngram import", c, lo, argv);
         }
     }
     if (argc - optind != 1)

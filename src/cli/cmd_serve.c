@@ -145,7 +145,7 @@ int cmd_serve(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "n:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":n:qh", longopts, NULL)) != -1) {
         int ok = cli_mix_option(&mix, c, optarg);
         if (ok >= 0) {
             if (!ok)
@@ -207,7 +207,7 @@ int cmd_serve(int argc, char **argv)
             help();
             return EXIT_OK;
         default:
-            return cli_unknown_option("serve", longopts, argv);
+            return cli_getopt_error("serve", c, longopts, argv);
         }
         if (!ok)
             return cli_bad_value("serve", longopts, c, optarg);

@@ -67,13 +67,18 @@ static size_t distance(const char *a, size_t na, const char *b, size_t nb)
 int cli_unknown_option(const char *cmd, const struct option *opts, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
+    const char *name = arg ? arg + strspn(arg, "-") : "", *eq = strchr(name, '=');
+    if (arg && eq && !strncmp(arg, "--", 2))
+        for (size_t i = 0; opts && opts[i].name; i++)
+            if (strlen(opts[i].name) == (size_t)(eq - name) &&
+                !strncmp(opts[i].name, name, (size_t)(eq - name)))
+                return cli_usage(cmd, "--%s takes no value ('%s')", opts[i].name, arg);
     if (optopt && optopt < 256 && (!arg || arg[0] != '-' || arg[1] == '-' || !arg[1]))
         return cli_usage(cmd, "unknown option '-%c'", optopt);
     /* The nearest long option, for a typo: at most two edits away (or a prefix of it). */
-    const char *name = arg + strspn(arg, "-"), *eq = strchr(name, '=');
     size_t n = eq ? (size_t)(eq - name) : strlen(name), best = 3;
     const char *near = NULL;
-    for (size_t i = 0; opts && opts[i].name; i++) {
+    for (size_t i = 0; opts && arg && !strncmp(arg, "--", 2) && opts[i].name; i++) {
         size_t d = distance(name, n, opts[i].name, strlen(opts[i].name));
         if (d < best) {
             best = d;
@@ -84,6 +89,15 @@ int cli_unknown_option(const char *cmd, const struct option *opts, char **argv)
         return cli_usage(cmd, "unknown option '%.*s' (did you mean --%s?)", (int)(n + 2), arg,
                          near);
     return cli_usage(cmd, "unknown option '%s'", arg);
+}
+
+int cli_getopt_error(const char *cmd, int c, const struct option *opts, char **argv)
+{
+    if (c == ':') {
+        const char *arg = optind > 0 ? argv[optind - 1] : NULL;
+        return cli_usage(cmd, "%s: needs a value", arg && arg[0] == '-' ? arg : "option");
+    }
+    return cli_unknown_option(cmd, opts, argv);
 }
 
 int cli_bad_value(const char *cmd, const struct option *opts, int c, const char *arg)
@@ -115,12 +129,8 @@ int cli_parse(const char *cmd, int argc, char **argv, const char *shortopts,
             help();
             return EXIT_OK;
         }
-        if (c == '?')
-            return cli_unknown_option(cmd, opts, argv);
-        if (c == ':') {
-            const char *arg = argv[optind - 1];
-            return cli_usage(cmd, "%s: needs a value", arg && arg[0] == '-' ? arg : "option");
-        }
+        if (c == '?' || c == ':')
+            return cli_getopt_error(cmd, c, opts, argv);
         int ok = fn(ud, c, optarg);
         if (ok < 0)
             return cli_unknown_option(cmd, opts, argv);
