@@ -159,9 +159,33 @@ void lm_qmat_quantize(lm_qmat *m, const float *src)
 }
 
 static bool cpu_vnni(void);
+static bool cpu_avx512(void);
+
+static void pack_bf16(lm_qmat *m)
+{
+    size_t R = m->rows, C = m->cols, P = (C + 1) / 2, G = (R + 15) / 16, n;
+    if (!lm_mul_ok(G * P, 64, &n) || n > SIZE_MAX / 8)
+        return;
+    uint16_t *pk = (uint16_t *)lm_alloc_floats(n / 4);
+    if (!pk)
+        return;
+    const uint16_t *w = m->w;
+    for (size_t g = 0; g < G; g++)
+        for (size_t p = 0; p < P; p++)
+            for (size_t l = 0; l < 16; l++)
+                for (size_t i = 0; i < 2; i++) {
+                    size_t r = 16 * g + l, j = 2 * p + i;
+                    pk[(g * P + p) * 32 + 2 * l + i] = r < R && j < C ? w[r * C + j] : 0;
+                }
+    m->pk = (uint8_t *)pk;
+}
 
 void lm_qmat_pack(lm_qmat *m)
 {
+    if (m->type == LM_QT_BF16 && !m->pk && cpu_avx512()) {
+        pack_bf16(m);
+        return;
+    }
     if (m->type != LM_QT_Q8 || m->pk || !cpu_vnni())
         return;
     size_t R = m->rows, C = m->cols, nb = lm_qmat_blocks(C), G = (R + 15) / 16, n;
@@ -316,6 +340,11 @@ static bool cpu_vnni(void)
     return detect() == QG_VNNI;
 }
 
+static bool cpu_avx512(void)
+{
+    return detect() >= QG_AVX512;
+}
+
 static int kernel(void)
 {
     return lm_kernel_get(&choice);
@@ -412,6 +441,11 @@ static void rows_with(const lm_qmat *m, size_t r0, size_t r1, const float *x, co
     }
 #ifdef LM_QGEMV_X86
     int k = kernel();
+    if ((k == QG_AVX512 || k == QG_VNNI) && m->pk && r0 % 16 == 0 &&
+        (r1 % 16 == 0 || r1 == m->rows)) {
+        lm_qgemv_bf16_avx512x16(r0 / 16, (r1 + 15) / 16, m->rows, m->cols, m->pk, x, y);
+        return;
+    }
     if (k == QG_AVX512 || k == QG_VNNI) {
         lm_qgemv_bf16_avx512(r0, r1, m->cols, m->w, x, y);
         return;

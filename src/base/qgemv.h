@@ -38,6 +38,10 @@ typedef struct lm_qmat {
      * last block are q = 0); the 16 rows' scales of the block at pd + (g * nb + b) * 16. */
     uint8_t *pk;
     uint16_t *pd;
+    /* bf16 on a CPU with AVX-512F, after lm_qmat_pack: by groups of 16 rows and pairs of
+     * columns, the 64 bytes at pk + (g * ceil(cols / 2) + p) * 64 hold, as 16 32-bit lanes,
+     * (w[16 g + l][2 p], w[16 g + l][2 p + 1]) in lane l (the even column in the low half;
+     * rows past the end and a last odd column's partner are 0). pd stays NULL. */
 } lm_qmat;
 
 /* Blocks of a q8 row of cols weights. */
@@ -58,9 +62,9 @@ void lm_qmat_free(lm_qmat *m);
 size_t lm_qmat_bytes(const lm_qmat *m);
 /* Encodes src (rows, cols) float32 into m (allocated with the same shape). */
 void lm_qmat_quantize(lm_qmat *m, const float *src);
-/* Builds the q8 matrix's packed copy (pk, pd) where the CPU has AVX-512 VNNI, after its
- * weights are set (quantized or loaded); a no-op for other types and CPUs. Without the memory
- * for it the products use the row-major weights. */
+/* Builds the packed copy (pk, pd) of a q8 matrix where the CPU has AVX-512 VNNI, of a bf16
+ * one where it has AVX-512F, after its weights are set (quantized or loaded); a no-op for
+ * other types and CPUs. Without the memory for it the products use the row-major weights. */
 void lm_qmat_pack(lm_qmat *m);
 /* Row r decoded into out (cols floats); the whole matrix into dst (rows * cols). */
 void lm_qmat_row(const lm_qmat *m, size_t r, float *out);
@@ -114,6 +118,9 @@ void lm_qgemv_bf16_avx2(size_t r0, size_t r1, size_t cols, const uint16_t *w, co
                         float *y);
 void lm_qgemv_bf16_avx512(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
                           float *y);
+/* Row groups [g0, g1) of a packed bf16 matrix (lm_qmat pk) of rows rows. */
+void lm_qgemv_bf16_avx512x16(size_t g0, size_t g1, size_t rows, size_t cols, const uint8_t *pk,
+                             const float *x, float *y);
 /* int8 rows against x rounded by lm_q8_activations (xq: the blocks of x, whole, the tail of
  * the last zero; xe: their scales). */
 void lm_qgemv_q8_avx2(size_t r0, size_t r1, size_t cols, const int8_t *q, const uint16_t *d,

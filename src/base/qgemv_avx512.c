@@ -40,6 +40,47 @@ void lm_qgemv_bf16_avx512(size_t r0, size_t r1, size_t cols, const uint16_t *w, 
     }
 }
 
+/* The packed layout (lm_qmat pk) for 16 rows at once: each 64-byte vector holds two columns'
+ * weights of the 16 rows, one 32-bit lane per row; a shift widens the even column's, a mask
+ * the odd column's, and two FMAs with the two activations broadcast add them to the 16 rows'
+ * sums: no widening shuffle and no horizontal sum per row. Four accumulators (two per
+ * column parity) hide the FMA latency. The products are the row-major kernel's; only the
+ * order of the sums differs. */
+void lm_qgemv_bf16_avx512x16(size_t g0, size_t g1, size_t rows, size_t cols, const uint8_t *pk,
+                             const float *x, float *y)
+{
+    size_t P = (cols + 1) / 2, full = cols / 2;
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    for (size_t g = g0; g < g1; g++) {
+        const uint8_t *w = pk + g * P * 64;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        size_t p = 0;
+        for (; p + 2 <= full; p += 2) {
+            __m512i v0 = _mm512_load_si512(w + p * 64), v1 = _mm512_load_si512(w + p * 64 + 64);
+            a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)),
+                                 _mm512_set1_ps(x[2 * p]), a0);
+            a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v0, hi)),
+                                 _mm512_set1_ps(x[2 * p + 1]), a1);
+            a2 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)),
+                                 _mm512_set1_ps(x[2 * p + 2]), a2);
+            a3 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v1, hi)),
+                                 _mm512_set1_ps(x[2 * p + 3]), a3);
+        }
+        for (; p < P; p++) {
+            __m512i v0 = _mm512_load_si512(w + p * 64);
+            a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)),
+                                 _mm512_set1_ps(x[2 * p]), a0);
+            if (2 * p + 1 < cols)
+                a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v0, hi)),
+                                     _mm512_set1_ps(x[2 * p + 1]), a1);
+        }
+        size_t r0 = 16 * g, n = rows - r0 < 16 ? rows - r0 : 16;
+        __mmask16 m = (__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u);
+        __m512 s = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+        _mm512_mask_storeu_ps(y + r0, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + r0), s));
+    }
+}
+
 /* AVX-512 VNNI: vpdpbusd multiplies 64 unsigned by 64 signed bytes and adds each group of four
  * products to one of 16 int32 lanes; |q| and x with q's sign make the unsigned/signed pair.
  * One 64-byte load holds two blocks: lanes 0-7 sum block b, lanes 8-15 block b + 1, so their
