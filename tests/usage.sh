@@ -52,6 +52,9 @@ expect "a typo of an option names the nearest one" 2 \
     $L train "$tmp/d.txt" -o "$tmp/m.h5" --epohcs 3
 expect "an option without its value" 2 "^lstmlm train: --bptt: needs a value" \
     $L train "$tmp/d.txt" -o "$tmp/m.h5" --bptt
+expect "train --weight-decay without adamw is refused, not ignored" 2 \
+    "^lstmlm train: --weight-decay goes with --optimizer adamw" \
+    $L train "$tmp/d.txt" -o "$tmp/m.h5" --optimizer adam --weight-decay 0.1
 expect "a value given to a flag" 2 "^lstmlm train: --lowercase takes no value \('--lowercase=1'\)" \
     $L train "$tmp/d.txt" -o "$tmp/m.h5" --lowercase=1
 for sub in "ngram train" "ngram export" "ngram import" "corpus split" serve; do

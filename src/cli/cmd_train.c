@@ -121,7 +121,7 @@ static void help(void)
            "  --plateau-decay X    lr factor when validation perplexity does not improve [1 = off]\n"
            "  --patience N         stop after N epochs without improvement [0 = off]\n"
            "  --clip X             bound on the global gradient norm, 0 = off [%g]\n"
-           "  --weight-decay X     AdamW decoupled weight decay [%g]\n"
+           "  --weight-decay X     AdamW decoupled weight decay (--optimizer adamw) [%g]\n"
            "  --max-steps N        windows per epoch at most (quick runs) [0 = all]\n"
            "  --precision P        f32 | bf16: the large products of training (softmax head,\n"
            "                       LSTM input projection and weight gradients, RWKV and\n"
@@ -604,6 +604,9 @@ int cmd_train(int argc, char **argv)
             return cli_usage("train", "--%s conflicts with --vocab-from (the vocabulary and "
                              "tokenizer are %s's)", opt, A.vocab_from);
     }
+    if (given[O_WD - 256] && o.optimizer != LM_OPT_ADAMW && !resume)
+        return cli_usage("train", "--weight-decay goes with --optimizer adamw (sgd and adam "
+                         "would ignore it)");
     if (o.asgd && !valid_path && !resume)
         return cli_usage("train", "--asgd needs --valid (averaging starts when it stalls)");
     if (given[O_PRECISION - 256]) {
