@@ -343,6 +343,16 @@ LM_API int lm_model_mix(lm_model *a, lm_model *b, double lambda, lm_model **out,
  * (one stream, windows of bptt), by EM; *ppl (may be NULL) gets that perplexity. */
 LM_API int lm_mix_tune(const lm_model *a, const lm_model *b, const int32_t *ids, size_t n,
                        size_t bptt, double *lambda, double *ppl, lm_error *err);
+/* The mixture sum_i weights[i] p_parts[i] of n >= 1 models (weights in [0, 1], summing to 1
+ * within 1e-6), built as nested two-part mixtures; takes ownership of the parts, also on
+ * failure. Errors as lm_model_mix. */
+LM_API int lm_model_mix_n(lm_model **parts, size_t n, const double *weights, lm_model **out,
+                          lm_error *err);
+/* The weights of the n parts that minimise the mixture's perplexity on ids[0..n_ids) by EM,
+ * starting from equal weights, into weights[0..n); *ppl (may be NULL) gets that perplexity. */
+LM_API int lm_mix_tune_n(const lm_model *const *parts, size_t n, const int32_t *ids,
+                         size_t n_ids, size_t bptt, double *weights, double *ppl,
+                         lm_error *err);
 
 /* ---- evaluation -------------------------------------------------------------------------- */
 

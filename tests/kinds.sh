@@ -2,7 +2,7 @@
 # kinds.sh - every model kind through every command: an LSTM, an RWKV, a transformer, a
 # Kneser-Ney n-gram (HDF5), the same n-gram as an ARPA file, and a mixture of the LSTM with
 # the n-gram go through eval, generate, chat (piped), memory and info with the same options;
-# a tuned mixture is no worse than either part.
+# a tuned mixture is no worse than either part, nor a tuned three-part one than two parts.
 set -u
 name=kinds
 . "${srcdir:-.}/tests/testlib.sh"
@@ -57,6 +57,13 @@ check "the ARPA file and the HDF5 n-gram agree on perplexity" \
     '[ "$(field perplexity "$tmp/ngram.eval")" = "$(field perplexity "$tmp/ngram.arpa.eval")" ]'
 check "eval --tune-lambda reports the weight and beats both parts" \
     '"$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --tune-lambda "$tmp/valid.txt" "$tmp/test.txt" > "$tmp/tuned" 2> "$tmp/tuned.err" && grep -q "^lambda" "$tmp/tuned.err" && t=$(field perplexity "$tmp/tuned") && a=$(field perplexity "$tmp/lstm.eval") && b=$(field perplexity "$tmp/ngram.eval") && awk -v t="$t" -v a="$a" -v b="$b" "BEGIN { exit !(t <= a && t <= b) }"'
+# Three parts (LSTM, RWKV, n-gram), tuned on the text they are scored on: EM's optimum over
+# three weights is no worse than over two (the two-part mixture is the third weight at 0), and
+# the weights it prints, given back as --lambda, give the same perplexity.
+check "a three-part mixture: tuned no worse than two parts, its printed weights repeat it" \
+    '"$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --tune-lambda "$tmp/valid.txt" "$tmp/valid.txt" > "$tmp/t2" 2>/dev/null && "$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/rwkv.h5" --mix "$tmp/ngram.h5" --tune-lambda "$tmp/valid.txt" "$tmp/valid.txt" > "$tmp/t3" 2> "$tmp/t3.err" && w=$(sed -n "s/^lambda \([0-9.]*,[0-9.]*\) .*/\1/p" "$tmp/t3.err") && [ -n "$w" ] && "$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/rwkv.h5" --mix "$tmp/ngram.h5" --lambda "$w" "$tmp/valid.txt" > "$tmp/t3b" && a=$(field perplexity "$tmp/t2") && b=$(field perplexity "$tmp/t3") && c=$(field perplexity "$tmp/t3b") && [ "$b" = "$c" ] && awk -v a="$a" -v b="$b" "BEGIN { exit !(b <= a + 0.01) }"'
+check "--lambda with another count of weights than --mix models: exit 2, one line" \
+    '"$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/rwkv.h5" --mix "$tmp/ngram.h5" --lambda 0.5 "$tmp/test.txt" > /dev/null 2> "$tmp/c.err"; [ $? = 2 ] && grep -q -- "--lambda: 1 weight for 2 --mix models" "$tmp/c.err" && [ "$(wc -l < "$tmp/c.err")" = 1 ]'
 check "a vocabulary mismatch is one line, exit 1" \
     'head -n 100 "$tmp/train.txt" > "$tmp/small.txt" && "$LSTMLM" ngram train -q "$tmp/small.txt" -o "$tmp/small.h5" && "$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/small.h5" "$tmp/test.txt" > /dev/null 2> "$tmp/mm.err"; [ $? = 1 ] && grep -q "vocabularies differ" "$tmp/mm.err" && [ "$(wc -l < "$tmp/mm.err")" = 1 ]'
 check "--lambda outside [0, 1]: exit 2 naming the option" \

@@ -163,29 +163,36 @@ void cli_sampling_free(cli_sampling *s);
  * 0 when its value is bad, -1 when c is not a shared option. */
 int cli_sampling_option(cli_sampling *s, int c, const char *arg);
 
-/* ---- model loading shared by eval, generate, chat and memory ------------------------------
- * --mix OTHER (a second model over the same vocabulary) and --lambda X (the weight of MODEL in
- * the mixture [0.5]). */
+/* ---- model loading shared by eval, generate, chat, memory and serve -----------------------
+ * --mix OTHER (another model over the same vocabulary; up to CLI_MIX_MAX of them) and
+ * --lambda X[,Y...] (the weights of MODEL and of every --mix but the last, which gets the
+ * rest; [equal weights]). */
 #define CLI_MIX_LONGOPTS                                                                           \
     {"mix", required_argument, NULL, CLI_O_MIX}, {                                                 \
         "lambda", required_argument, NULL, CLI_O_LAMBDA                                            \
     }
 
+#define CLI_MIX_MAX 7
 typedef struct cli_mix {
-    const char *path; /* NULL: no mixture */
-    double lambda;
+    const char *path[CLI_MIX_MAX]; /* n_paths of them; 0: no mixture */
+    size_t n_paths;
+    double lambda[CLI_MIX_MAX]; /* n_lambda weights given with --lambda */
+    size_t n_lambda;
     bool lambda_set;
 } cli_mix;
 
 void cli_mix_init(cli_mix *x);
 /* As cli_sampling_option, for --mix and --lambda. */
 int cli_mix_option(cli_mix *x, int c, const char *arg);
+/* After the options: EXIT_USAGE with one line when --lambda goes without --mix, gives another
+ * number of weights than the --mix count, or weights summing above 1; else -1. */
+int cli_mix_usage(const char *cmd, const cli_mix *x);
 void cli_mix_help(void);
 /* The options generate and chat share: cli_sampling_option, then cli_mix_option. */
 int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg);
-/* Loads the model at path (any kind); with x->path, the mixture of it and that model, its
- * weight x->lambda or, when tune names a held-out text, the weight that fits that text best
- * (reported on standard error). */
+/* Loads the model at path (any kind); with --mix paths, the mixture of it and those models,
+ * with the --lambda weights or, when tune names a held-out text, the weights that fit that
+ * text best (reported on standard error as "lambda X[,Y...]", the --lambda that repeats it). */
 int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t bptt,
                    lm_model **out, lm_error *err);
 

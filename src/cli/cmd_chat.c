@@ -315,6 +315,9 @@ int cmd_chat(int argc, char **argv)
     lm_chat_opts co = a.co;
     cli_sampling cs = a.cs;
     cli_mix mix = a.mix;
+    int mu = cli_mix_usage("chat", &mix);
+    if (mu >= 0)
+        return mu;
     const char *system = a.system, *prime = a.prime, *session_path = a.session_path;
     bool stats = a.stats, quiet = a.quiet;
     co.sampler = cs.sampler;

@@ -100,7 +100,10 @@ int cmd_eval(int argc, char **argv)
     size_t threads = a.threads;
     if (argc - optind < 2)
         return cli_usage("eval", "need MODEL and at least one TEXT file");
-    if (tune && !mix.path)
+    int mu = cli_mix_usage("eval", &mix);
+    if (mu >= 0)
+        return mu;
+    if (tune && !mix.n_paths)
         return cli_usage("eval", "--tune-lambda needs --mix OTHER");
     if (tune && mix.lambda_set)
         return cli_usage("eval", "--tune-lambda and --lambda exclude each other");

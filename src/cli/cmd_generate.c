@@ -93,6 +93,9 @@ int cmd_generate(int argc, char **argv)
     }
     cli_sampling cs = a.cs;
     cli_mix mix = a.mix;
+    int mu = cli_mix_usage("generate", &mix);
+    if (mu >= 0)
+        return mu;
     const char *prompt = a.prompt, *pfile = a.pfile;
     size_t n = a.n;
     bool stop = a.stop, bench = a.bench;

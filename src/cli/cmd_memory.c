@@ -477,6 +477,9 @@ int cmd_memory(int argc, char **argv)
     size_t max_tokens = a.max_tokens, threads = a.threads;
     bool quiet = a.quiet;
     cli_mix mix = a.mix;
+    int mu = cli_mix_usage("memory", &mix);
+    if (mu >= 0)
+        return mu;
     if (optind >= argc)
         return cli_usage("memory", "need at least one MODEL.h5");
     if (max_tokens > ((size_t)1 << 32))

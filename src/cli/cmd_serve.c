@@ -214,6 +214,9 @@ int cmd_serve(int argc, char **argv)
     }
     if (argc - optind != 1)
         return cli_usage("serve", "need one MODEL");
+    int mu = cli_mix_usage("serve", &mix);
+    if (mu >= 0)
+        return mu;
     if (o.default_tokens > o.max_tokens)
         return cli_usage("serve", "--tokens %zu is above --max-tokens %zu", o.default_tokens,
                          o.max_tokens);

@@ -420,23 +420,60 @@ void cli_sampling_help(void)
 
 void cli_mix_init(cli_mix *x)
 {
-    x->path = NULL;
-    x->lambda = 0.5;
-    x->lambda_set = false;
+    memset(x, 0, sizeof *x);
+}
+
+/* "X[,Y...]": up to CLI_MIX_MAX weights in [0, 1]. */
+static bool mix_weights(cli_mix *x, const char *arg)
+{
+    x->n_lambda = 0;
+    for (const char *p = arg;;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char one[64];
+        if (x->n_lambda == CLI_MIX_MAX || n == 0 || n >= sizeof one)
+            return cli_expect("weights in [0, 1], separated by commas");
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (!cli_real(one, &x->lambda[x->n_lambda++], 0, 1, "weights in [0, 1], separated by commas"))
+            return false;
+        if (!e)
+            return true;
+        p = e + 1;
+    }
 }
 
 int cli_mix_option(cli_mix *x, int c, const char *arg)
 {
     switch (c) {
     case CLI_O_MIX:
-        x->path = arg;
+        if (x->n_paths == CLI_MIX_MAX)
+            return cli_expect("at most 7 --mix models");
+        x->path[x->n_paths++] = arg;
         return 1;
     case CLI_O_LAMBDA:
         x->lambda_set = true;
-        return cli_real(arg, &x->lambda, 0, 1, "a weight in [0, 1]");
+        return mix_weights(x, arg);
     default:
         return -1;
     }
+}
+
+int cli_mix_usage(const char *cmd, const cli_mix *x)
+{
+    if (x->lambda_set && !x->n_paths)
+        return cli_usage(cmd, "--lambda needs --mix OTHER");
+    if (x->lambda_set && x->n_lambda != x->n_paths)
+        return cli_usage(cmd, "--lambda: %zu weight%s for %zu --mix model%s (give the weights "
+                         "of MODEL and of every --mix but the last, which gets the rest)",
+                         x->n_lambda, x->n_lambda == 1 ? "" : "s", x->n_paths,
+                         x->n_paths == 1 ? "" : "s");
+    double sum = 0;
+    for (size_t i = 0; i < x->n_lambda; i++)
+        sum += x->lambda[i];
+    if (sum > 1.0 + 1e-9)
+        return cli_usage(cmd, "--lambda: the weights sum to %g, above 1", sum);
+    return -1;
 }
 
 int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg)
@@ -447,43 +484,60 @@ int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg)
 
 void cli_mix_help(void)
 {
-    printf("  --mix OTHER        interpolate with a second model over the same vocabulary\n"
+    printf("  --mix OTHER        interpolate with another model over the same vocabulary\n"
            "                     (e.g. an LSTM with a 5-gram): p = lambda p_MODEL +\n"
-           "                     (1 - lambda) p_OTHER\n"
-           "  --lambda X         the weight of MODEL in the mixture, in [0, 1] [0.5]\n");
+           "                     (1 - lambda) p_OTHER; repeat for more parts (up to 7)\n"
+           "  --lambda X[,Y..]   the weight of MODEL in [0, 1] [0.5]; with several --mix,\n"
+           "                     those of MODEL and of each --mix but the last [equal]\n");
 }
 
 int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t bptt,
                    lm_model **out, lm_error *err)
 {
-    lm_model *a = NULL, *b = NULL;
-    int rc = lm_model_load(path, &a, err);
-    if (rc || !x || !x->path) {
-        *out = a;
+    lm_model *parts[CLI_MIX_MAX + 1] = {NULL};
+    size_t n = x ? 1 + x->n_paths : 1;
+    int rc = lm_model_load(path, &parts[0], err);
+    for (size_t i = 1; i < n && !rc; i++)
+        rc = lm_model_load(x->path[i - 1], &parts[i], err);
+    if (rc || n == 1) {
+        if (rc)
+            for (size_t i = 0; i < n; i++)
+                lm_model_free(parts[i]);
+        *out = rc ? NULL : parts[0];
         return rc;
     }
-    if ((rc = lm_model_load(x->path, &b, err))) {
-        lm_model_free(a);
-        return rc;
+    double w[CLI_MIX_MAX + 1], rest = 1.0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        w[i] = x->lambda_set ? x->lambda[i] : 1.0 / (double)n;
+        rest -= w[i];
     }
-    double lambda = x->lambda;
+    w[n - 1] = rest > 0 ? rest : 0;
     if (tune) {
         lm_text_opts t;
-        lm_model_text_opts(a, &t);
+        lm_model_text_opts(parts[0], &t);
         int32_t *ids = NULL;
-        size_t n = 0;
+        size_t n_ids = 0;
         double ppl = 0;
-        if (!(rc = lm_corpus_read(tune, &t, lm_model_vocab(a), &ids, &n, NULL, err)))
-            rc = lm_mix_tune(a, b, ids, n, bptt, &lambda, &ppl, err);
+        if (!(rc = lm_corpus_read(tune, &t, lm_model_vocab(parts[0]), &ids, &n_ids, NULL, err)))
+            rc = lm_mix_tune_n((const lm_model *const *)parts, n, ids, n_ids, bptt, w, &ppl,
+                               err);
         free(ids);
         if (rc) {
-            lm_model_free(a);
-            lm_model_free(b);
+            for (size_t i = 0; i < n; i++)
+                lm_model_free(parts[i]);
             return rc;
         }
-        fprintf(stderr, "lambda %.4f (perplexity %.2f on %s)\n", lambda, ppl, tune);
+        fprintf(stderr, "lambda ");
+        for (size_t i = 0; i + 1 < n; i++)
+            fprintf(stderr, "%s%.4f", i ? "," : "", w[i]);
+        fprintf(stderr, " (perplexity %.2f on %s)\n", ppl, tune);
     }
-    return lm_model_mix(a, b, lambda, out, err);
+    /* Weights printed or given with 4 decimals sum to 1 only nearly: the last takes the rest. */
+    double sum = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        sum += w[i];
+    w[n - 1] = sum < 1 ? 1 - sum : 0;
+    return lm_model_mix_n(parts, n, w, out, err);
 }
 
 /* ---- output locks ------------------------------------------------------------------------ */

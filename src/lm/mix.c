@@ -281,47 +281,109 @@ int lm_model_mix(lm_model *a, lm_model *b, double lambda, lm_model **out, lm_err
     return lm_model_wrap(&lm_kind_mixture, x, out, err);
 }
 
-/* EM for the weight of a two-part linear mixture (the objective is concave in lambda):
- * lambda <- mean over targets of the posterior of part a. */
-int lm_mix_tune(const lm_model *a, const lm_model *b, const int32_t *ids, size_t n,
-                size_t bptt, double *lambda, double *ppl, lm_error *err)
+int lm_model_mix_n(lm_model **parts, size_t n, const double *weights, lm_model **out,
+                   lm_error *err)
 {
-    int rc = check_pair(a, b, err);
+    double sum = 0;
+    int ok = n >= 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = weights[i] >= 0.0 && weights[i] <= 1.0;
+        sum += weights[i];
+    }
+    if (!ok || fabs(sum - 1.0) > 1e-6) {
+        for (size_t i = 0; i < n; i++)
+            lm_model_free(parts[i]);
+        return lm_fail(err, LM_EINVAL, "mixture weights must lie in [0, 1] and sum to 1 (they "
+                                       "sum to %g)", sum);
+    }
+    /* ((p0 + p1) + p2) + ...: part i joins with weight w_i / (w_0 + ... + w_i). */
+    lm_model *m = parts[0];
+    double acc = weights[0];
+    for (size_t i = 1; i < n; i++) {
+        double tot = acc + weights[i];
+        int rc = lm_model_mix(m, parts[i], tot > 0 ? acc / tot : 1.0, &m, err);
+        acc = tot;
+        if (rc) {
+            for (size_t j = i + 1; j < n; j++)
+                lm_model_free(parts[j]);
+            return rc;
+        }
+    }
+    *out = m;
+    return LM_OK;
+}
+
+/* EM for the weights of a linear mixture (the objective is concave in them): each weight
+ * becomes the mean over targets of its part's posterior. */
+int lm_mix_tune_n(const lm_model *const *parts, size_t n, const int32_t *ids, size_t n_ids,
+                  size_t bptt, double *weights, double *ppl, lm_error *err)
+{
+    if (n < 1)
+        return lm_fail(err, LM_EINVAL, "a mixture needs at least one part");
+    int rc = LM_OK;
+    for (size_t j = 1; j < n && !rc; j++)
+        rc = check_pair(parts[0], parts[j], err);
+    float **lp = rc ? NULL : calloc(n, sizeof *lp);
+    double *post = rc ? NULL : calloc(2 * n, sizeof *post), *pw = post ? post + n : NULL;
+    if (!rc && (!lp || !post))
+        rc = lm_fail(err, LM_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t j = 0; j < n && !rc; j++) {
+        int32_t *tg = NULL;
+        size_t kj = 0;
+        rc = lm_model_logprobs(parts[j], ids, n_ids, 1, bptt, &lp[j], &tg, &kj, err);
+        free(tg);
+        LM_ASSERT(rc || j == 0 || kj == k);
+        k = kj;
+    }
+    if (!rc && k == 0)
+        rc = lm_fail(err, LM_EINVAL, "no tokens to tune the mixture weights on");
     if (rc)
-        return rc;
-    float *la = NULL, *lb = NULL;
-    int32_t *ta = NULL, *tb = NULL;
-    size_t k = 0, kb = 0;
-    if ((rc = lm_model_logprobs(a, ids, n, 1, bptt, &la, &ta, &k, err)) ||
-        (rc = lm_model_logprobs(b, ids, n, 1, bptt, &lb, &tb, &kb, err)))
         goto out;
-    LM_ASSERT(k == kb);
-    double lam = 0.5, nll = 0;
-    for (int it = 0; it < 200; it++) {
-        double post = 0;
+    for (size_t j = 0; j < n; j++)
+        weights[j] = 1.0 / (double)n;
+    double nll = 0;
+    for (int it = 0; it < 500; it++) {
+        memset(post, 0, n * sizeof *post);
         nll = 0;
         for (size_t i = 0; i < k; i++) {
-            double pa = lam * exp((double)la[i]), pb = (1 - lam) * exp((double)lb[i]);
-            double p = pa + pb;
+            double p = 0;
+            for (size_t j = 0; j < n; j++)
+                p += pw[j] = weights[j] * exp((double)lp[j][i]);
             if (p > 0) {
-                post += pa / p;
+                for (size_t j = 0; j < n; j++)
+                    post[j] += pw[j] / p;
                 nll -= log(p);
             }
         }
-        double next = post / (double)k;
-        if (fabs(next - lam) < 1e-6) {
-            lam = next;
-            break;
+        double change = 0, tot = 0;
+        for (size_t j = 0; j < n; j++)
+            tot += post[j];
+        for (size_t j = 0; j < n; j++) {
+            double next = tot > 0 ? post[j] / tot : weights[j];
+            change = fmax(change, fabs(next - weights[j]));
+            weights[j] = next;
         }
-        lam = next;
+        if (change < 1e-6)
+            break;
     }
-    *lambda = lam;
     if (ppl)
         *ppl = exp(nll / (double)k);
 out:
-    free(la);
-    free(lb);
-    free(ta);
-    free(tb);
+    for (size_t j = 0; lp && j < n; j++)
+        free(lp[j]);
+    free(lp);
+    free(post);
+    return rc;
+}
+
+int lm_mix_tune(const lm_model *a, const lm_model *b, const int32_t *ids, size_t n,
+                size_t bptt, double *lambda, double *ppl, lm_error *err)
+{
+    const lm_model *parts[2] = {a, b};
+    double w[2];
+    int rc = lm_mix_tune_n(parts, 2, ids, n, bptt, w, ppl, err);
+    if (!rc)
+        *lambda = w[0];
     return rc;
 }
