@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -500,6 +501,25 @@ static void test_fast_math(void)
     CU_ASSERT(lm_tanhf(1e-5f) == 1e-5f || fabs(lm_tanhf(1e-5f) - 1e-5) < 1e-11);
 }
 
+/* The sum of squares (the gradient norm) against one double sum, over lengths with and without
+ * a tail after its blocks of 32. */
+static void test_sumsq(void)
+{
+    static const size_t lens[] = {0, 1, 31, 32, 33, 100, 1000, 100003};
+    float *x = malloc(100003 * sizeof *x);
+    lm_rng r;
+    lm_rng_seed(&r, 5);
+    for (size_t i = 0; i < 100003; i++)
+        x[i] = (float)(lm_rng_uniform(&r) * 2 - 1) * (i % 7 == 0 ? 1e3f : 1.0f);
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        double want = 0;
+        for (size_t i = 0; i < lens[k]; i++)
+            want += (double)x[i] * x[i];
+        CU_ASSERT(fabs(lm_sumsq(x, lens[k]) - want) <= 1e-12 * want);
+    }
+    free(x);
+}
+
 static void test_errors(void)
 {
     lm_error e;
@@ -527,6 +547,7 @@ int main(void)
         {"thread pool runs every part once", test_pool},
         {"thread pool works in a forked child", test_pool_fork},
         {"fast exp, sigmoid, tanh accuracy", test_fast_math},
+        {"sum of squares against one double sum", test_sumsq},
         {"error reporting", test_errors},
         {NULL, NULL},
     };
