@@ -54,7 +54,7 @@ typedef struct step_job {
     uint64_t t;
 } step_job;
 
-static void sgd_part(void *ctx, size_t part, size_t nparts)
+LM_HOT static void sgd_part(void *ctx, size_t part, size_t nparts)
 {
     const step_job *j = ctx;
     size_t lo, hi;
@@ -74,7 +74,7 @@ void lm_sgd_step(float *restrict p, float *restrict g, size_t n, float lr)
     lm_pool_run(parts_for(n), sgd_part, &j);
 }
 
-static void adam_part(void *ctx, size_t part, size_t nparts)
+LM_HOT static void adam_part(void *ctx, size_t part, size_t nparts)
 {
     const step_job *j = ctx;
     size_t lo, hi;
