@@ -201,7 +201,7 @@ LM_API int lm_text_to_ids(const char *text, const lm_text_opts *t, const lm_voca
 
 /* ---- models ------------------------------------------------------------------------------
  * One handle for every kind of language model: neural (LSTM, RWKV, transformer), n-gram (an
- * lstmlm n-gram file or an ARPA file of any toolkit) and mixtures of two models. Every kind
+ * lstmlm n-gram file or an ARPA file of any toolkit) and mixtures of models. Every kind
  * answers the same calls: its vocabulary and tokenizer, a state per stream (lm_state_*), one
  * step from (state, token) to the next-token log-probabilities (lm_step), evaluation
  * (lm_model_eval), sampling, beam search, chat and the probes. Only training knows that neural
