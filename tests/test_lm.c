@@ -1,5 +1,5 @@
 /* test_lm.c - the language-model interface across kinds: one loader for neural, n-gram and
- * ARPA files, states and steps for each, and mixtures of two models. */
+ * ARPA files, states and steps for each, and mixtures of two or more models. */
 #include "harness.h"
 #include "lm/lm.h"
 
@@ -238,6 +238,54 @@ static void test_tune(void)
     lm_model_free(x);
 }
 
+/* Three parts: lm_model_mix_n's nesting gives p = 0.2 p_n + 0.3 p_g3 + 0.5 p_g1 exactly, and
+ * lm_mix_tune_n's weights are a minimum no worse than the tuned two-part mixture (its special
+ * case with the third weight at 0) nor than the even one. */
+static void test_mixture_n(void)
+{
+    lm_error err;
+    const int32_t *test = text + NT / 2;
+    size_t nt = NT / 2;
+    lm_model *p[3] = {neural(), ngram(3), ngram(1)};
+    float *l[3];
+    int32_t *t[3];
+    size_t k[3];
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_FATAL(lm_model_logprobs(p[i], test, nt, 1, 16, &l[i], &t[i], &k[i], &err) ==
+                        LM_OK);
+    CU_ASSERT_FATAL(k[0] == k[1] && k[1] == k[2]);
+    double want = 0;
+    for (size_t i = 0; i < k[0]; i++)
+        want -= log(0.2 * exp((double)l[0][i]) + 0.3 * exp((double)l[1][i]) +
+                    0.5 * exp((double)l[2][i]));
+    want = exp(want / (double)k[0]);
+    double w3[3] = {0.2, 0.3, 0.5}, tuned[3], best3 = 0, lambda = 0, best2 = 0;
+    CU_ASSERT_FATAL(lm_mix_tune_n((const lm_model *const *)p, 3, test, nt, 16, tuned, &best3,
+                                  &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_mix_tune(p[0], p[1], test, nt, 16, &lambda, &best2, &err) == LM_OK);
+    LM_ASSERT_CLOSE(tuned[0] + tuned[1] + tuned[2], 1.0, 0, 1e-9);
+    CU_ASSERT(best3 <= best2 * (1 + 1e-4));
+    lm_model *x = NULL;
+    CU_ASSERT_FATAL(lm_model_mix_n(p, 3, w3, &x, &err) == LM_OK);
+    LM_ASSERT_CLOSE(ppl(x, test, nt), want, 0, 1e-5);
+    lm_model_free(x);
+    lm_model *q[3] = {neural(), ngram(3), ngram(1)}, *y = NULL;
+    double even[3] = {1 / 3.0, 1 / 3.0, 1 / 3.0};
+    CU_ASSERT_FATAL(lm_model_mix_n(q, 3, even, &y, &err) == LM_OK);
+    CU_ASSERT(best3 <= ppl(y, test, nt) * (1 + 1e-6));
+    printf("\n  tuned %.3f,%.3f,%.3f: %.3f (two parts %.3f)", tuned[0], tuned[1], tuned[2], best3,
+           best2);
+    lm_model_free(y);
+    /* Weights that do not sum to 1 are refused, and the parts freed. */
+    lm_model *r[2] = {neural(), ngram(3)};
+    double bad[2] = {0.5, 0.6};
+    CU_ASSERT(lm_model_mix_n(r, 2, bad, &y, &err) == LM_EINVAL);
+    for (int i = 0; i < 3; i++) {
+        free(l[i]);
+        free(t[i]);
+    }
+}
+
 /* Mixing models of different vocabularies is refused and frees both. */
 static void test_mismatch(void)
 {
@@ -273,6 +321,7 @@ int main(void)
         {"a mixture is a model: scoring, steps, states", test_mixture},
         {"the tuned mixture weight is a minimum", test_tune},
         {"mixtures refuse a vocabulary mismatch and a bad weight", test_mismatch},
+        {"three-part mixtures: the weights exact, the tuned ones a minimum", test_mixture_n},
         {NULL, NULL},
     };
     return th_run("lm", tests);
