@@ -389,6 +389,12 @@ static bool q8_act_prepare(const float *x, size_t cols, q8_act *a)
     return true;
 }
 
+/* Whether rows [r0, r1) are whole groups of 16 of the packed copy (the last may be short). */
+static bool packed_rows(const lm_qmat *m, size_t r0, size_t r1)
+{
+    return m->pk && r0 % 16 == 0 && (r1 % 16 == 0 || r1 == m->rows);
+}
+
 /* Rows [r0, r1) of an int8 matrix against rounded activations with the chosen kernel. */
 static void q8_rows(const lm_qmat *m, size_t r0, size_t r1, const q8_act *a, float *y)
 {
@@ -396,7 +402,7 @@ static void q8_rows(const lm_qmat *m, size_t r0, size_t r1, const q8_act *a, flo
     size_t C = m->cols, nb = lm_qmat_blocks(C);
     int k = kernel();
 #ifdef LM_QGEMV_X86
-    if (k == QG_VNNI && m->pk && r0 % 16 == 0 && (r1 % 16 == 0 || r1 == m->rows)) {
+    if (k == QG_VNNI && packed_rows(m, r0, r1)) {
         lm_qgemv_q8_vnni16(r0 / 16, (r1 + 15) / 16, m->rows, C, m->pk, m->pd, a->q, a->e, a->s,
                            y);
         return;
@@ -441,13 +447,11 @@ static void rows_with(const lm_qmat *m, size_t r0, size_t r1, const float *x, co
     }
 #ifdef LM_QGEMV_X86
     int k = kernel();
-    if ((k == QG_AVX512 || k == QG_VNNI) && m->pk && r0 % 16 == 0 &&
-        (r1 % 16 == 0 || r1 == m->rows)) {
-        lm_qgemv_bf16_avx512x16(r0 / 16, (r1 + 15) / 16, m->rows, m->cols, m->pk, x, y);
-        return;
-    }
     if (k == QG_AVX512 || k == QG_VNNI) {
-        lm_qgemv_bf16_avx512(r0, r1, m->cols, m->w, x, y);
+        if (packed_rows(m, r0, r1))
+            lm_qgemv_bf16_avx512x16(r0 / 16, (r1 + 15) / 16, m->rows, m->cols, m->pk, x, y);
+        else
+            lm_qgemv_bf16_avx512(r0, r1, m->cols, m->w, x, y);
         return;
     }
     if (k == QG_AVX2) {

@@ -176,9 +176,8 @@ int cli_sampling_option(cli_sampling *s, int c, const char *arg);
 typedef struct cli_mix {
     const char *path[CLI_MIX_MAX]; /* n_paths of them; 0: no mixture */
     size_t n_paths;
-    double lambda[CLI_MIX_MAX]; /* n_lambda weights given with --lambda */
+    double lambda[CLI_MIX_MAX]; /* n_lambda weights given with --lambda; 0: none */
     size_t n_lambda;
-    bool lambda_set;
 } cli_mix;
 
 void cli_mix_init(cli_mix *x);

@@ -105,7 +105,7 @@ int cmd_eval(int argc, char **argv)
         return mu;
     if (tune && !mix.n_paths)
         return cli_usage("eval", "--tune-lambda needs --mix OTHER");
-    if (tune && mix.lambda_set)
+    if (tune && mix.n_lambda)
         return cli_usage("eval", "--tune-lambda and --lambda exclude each other");
     cli_threads(threads);
     lm_error err = {0};

@@ -67,24 +67,22 @@ static size_t distance(const char *a, size_t na, const char *b, size_t nb)
 int cli_unknown_option(const char *cmd, const struct option *opts, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
-    const char *name = arg ? arg + strspn(arg, "-") : "", *eq = strchr(name, '=');
-    if (arg && eq && !strncmp(arg, "--", 2))
-        for (size_t i = 0; opts && opts[i].name; i++)
-            if (strlen(opts[i].name) == (size_t)(eq - name) &&
-                !strncmp(opts[i].name, name, (size_t)(eq - name)))
-                return cli_usage(cmd, "--%s takes no value ('%s')", opts[i].name, arg);
-    if (optopt && optopt < 256 && (!arg || arg[0] != '-' || arg[1] == '-' || !arg[1]))
-        return cli_usage(cmd, "unknown option '-%c'", optopt);
+    const char *name = arg + strspn(arg, "-"), *eq = strchr(name, '=');
+    bool islong = !strncmp(arg, "--", 2);
     /* The nearest long option, for a typo: at most two edits away (or a prefix of it). */
     size_t n = eq ? (size_t)(eq - name) : strlen(name), best = 3;
     const char *near = NULL;
-    for (size_t i = 0; opts && arg && !strncmp(arg, "--", 2) && opts[i].name; i++) {
+    for (size_t i = 0; islong && opts && opts[i].name; i++) {
         size_t d = distance(name, n, opts[i].name, strlen(opts[i].name));
         if (d < best) {
             best = d;
             near = opts[i].name;
         }
     }
+    if (near && best == 0 && eq) /* "--flag=value" on an option without a value */
+        return cli_usage(cmd, "--%s takes no value ('%s')", near, arg);
+    if (optopt && optopt < 256 && (arg[0] != '-' || arg[1] == '-' || !arg[1]))
+        return cli_usage(cmd, "unknown option '-%c'", optopt);
     if (near)
         return cli_usage(cmd, "unknown option '%.*s' (did you mean --%s?)", (int)(n + 2), arg,
                          near);
@@ -452,7 +450,6 @@ int cli_mix_option(cli_mix *x, int c, const char *arg)
         x->path[x->n_paths++] = arg;
         return 1;
     case CLI_O_LAMBDA:
-        x->lambda_set = true;
         return mix_weights(x, arg);
     default:
         return -1;
@@ -461,9 +458,9 @@ int cli_mix_option(cli_mix *x, int c, const char *arg)
 
 int cli_mix_usage(const char *cmd, const cli_mix *x)
 {
-    if (x->lambda_set && !x->n_paths)
+    if (x->n_lambda && !x->n_paths)
         return cli_usage(cmd, "--lambda needs --mix OTHER");
-    if (x->lambda_set && x->n_lambda != x->n_paths)
+    if (x->n_lambda && x->n_lambda != x->n_paths)
         return cli_usage(cmd, "--lambda: %zu weight%s for %zu --mix model%s (give the weights "
                          "of MODEL and of every --mix but the last, which gets the rest)",
                          x->n_lambda, x->n_lambda == 1 ? "" : "s", x->n_paths,
@@ -506,12 +503,9 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
         *out = rc ? NULL : parts[0];
         return rc;
     }
-    double w[CLI_MIX_MAX + 1], rest = 1.0;
-    for (size_t i = 0; i + 1 < n; i++) {
-        w[i] = x->lambda_set ? x->lambda[i] : 1.0 / (double)n;
-        rest -= w[i];
-    }
-    w[n - 1] = rest > 0 ? rest : 0;
+    double w[CLI_MIX_MAX + 1];
+    for (size_t i = 0; i + 1 < n; i++)
+        w[i] = x->n_lambda ? x->lambda[i] : 1.0 / (double)n;
     if (tune) {
         lm_text_opts t;
         lm_model_text_opts(parts[0], &t);
@@ -532,7 +526,7 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
             fprintf(stderr, "%s%.4f", i ? "," : "", w[i]);
         fprintf(stderr, " (perplexity %.2f on %s)\n", ppl, tune);
     }
-    /* Weights printed or given with 4 decimals sum to 1 only nearly: the last takes the rest. */
+    /* The last part takes the rest (given weights leave it; tuned ones sum to 1 but nearly). */
     double sum = 0;
     for (size_t i = 0; i + 1 < n; i++)
         sum += w[i];
