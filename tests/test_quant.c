@@ -196,6 +196,55 @@ static void test_threads(void)
     free(y1);
 }
 
+/* Products over several rows of X (the transformer's re-encode) against sums in double over
+ * the decoded weights: every type, one and several blocks of rows, the last one short. */
+static void test_qgemm(void)
+{
+    static const size_t shape[][2] = {{3, 7}, {40, 33}, {100, 2000}};
+    static const size_t ns[] = {1, 2, 7};
+    for (int type = LM_QT_F32; type <= LM_QT_Q8; type++)
+        for (size_t a = 0; a < sizeof shape / sizeof shape[0]; a++)
+            for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
+                size_t R = shape[a][0], C = shape[a][1], n = ns[b];
+                if (n == 1 && type == LM_QT_Q8)
+                    continue; /* one row is lm_qgemv, which rounds x: test_kernels */
+                float *w = malloc(R * C * sizeof *w), *X = malloc(n * C * sizeof *X);
+                float *Y = malloc(n * R * sizeof *Y);
+                for (size_t i = 0; i < R * C; i++)
+                    w[i] = uni(1.0f);
+                for (size_t i = 0; i < n * C; i++)
+                    X[i] = uni(1.0f);
+                for (size_t i = 0; i < n * R; i++)
+                    Y[i] = (float)i;
+                lm_qmat m;
+                CU_ASSERT_FATAL(lm_qmat_alloc(&m, type, R, C) == LM_OK);
+                lm_qmat_quantize(&m, w);
+                lm_qmat_pack(&m);
+                lm_qmat_dequantize(&m, w);
+                lm_qgemm(&m, n, X, Y);
+                int bad = 0;
+                for (size_t t = 0; t < n && !bad; t++)
+                    for (size_t r = 0; r < R && !bad; r++) {
+                        double want = (double)(t * R + r), mag = fabs(want);
+                        for (size_t j = 0; j < C; j++) {
+                            want += (double)w[r * C + j] * X[t * C + j];
+                            mag += fabs((double)w[r * C + j] * X[t * C + j]);
+                        }
+                        if (fabs(Y[t * R + r] - want) > 1e-5 * (mag + 1)) {
+                            printf("\n  %s (%zu, %zu) x %zu rows: Y[%zu][%zu] %g vs %g\n",
+                                   lm_qtype_name(type), R, C, n, t, r, (double)Y[t * R + r],
+                                   want);
+                            bad = 1;
+                        }
+                    }
+                CU_ASSERT(!bad);
+                lm_qmat_free(&m);
+                free(w);
+                free(X);
+                free(Y);
+            }
+}
+
 /* ---- models -------------------------------------------------------------------------------- */
 
 static lm_vocab *vocab(void)
@@ -483,6 +532,7 @@ int main(void)
         {"bf16 and q8 encoding error", test_encode},
         {"SIMD kernels match the plain loops", test_kernels},
         {"the pool split matches one thread", test_threads},
+        {"products over several rows (lm_qgemm)", test_qgemm},
         {"lstm: steps, perplexity, save/load, trainer", test_lstm},
         {"rwkv: steps, perplexity, save/load, trainer", test_rwkv},
         {"transformer: steps, perplexity, save/load, trainer", test_transformer},

@@ -65,7 +65,13 @@ void lm_free(void *p);
 /* A scratch buffer of this thread of at least bytes (64-byte aligned, contents undefined),
  * kept for the next call of the same slot and freed when the thread ends (scratch.c); NULL
  * when memory runs out. Growth is geometric, so varying sizes settle after a few calls. */
-enum { LM_SCRATCH_BGEMM = 0, LM_SCRATCH_Q8 = 1, LM_SCRATCH_SGEMM = 2, LM_SCRATCH_SLOTS = 3 };
+enum {
+    LM_SCRATCH_BGEMM = 0,
+    LM_SCRATCH_Q8 = 1,
+    LM_SCRATCH_SGEMM = 2,
+    LM_SCRATCH_QGEMM = 3,
+    LM_SCRATCH_SLOTS = 4
+};
 void *lm_thread_scratch(int which, size_t bytes);
 
 /* BLAS wrapper (the only place that includes cblas.h). Row-major.

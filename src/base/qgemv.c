@@ -490,6 +490,33 @@ static void gemv_part(void *ctx, size_t part, size_t nparts)
  * microseconds). */
 #define POOL_MIN_WEIGHTS ((size_t)1 << 18)
 
+/* Rows decoded per lm_gemm call: about 256 KiB of float32, at least 16 rows. */
+#define QGEMM_BLOCK_FLOATS 65536
+
+void lm_qgemm(const lm_qmat *m, size_t n, const float *X, float *Y)
+{
+    size_t R = m->cols ? QGEMM_BLOCK_FLOATS / m->cols : m->rows;
+    if (R < 16)
+        R = 16;
+    if (R > m->rows)
+        R = m->rows;
+    float *buf = n > 1 && R && m->cols <= SIZE_MAX / sizeof(float) / R
+                     ? lm_thread_scratch(LM_SCRATCH_QGEMM, R * m->cols * sizeof(float))
+                     : NULL;
+    if (!buf) { /* one row of X at a time */
+        for (size_t t = 0; t < n; t++)
+            lm_qgemv(m, X + t * m->cols, Y + t * m->rows);
+        return;
+    }
+    for (size_t r0 = 0; r0 < m->rows; r0 += R) {
+        size_t r1 = r0 + R < m->rows ? r0 + R : m->rows;
+        for (size_t r = r0; r < r1; r++)
+            lm_qmat_row(m, r, buf + (r - r0) * m->cols);
+        lm_gemm(false, true, n, r1 - r0, m->cols, 1.0f, X, m->cols, buf, m->cols, 1.0f, Y + r0,
+                m->rows);
+    }
+}
+
 void lm_qgemv(const lm_qmat *m, const float *x, float *y)
 {
     size_t threads = lm_pool_threads();

@@ -75,6 +75,12 @@ void lm_qgemv(const lm_qmat *m, const float *x, float *y);
 /* The same for rows [r0, r1) on the calling thread with the chosen kernel / the plain loops. */
 void lm_qgemv_rows(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y);
 void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float *y);
+/* Y (n, rows) += X (n, cols) W^T: n vectors at once, for a window of tokens. W is decoded by
+ * blocks of rows into the calling thread's scratch and multiplied by lm_gemm, so its weights
+ * are read once for all n rows rather than once per row. The products are those of the
+ * decoded weights in float32 (int8: X is not rounded to int8 as lm_qgemv rounds x). Without
+ * the scratch memory, lm_qgemv row by row. */
+void lm_qgemm(const lm_qmat *m, size_t n, const float *X, float *Y);
 /* Tests: 0 = plain C, 1 = AVX2, 2 = AVX-512F (int8 through the AVX2 kernel), 3 = AVX-512
  * with VNNI; false when the CPU lacks it. -1 restores the automatic choice. */
 bool lm_qgemv_force(int kind);

@@ -227,8 +227,9 @@ static void rwkv_step(const quant_model *q, float *ws, int32_t tok, const float 
  * The one-token form of nn/attention.c's lm_attn_step, with the cache of arch_transformer.c:
  * state[0 .. C) the token ids of the cached slots, then per slot and layer the key and the
  * value (D each). A full cache keeps its last K = C/2 tokens, re-encoded at positions 0..K-1
- * by K steps (the float model runs one window forward), so every prediction is that of a
- * window over the cached tokens. */
+ * in one pass over the K tokens (tf_encode: each product reads its weights once for all K, as
+ * the float model's window forward does), so every prediction is that of a window over the
+ * cached tokens. */
 
 #define GELU_K0 0.7978845608028654f
 #define GELU_K1 0.044715f
@@ -281,6 +282,57 @@ static void tf_one(const quant_model *q, float *ws, const float *xin, float *y, 
                              NULL);
 }
 
+/* bias (n) copied into each of the K rows of Y (K, n). */
+static void rows_bias(float *Y, size_t K, const float *bias, size_t n)
+{
+    for (size_t i = 0; i < K; i++)
+        memcpy(Y + i * n, bias, n * sizeof(float));
+}
+
+/* The K tokens tok[0..K) fed at positions 0..K-1 into an empty cache, as K calls of tf_one
+ * would (their outputs are not needed), with each product over all K rows at once. */
+static void tf_encode(const quant_model *q, float *ws, const float *tok, float *cache, size_t K)
+{
+    size_t D = q->cfg.embed, F = ffn_width(&q->cfg), L = q->cfg.layers, H = q->cfg.heads;
+    size_t S = 2 * L * D;
+    float *x = ws, *a = x + K * D, *att = a + K * D, *qkv = att + K * D, *u = qkv + K * 3 * D;
+    float *sc = u + K * F;
+    for (size_t i = 0; i < K; i++) {
+        float *xi = x + i * D;
+        lm_qmat_row(&q->mat[q->i_emb], (size_t)tok[i], xi);
+        lm_qmat_row(mat(q, "pos_embedding.weight", 0), i, a);
+        for (size_t j = 0; j < D; j++)
+            xi[j] += a[j];
+    }
+    for (size_t l = 0; l < L; l++) {
+        lm_layernorm_forward(K, D, x, vec(q, "blocks.%zu.ln1.weight", l),
+                             vec(q, "blocks.%zu.ln1.bias", l), a, NULL, NULL);
+        rows_bias(qkv, K, vec(q, "blocks.%zu.attn.qkv.bias", l), 3 * D);
+        lm_qgemm(mat(q, "blocks.%zu.attn.qkv.weight", l), K, a, qkv);
+        float *kv = cache + l * 2 * D;
+        for (size_t i = 0; i < K; i++)
+            memcpy(kv + i * S, qkv + i * 3 * D + D, 2 * D * sizeof(float));
+        for (size_t i = 0; i < K; i++)
+            lm_attn_cached(D, H, S, i, qkv + i * 3 * D, kv, sc, att + i * D);
+        rows_bias(a, K, vec(q, "blocks.%zu.attn.proj.bias", l), D);
+        lm_qgemm(mat(q, "blocks.%zu.attn.proj.weight", l), K, att, a);
+        for (size_t j = 0; j < K * D; j++)
+            x[j] += a[j];
+        lm_layernorm_forward(K, D, x, vec(q, "blocks.%zu.ln2.weight", l),
+                             vec(q, "blocks.%zu.ln2.bias", l), a, NULL, NULL);
+        rows_bias(u, K, vec(q, "blocks.%zu.mlp.fc.bias", l), F);
+        lm_qgemm(mat(q, "blocks.%zu.mlp.fc.weight", l), K, a, u);
+        for (size_t j = 0; j < K * F; j++) {
+            float t = u[j];
+            u[j] = 0.5f * t * (1.0f + lm_tanhf(GELU_K0 * (t + GELU_K1 * t * t * t)));
+        }
+        rows_bias(a, K, vec(q, "blocks.%zu.mlp.proj.bias", l), D);
+        lm_qgemm(mat(q, "blocks.%zu.mlp.proj.weight", l), K, u, a);
+        for (size_t j = 0; j < K * D; j++)
+            x[j] += a[j];
+    }
+}
+
 static void tf_step(const quant_model *q, float *ws, int32_t token, const float *x, float *y,
                     float *state, size_t pos)
 {
@@ -289,20 +341,23 @@ static void tf_step(const quant_model *q, float *ws, int32_t token, const float 
     float *tok = state, *cache = state + C;
     if (n == C) {
         memmove(tok, tok + C - K, K * sizeof(float));
-        float *e = ws + tf_ws(&q->cfg); /* an embedding row, past the scratch of tf_one */
-        for (size_t i = 0; i < K; i++) {
-            lm_qmat_row(&q->mat[q->i_emb], (size_t)tok[i], e);
-            tf_one(q, ws, e, NULL, cache, i);
-        }
+        tf_encode(q, ws, tok, cache, K);
         n = K;
     }
     tok[n] = (float)token;
     tf_one(q, ws, x, y, cache, n);
 }
 
+/* tf_encode's scratch for K tokens: X, A, ATT (K D each), QKV (K 3D), U (K F), the scores. */
+static size_t tf_encode_ws(const lm_config *c, size_t K)
+{
+    return K * (6 * c->embed + ffn_width(c)) + c->context + 64;
+}
+
 static size_t tf_ws_all(const lm_config *c)
 {
-    return tf_ws(c) + c->embed;
+    size_t one = tf_ws(c) + c->embed, all = tf_encode_ws(c, c->context / 2);
+    return one > all ? one : all;
 }
 
 static const quant_ops ops_table[] = {
