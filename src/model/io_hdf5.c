@@ -25,6 +25,7 @@
 typedef struct h5_image {
     void *buf;
     size_t size;
+    int closed; /* buf is a closed image kept by img_free, freed when a new one starts */
 } h5_image;
 
 struct lm_h5 {
@@ -231,10 +232,23 @@ const char *lm_h5_path(const lm_h5 *h)
     return h->path;
 }
 
+/* A new image starts (H5Fcreate over an existing file first opens, reads and closes that
+ * file's image, then starts an empty one): the closed one kept before it is not needed. */
+static void img_drop_closed(h5_image *im, const void *ptr)
+{
+    if (im->closed && im->buf != ptr) {
+        free(im->buf);
+        im->buf = NULL;
+        im->size = 0;
+    }
+    im->closed = 0;
+}
+
 static void *img_malloc(size_t size, H5FD_file_image_op_t op, void *ud)
 {
     (void)op;
     h5_image *im = ud;
+    img_drop_closed(im, NULL);
     void *p = malloc(size ? size : 1);
     if (p) {
         im->buf = p;
@@ -254,6 +268,7 @@ static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *
 {
     (void)op;
     h5_image *im = ud;
+    img_drop_closed(im, ptr);
     void *p = realloc(ptr, size ? size : 1);
     if (p) {
         im->buf = p;
@@ -266,8 +281,10 @@ static void *img_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *
 static herr_t img_free(void *ptr, H5FD_file_image_op_t op, void *ud)
 {
     h5_image *im = ud;
-    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr == im->buf)
+    if (op == H5FD_FILE_IMAGE_OP_FILE_CLOSE && ptr == im->buf) {
+        im->closed = 1;
         return 0;
+    }
     if (ptr == im->buf) {
         im->buf = NULL;
         im->size = 0;
