@@ -372,8 +372,8 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
         memcpy(dX, dR, N * D * sizeof(float));
 }
 
-void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv, const float *kv,
-                    float *sc, float *att)
+LM_HOT void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv,
+                           const float *kv, float *sc, float *att)
 {
     size_t hd = D / H;
     float scale = 1.0f / sqrtf((float)hd);
