@@ -399,6 +399,7 @@ int lm_h5_create(const char *path, lm_h5 **out, lm_error *err)
     /* The temporary file is made now, so an unwritable place fails before any work. */
     if ((h->fd = open_tmp(h, err)) < 0) {
         H5Fclose(h->f);
+        free(h->img.buf); /* kept by img_free at the close */
         H5Eclear2(H5E_DEFAULT);
         loud(h);
         free(h);
