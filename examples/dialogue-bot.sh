@@ -8,7 +8,7 @@
 #                [../shared/data/cornell_movie_dialogs beside the source tree]
 #   WORK_DIR     where the text files and the models go [./dialogue-work]
 # Environment: LSTMLM (the program [lstmlm on PATH, else ./src/lstmlm]), ARCH (lstm | rwkv |
-#              both: the LSTM and the RWKV side by side, THREADS / 2 threads each) [lstm],
+#              both: the LSTM and the RWKV side by side, THREADS / 2 threads each) [both],
 #              EPOCHS [40], THREADS [2], MINUTES (stop training after this many minutes with
 #              Ctrl-C's checkpoint; the best model so far is kept; 0 = off) [60].
 #
@@ -30,7 +30,7 @@ set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 corpus=${1:-$here/../shared/data/cornell_movie_dialogs}
 work=${2:-dialogue-work}
-ARCH=${ARCH:-lstm}
+ARCH=${ARCH:-both}
 EPOCHS=${EPOCHS:-40}
 THREADS=${THREADS:-2}
 MINUTES=${MINUTES:-60}
