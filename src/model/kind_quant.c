@@ -227,59 +227,17 @@ static void rwkv_step(const quant_model *q, float *ws, int32_t tok, const float 
  * The one-token form of nn/attention.c's lm_attn_step, with the cache of arch_transformer.c:
  * state[0 .. C) the token ids of the cached slots, then per slot and layer the key and the
  * value (D each). A full cache keeps its last K = C/2 tokens, re-encoded at positions 0..K-1
- * in one pass over the K tokens (tf_encode: each product reads its weights once for all K, as
+ * in one pass over the K tokens (tf_rows: each product reads its weights once for all K, as
  * the float model's window forward does), so every prediction is that of a window over the
  * cached tokens. */
 
 #define GELU_K0 0.7978845608028654f
 #define GELU_K1 0.044715f
 
-static size_t tf_ws(const lm_config *c)
+/* tf_rows's scratch for K rows: X, A, ATT (K D each), QKV (K 3D), U (K F), the scores. */
+static size_t tf_rows_ws(const lm_config *c, size_t K)
 {
-    size_t D = c->embed, F = ffn_width(c);
-    return 7 * D + 2 * F + c->context + 64;
-}
-
-/* Feeds x (D, the token embedding) at position n: cache slots 0..n-1 are read, slot n
- * written; y (D) = ln_f output, or skipped when NULL. */
-static void tf_one(const quant_model *q, float *ws, const float *xin, float *y, float *cache,
-                   size_t n)
-{
-    size_t D = q->cfg.embed, F = ffn_width(&q->cfg), L = q->cfg.layers, H = q->cfg.heads;
-    size_t S = 2 * L * D;
-    float *x = ws, *a = x + D, *att = a + D, *qkv = att + D, *u = qkv + 3 * D, *g = u + F;
-    float *sc = g + F;
-    lm_qmat_row(mat(q, "pos_embedding.weight", 0), n, x);
-    for (size_t j = 0; j < D; j++)
-        x[j] += xin[j];
-    for (size_t l = 0; l < L; l++) {
-        lm_layernorm_forward(1, D, x, vec(q, "blocks.%zu.ln1.weight", l),
-                             vec(q, "blocks.%zu.ln1.bias", l), a, NULL, NULL);
-        memcpy(qkv, vec(q, "blocks.%zu.attn.qkv.bias", l), 3 * D * sizeof(float));
-        lm_qgemv(mat(q, "blocks.%zu.attn.qkv.weight", l), a, qkv);
-        float *kv = cache + l * 2 * D;
-        memcpy(kv + n * S, qkv + D, 2 * D * sizeof(float));
-        lm_attn_cached(D, H, S, n, qkv, kv, sc, att);
-        memcpy(a, vec(q, "blocks.%zu.attn.proj.bias", l), D * sizeof(float));
-        lm_qgemv(mat(q, "blocks.%zu.attn.proj.weight", l), att, a);
-        for (size_t j = 0; j < D; j++)
-            x[j] += a[j];
-        lm_layernorm_forward(1, D, x, vec(q, "blocks.%zu.ln2.weight", l),
-                             vec(q, "blocks.%zu.ln2.bias", l), a, NULL, NULL);
-        memcpy(u, vec(q, "blocks.%zu.mlp.fc.bias", l), F * sizeof(float));
-        lm_qgemv(mat(q, "blocks.%zu.mlp.fc.weight", l), a, u);
-        for (size_t j = 0; j < F; j++) {
-            float t = u[j];
-            g[j] = 0.5f * t * (1.0f + lm_tanhf(GELU_K0 * (t + GELU_K1 * t * t * t)));
-        }
-        memcpy(a, vec(q, "blocks.%zu.mlp.proj.bias", l), D * sizeof(float));
-        lm_qgemv(mat(q, "blocks.%zu.mlp.proj.weight", l), g, a);
-        for (size_t j = 0; j < D; j++)
-            x[j] += a[j];
-    }
-    if (y)
-        lm_layernorm_forward(1, D, x, vec(q, "ln_f.weight", 0), vec(q, "ln_f.bias", 0), y, NULL,
-                             NULL);
+    return K * (6 * c->embed + ffn_width(c)) + c->context + 64;
 }
 
 /* bias (n) copied into each of the K rows of Y (K, n). */
@@ -289,20 +247,20 @@ static void rows_bias(float *Y, size_t K, const float *bias, size_t n)
         memcpy(Y + i * n, bias, n * sizeof(float));
 }
 
-/* The K tokens tok[0..K) fed at positions 0..K-1 into an empty cache, as K calls of tf_one
- * would (their outputs are not needed), with each product over all K rows at once. */
-static void tf_encode(const quant_model *q, float *ws, const float *tok, float *cache, size_t K)
+/* Feeds K tokens at positions n0..n0+K-1, their embeddings in the first K D floats of ws (the
+ * rows X): row i reads cache slots 0..n0+i-1 and writes slot n0+i, and X ends as the blocks'
+ * output. Each product takes all K rows at once (lm_qgemm), so a re-encode reads its weights
+ * once; one row is one batch-1 step (lm_qgemm of one row is lm_qgemv). */
+static void tf_rows(const quant_model *q, float *ws, size_t K, size_t n0, float *cache)
 {
     size_t D = q->cfg.embed, F = ffn_width(&q->cfg), L = q->cfg.layers, H = q->cfg.heads;
     size_t S = 2 * L * D;
     float *x = ws, *a = x + K * D, *att = a + K * D, *qkv = att + K * D, *u = qkv + K * 3 * D;
     float *sc = u + K * F;
     for (size_t i = 0; i < K; i++) {
-        float *xi = x + i * D;
-        lm_qmat_row(&q->mat[q->i_emb], (size_t)tok[i], xi);
-        lm_qmat_row(mat(q, "pos_embedding.weight", 0), i, a);
+        lm_qmat_row(mat(q, "pos_embedding.weight", 0), n0 + i, a);
         for (size_t j = 0; j < D; j++)
-            xi[j] += a[j];
+            x[i * D + j] += a[j];
     }
     for (size_t l = 0; l < L; l++) {
         lm_layernorm_forward(K, D, x, vec(q, "blocks.%zu.ln1.weight", l),
@@ -311,9 +269,9 @@ static void tf_encode(const quant_model *q, float *ws, const float *tok, float *
         lm_qgemm(mat(q, "blocks.%zu.attn.qkv.weight", l), K, a, qkv);
         float *kv = cache + l * 2 * D;
         for (size_t i = 0; i < K; i++)
-            memcpy(kv + i * S, qkv + i * 3 * D + D, 2 * D * sizeof(float));
+            memcpy(kv + (n0 + i) * S, qkv + i * 3 * D + D, 2 * D * sizeof(float));
         for (size_t i = 0; i < K; i++)
-            lm_attn_cached(D, H, S, i, qkv + i * 3 * D, kv, sc, att + i * D);
+            lm_attn_cached(D, H, S, n0 + i, qkv + i * 3 * D, kv, sc, att + i * D);
         rows_bias(a, K, vec(q, "blocks.%zu.attn.proj.bias", l), D);
         lm_qgemm(mat(q, "blocks.%zu.attn.proj.weight", l), K, att, a);
         for (size_t j = 0; j < K * D; j++)
@@ -336,28 +294,26 @@ static void tf_encode(const quant_model *q, float *ws, const float *tok, float *
 static void tf_step(const quant_model *q, float *ws, int32_t token, const float *x, float *y,
                     float *state, size_t pos)
 {
-    size_t C = q->cfg.context, K = C / 2;
+    size_t C = q->cfg.context, K = C / 2, D = q->cfg.embed;
     size_t n = pos <= C ? pos : K + 1 + (pos - C - 1) % (C - K);
     float *tok = state, *cache = state + C;
     if (n == C) {
         memmove(tok, tok + C - K, K * sizeof(float));
-        tf_encode(q, ws, tok, cache, K);
+        for (size_t i = 0; i < K; i++)
+            lm_qmat_row(&q->mat[q->i_emb], (size_t)tok[i], ws + i * D);
+        tf_rows(q, ws, K, 0, cache);
         n = K;
     }
     tok[n] = (float)token;
-    tf_one(q, ws, x, y, cache, n);
-}
-
-/* tf_encode's scratch for K tokens: X, A, ATT (K D each), QKV (K 3D), U (K F), the scores. */
-static size_t tf_encode_ws(const lm_config *c, size_t K)
-{
-    return K * (6 * c->embed + ffn_width(c)) + c->context + 64;
+    memcpy(ws, x, D * sizeof(float));
+    tf_rows(q, ws, 1, n, cache);
+    lm_layernorm_forward(1, D, ws, vec(q, "ln_f.weight", 0), vec(q, "ln_f.bias", 0), y, NULL,
+                         NULL);
 }
 
 static size_t tf_ws_all(const lm_config *c)
 {
-    size_t one = tf_ws(c) + c->embed, all = tf_encode_ws(c, c->context / 2);
-    return one > all ? one : all;
+    return tf_rows_ws(c, c->context / 2 > 1 ? c->context / 2 : 1);
 }
 
 static const quant_ops ops_table[] = {
