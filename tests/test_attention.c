@@ -389,6 +389,56 @@ static void test_cached_generation(void)
 }
 
 /* A context of 1: every token is predicted from itself alone. */
+/* lm_attn_cached, each variant this CPU runs, against the attention written out in double:
+ * head widths that the AVX-512 kernel takes (16 .. 128) and one it leaves to the portable loop
+ * (10), caches of 1 to 101 slots, the cache of the second of two layers. */
+static void test_attn_cached_kernels(void)
+{
+    static const size_t shapes[][2] = {{512, 8}, {48, 3}, {256, 2}, {128, 1}, {40, 4}, {32, 2}};
+    static const size_t lens[] = {0, 1, 15, 16, 17, 100};
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+        size_t D = shapes[si][0], H = shapes[si][1], hd = D / H, S = 4 * D;
+        for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+            size_t n = lens[li], m = n + 1;
+            float *cache = malloc(m * S * sizeof(float)), *qkv = malloc(3 * D * sizeof(float));
+            float *att = malloc(D * sizeof(float)), *sc = malloc(m * sizeof(float));
+            double *want = calloc(D, sizeof(double)), *p = malloc(m * sizeof(double));
+            CU_ASSERT_FATAL(cache && qkv && att && sc && want && p);
+            fill(cache, m * S, 1.0f);
+            fill(qkv, 3 * D, 2.0f);
+            const float *kv = cache + 2 * D;
+            for (size_t h = 0; h < H; h++) {
+                double mx = -INFINITY, sum = 0;
+                for (size_t j = 0; j < m; j++) {
+                    double d = 0;
+                    for (size_t i = 0; i < hd; i++)
+                        d += (double)qkv[h * hd + i] * kv[j * S + h * hd + i];
+                    p[j] = d / sqrt((double)hd);
+                    mx = p[j] > mx ? p[j] : mx;
+                }
+                for (size_t j = 0; j < m; j++)
+                    sum += p[j] = exp(p[j] - mx);
+                for (size_t j = 0; j < m; j++)
+                    for (size_t i = 0; i < hd; i++)
+                        want[h * hd + i] += p[j] / sum * kv[j * S + D + h * hd + i];
+            }
+            for (int k = 0; k <= 1; k++) {
+                if (!lm_kernel_force(&lm_attn_kernel, k))
+                    continue;
+                lm_attn_cached(D, H, S, n, qkv, kv, sc, att);
+                int ok = 1;
+                for (size_t i = 0; i < D; i++)
+                    ok &= fabs(att[i] - want[i]) <= 1e-6 + 1e-5 * fabs(want[i]);
+                if (!ok)
+                    printf("\n  D %zu, %zu heads, %zu slots, variant %d: differs\n", D, H, m, k);
+                CU_ASSERT(ok);
+            }
+            free(cache), free(qkv), free(att), free(sc), free(want), free(p);
+        }
+    }
+    lm_kernel_force(&lm_attn_kernel, -1);
+}
+
 static void test_context_one(void)
 {
     lm_net *m = make_model(7, 4, 1, 1, 0, 1, 1, 0.4f);
@@ -565,6 +615,7 @@ int main(void)
         {"attention is causal within chunks", test_stack_causal},
         {"transformer lm vs pytorch: logits, loss, gradients", test_torch},
         {"cached generation equals recomputation, cache size", test_cached_generation},
+        {"cached attention kernels against double sums", test_attn_cached_kernels},
         {"context of one token", test_context_one},
         {"configuration, parameter names, save and load", test_config},
         {"context probe of an lstm equals step-by-step scoring", test_probe_lstm},

@@ -231,9 +231,6 @@ static void rwkv_step(const quant_model *q, float *ws, int32_t tok, const float 
  * the float model's window forward does), so every prediction is that of a window over the
  * cached tokens. */
 
-#define GELU_K0 0.7978845608028654f
-#define GELU_K1 0.044715f
-
 /* tf_rows's scratch for K rows: X, A, ATT (K D each), QKV (K 3D), U (K F), the scores. */
 static size_t tf_rows_ws(const lm_config *c, size_t K)
 {
@@ -280,10 +277,7 @@ static void tf_rows(const quant_model *q, float *ws, size_t K, size_t n0, float 
                              vec(q, "blocks.%zu.ln2.bias", l), a, NULL, NULL);
         rows_bias(u, K, vec(q, "blocks.%zu.mlp.fc.bias", l), F);
         lm_qgemm(mat(q, "blocks.%zu.mlp.fc.weight", l), K, a, u);
-        for (size_t j = 0; j < K * F; j++) {
-            float t = u[j];
-            u[j] = 0.5f * t * (1.0f + lm_tanhf(GELU_K0 * (t + GELU_K1 * t * t * t)));
-        }
+        lm_gelu_forward(K * F, u, u);
         rows_bias(a, K, vec(q, "blocks.%zu.mlp.proj.bias", l), D);
         lm_qgemm(mat(q, "blocks.%zu.mlp.proj.weight", l), K, u, a);
         for (size_t j = 0; j < K * D; j++)

@@ -117,8 +117,7 @@ size_t lm_attn_step_ws_floats(const lm_attn_dims *d, size_t T)
 #define GELU_K0 0.7978845608028654f /* sqrt(2 / pi) */
 #define GELU_K1 0.044715f
 
-/* g = 0.5 u (1 + tanh(sqrt(2/pi) (u + 0.044715 u^3))), n elements. */
-static void gelu_forward(size_t n, const float *restrict u, float *restrict g)
+LM_HOT void lm_gelu_forward(size_t n, const float *u, float *g)
 {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
@@ -289,7 +288,7 @@ static void win_forward(const lm_attn_dims *d, const lm_attn_tensors *p, const w
                              lw->rs2);
         fill_rows(lw->u, q[LM_ATTN_FC_B], N, F);
         lm_gemm_train(false, true, N, F, D, 1.0f, lw->a2, D, q[LM_ATTN_FC_W], D, 1.0f, lw->u, F);
-        gelu_forward(N * F, lw->u, lw->g);
+        lm_gelu_forward(N * F, lw->u, lw->g);
         fill_rows(xout, q[LM_ATTN_MP_B], N, D);
         lm_gemm_train(false, true, N, D, F, 1.0f, lw->g, F, q[LM_ATTN_MP_W], F, 1.0f, xout, D);
         if (drop) {
@@ -372,10 +371,28 @@ void lm_attn_backward(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws
         memcpy(dX, dR, N * D * sizeof(float));
 }
 
+static int attn_detect(void)
+{
+#ifdef LM_ATTN_AVX512
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    return 0;
+#endif
+}
+
+lm_kernel_choice lm_attn_kernel = {-1, attn_detect};
+
 LM_HOT void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv,
                            const float *kv, float *sc, float *att)
 {
     size_t hd = D / H;
+#ifdef LM_ATTN_AVX512
+    if (hd % 16 == 0 && hd <= 128 && lm_kernel_get(&lm_attn_kernel) == 1) {
+        lm_attn_cached_avx512(D, H, S, n, qkv, kv, sc, att);
+        return;
+    }
+#endif
     float scale = 1.0f / sqrtf((float)hd);
     for (size_t h = 0; h < H; h++) {
         const float *qh = qkv + h * hd;
@@ -436,7 +453,7 @@ void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, co
         lm_layernorm_forward(1, D, x, q[LM_ATTN_LN2_W], q[LM_ATTN_LN2_B], a, NULL, NULL);
         memcpy(u, q[LM_ATTN_FC_B], F * sizeof(float));
         lm_gemv(false, F, D, 1.0f, q[LM_ATTN_FC_W], a, 1.0f, u);
-        gelu_forward(F, u, g);
+        lm_gelu_forward(F, u, g);
         memcpy(a, q[LM_ATTN_MP_B], D * sizeof(float));
         lm_gemv(false, D, F, 1.0f, q[LM_ATTN_MP_W], g, 1.0f, a);
         for (size_t j = 0; j < D; j++)
