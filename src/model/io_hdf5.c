@@ -373,6 +373,13 @@ int lm_h5_create(const char *path, lm_h5 **out, lm_error *err)
     if (!h)
         return lm_fail(err, LM_ENOMEM, "out of memory");
     snprintf(h->path, sizeof h->path, "%s", path);
+    /* The temporary file is made first, so an unwritable place fails before any work; the
+     * in-memory file is created under its (new, empty) name: under path, the core driver would
+     * first read the whole of an existing file there, e.g. the previous checkpoint. */
+    if ((h->fd = open_tmp(h, err)) < 0) {
+        free(h);
+        return LM_EIO;
+    }
     quiet(h);
     /* In memory, checksummed metadata (superblock 2+, object headers 2), a user block for the
      * lstmlm header. */
@@ -385,7 +392,7 @@ int lm_h5_create(const char *path, lm_h5 **out, lm_error *err)
         H5Pset_userblock(fcpl, HDR_SIZE) < 0)
         h->f = H5I_INVALID_HID;
     else
-        h->f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
+        h->f = H5Fcreate(h->tmp, H5F_ACC_TRUNC, fcpl, fapl);
     if (fapl >= 0)
         H5Pclose(fapl);
     if (fcpl >= 0)
@@ -393,17 +400,10 @@ int lm_h5_create(const char *path, lm_h5 **out, lm_error *err)
     if (h->f < 0) {
         rc = h5_fail(err, LM_EHDF5, path, "cannot create file");
         loud(h);
+        close(h->fd);
+        unlink(h->tmp);
         free(h);
         return rc;
-    }
-    /* The temporary file is made now, so an unwritable place fails before any work. */
-    if ((h->fd = open_tmp(h, err)) < 0) {
-        H5Fclose(h->f);
-        free(h->img.buf); /* kept by img_free at the close */
-        H5Eclear2(H5E_DEFAULT);
-        loud(h);
-        free(h);
-        return LM_EIO;
     }
     h->writing = 1;
     *out = h;
