@@ -21,9 +21,23 @@ V=$(info "$model" vocabulary)
 E=$(info "$model" embed)
 P=$(info "$model" parameters)
 tied=$(info "$model" tied)
-# Weights a step reads: every matrix but the embedding (one row), unless it is the head.
+# Weights a step reads: every matrix but the embedding (one row), unless it is the head, and
+# the transformer's position embedding (one row).
 read_w=$P
 [ "$tied" = yes ] || read_w=$((P - V * E))
+arch=$(info "$model" arch)
+cache=0
+if [ "$arch" = transformer ]; then
+    C=$(info "$model" context)
+    L=$(info "$model" layers)
+    read_w=$((read_w - C * E))
+    # The key/value cache a step also reads (float32 whatever the weights): slots 1..n of
+    # the cache rule (a full cache keeps its last C/2), averaged over the GEN steps of a run
+    # from an empty cache.
+    cache=$(awk -v C="$C" -v L="$L" -v E="$E" -v N="${GEN:-300}" 'BEGIN {
+        K = int(C / 2); for (p = 1; p <= N; p++) s += (p <= C) ? p : K + 1 + (p - C - 1) % (C - K)
+        printf "%d", s / N * L * 2 * E * 4 }')
+fi
 echo "== $model: $P parameters, $read_w read per token; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A file bytes
 file[f32]=$model
@@ -67,9 +81,13 @@ for th in 1 2; do
             head -1)
         bw=${bw:-0}
         tps=${best[$t/$th]}
-        awk -v t=$t -v th=$th -v tps="$tps" -v b="${bytes[$t]}" -v bw="$bw" 'BEGIN {
+        awk -v t=$t -v th=$th -v tps="$tps" -v b="${bytes[$t]}" -v bw="$bw" -v c="$cache" 'BEGIN {
             gbs = tps * b / 1e9
-            printf "%-5s %d thread%s: %8.1f tokens/s = %6.2f GB/s of weights, %5.1f%% of %.1f GB/s\n",
-                t, th, (th > 1 ? "s" : " "), tps, gbs, (bw > 0 ? 100 * gbs / bw : 0), bw }'
+            printf "%-5s %d thread%s: %8.1f tokens/s = %6.2f GB/s of weights, %5.1f%% of %.1f GB/s",
+                t, th, (th > 1 ? "s" : " "), tps, gbs, (bw > 0 ? 100 * gbs / bw : 0), bw
+            if (c > 0)
+                printf "; with the cache (%.2f MiB a step) %.1f%%", c / 1048576,
+                    (bw > 0 ? 100 * tps * (b + c) / 1e9 / bw : 0)
+            printf "\n" }'
     done
 done

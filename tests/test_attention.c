@@ -391,19 +391,22 @@ static void test_cached_generation(void)
 /* A context of 1: every token is predicted from itself alone. */
 /* lm_attn_cached, each variant this CPU runs, against the attention written out in double:
  * head widths that the AVX-512 kernel takes (16 .. 128) and one it leaves to the portable loop
- * (10), caches of 1 to 101 slots, the cache of the second of two layers. */
+ * (10), caches of 1 to 101 slots, the cache of the second of two layers; on 1 and on 2
+ * threads (large caches split the heads), which must agree bit for bit. */
 static void test_attn_cached_kernels(void)
 {
     static const size_t shapes[][2] = {{512, 8}, {48, 3}, {256, 2}, {128, 1}, {40, 4}, {32, 2}};
     static const size_t lens[] = {0, 1, 15, 16, 17, 100};
+    size_t threads0 = lm_pool_threads();
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         size_t D = shapes[si][0], H = shapes[si][1], hd = D / H, S = 4 * D;
         for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
             size_t n = lens[li], m = n + 1;
             float *cache = malloc(m * S * sizeof(float)), *qkv = malloc(3 * D * sizeof(float));
-            float *att = malloc(D * sizeof(float)), *sc = malloc(m * sizeof(float));
+            float *att = malloc(D * sizeof(float)), *sc = malloc(H * m * sizeof(float));
+            float *one = malloc(D * sizeof(float));
             double *want = calloc(D, sizeof(double)), *p = malloc(m * sizeof(double));
-            CU_ASSERT_FATAL(cache && qkv && att && sc && want && p);
+            CU_ASSERT_FATAL(cache && qkv && att && sc && one && want && p);
             fill(cache, m * S, 1.0f);
             fill(qkv, 3 * D, 2.0f);
             const float *kv = cache + 2 * D;
@@ -425,18 +428,23 @@ static void test_attn_cached_kernels(void)
             for (int k = 0; k <= 1; k++) {
                 if (!lm_kernel_force(&lm_attn_kernel, k))
                     continue;
-                lm_attn_cached(D, H, S, n, qkv, kv, sc, att);
+                for (size_t threads = 1; threads <= 2; threads++) {
+                    lm_pool_set_threads(threads);
+                    lm_attn_cached(D, H, S, n, qkv, kv, sc, threads == 1 ? one : att);
+                }
                 int ok = 1;
                 for (size_t i = 0; i < D; i++)
-                    ok &= fabs(att[i] - want[i]) <= 1e-6 + 1e-5 * fabs(want[i]);
+                    ok &= fabs(one[i] - want[i]) <= 1e-6 + 1e-5 * fabs(want[i]);
                 if (!ok)
                     printf("\n  D %zu, %zu heads, %zu slots, variant %d: differs\n", D, H, m, k);
                 CU_ASSERT(ok);
+                CU_ASSERT(memcmp(one, att, D * sizeof(float)) == 0);
             }
-            free(cache), free(qkv), free(att), free(sc), free(want), free(p);
+            free(cache), free(qkv), free(att), free(sc), free(one), free(want), free(p);
         }
     }
     lm_kernel_force(&lm_attn_kernel, -1);
+    lm_pool_set_threads(threads0);
 }
 
 static void test_context_one(void)

@@ -231,10 +231,10 @@ static void rwkv_step(const quant_model *q, float *ws, int32_t tok, const float 
  * the float model's window forward does), so every prediction is that of a window over the
  * cached tokens. */
 
-/* tf_rows's scratch for K rows: X, A, ATT (K D each), QKV (K 3D), U (K F), the scores. */
+/* tf_rows's scratch for K rows: X, A, ATT (K D each), QKV (K 3D), U (K F), the scores (H C). */
 static size_t tf_rows_ws(const lm_config *c, size_t K)
 {
-    return K * (6 * c->embed + ffn_width(c)) + c->context + 64;
+    return K * (6 * c->embed + ffn_width(c)) + c->heads * c->context + 64;
 }
 
 /* bias (n) copied into each of the K rows of Y (K, n). */

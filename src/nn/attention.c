@@ -93,7 +93,7 @@ size_t lm_attn_ws_floats(const lm_attn_dims *d, size_t T, size_t B)
     return layout(d, T, B, 1, NULL, NULL);
 }
 
-/* Scratch of lm_attn_step: x, a, att (D each), qkv (3D), u, g (F each), scores (C). */
+/* Scratch of lm_attn_step: x, a, att (D each), qkv (3D), u, g (F each), scores (H C). */
 static size_t step_floats(const lm_attn_dims *d)
 {
     size_t cur = 0;
@@ -103,7 +103,7 @@ static size_t step_floats(const lm_attn_dims *d)
     take(NULL, &cur, d->D);
     take(NULL, &cur, 3 * d->D);
     take(NULL, &cur, d->F);
-    take(NULL, &cur, d->C);
+    take(NULL, &cur, d->heads * d->C);
     return cur;
 }
 
@@ -383,20 +383,20 @@ static int attn_detect(void)
 
 lm_kernel_choice lm_attn_kernel = {-1, attn_detect};
 
-LM_HOT void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv,
-                           const float *kv, float *sc, float *att)
+typedef struct attn_job {
+    size_t D, H, S, n;
+    const float *qkv, *kv;
+    float *sc, *att;
+} attn_job;
+
+/* Heads [h0, h1) of the job, the portable loop; head h's scores in sc + h (n + 1). */
+LM_HOT static void cached_heads(const attn_job *a, size_t h0, size_t h1)
 {
-    size_t hd = D / H;
-#ifdef LM_ATTN_AVX512
-    if (hd % 16 == 0 && hd <= 128 && lm_kernel_get(&lm_attn_kernel) == 1) {
-        lm_attn_cached_avx512(D, H, S, n, qkv, kv, sc, att);
-        return;
-    }
-#endif
+    size_t D = a->D, S = a->S, n = a->n, hd = D / a->H;
     float scale = 1.0f / sqrtf((float)hd);
-    for (size_t h = 0; h < H; h++) {
-        const float *qh = qkv + h * hd;
-        float mx = -INFINITY;
+    for (size_t h = h0; h < h1; h++) {
+        const float *qh = a->qkv + h * hd, *kv = a->kv;
+        float mx = -INFINITY, *sc = a->sc + h * (n + 1);
         for (size_t j = 0; j <= n; j++) {
             const float *k = kv + j * S + h * hd;
             float s = 0.0f;
@@ -411,7 +411,7 @@ LM_HOT void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *
             sc[j] = lm_expf(sc[j] - mx);
             sum += sc[j];
         }
-        float inv = 1.0f / sum, *o = att + h * hd;
+        float inv = 1.0f / sum, *o = a->att + h * hd;
         memset(o, 0, hd * sizeof(float));
         for (size_t j = 0; j <= n; j++) {
             const float *v = kv + j * S + D + h * hd;
@@ -421,6 +421,41 @@ LM_HOT void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *
                 o[i] += pj * v[i];
         }
     }
+}
+
+static void run_heads(const attn_job *a, size_t h0, size_t h1)
+{
+#ifdef LM_ATTN_AVX512
+    size_t hd = a->D / a->H;
+    if (hd % 16 == 0 && hd <= 128 && lm_kernel_get(&lm_attn_kernel) == 1) {
+        lm_attn_cached_avx512(a->D, a->H, a->S, a->n, a->qkv, a->kv, a->sc, a->att, h0, h1);
+        return;
+    }
+#endif
+    cached_heads(a, h0, h1);
+}
+
+static void heads_part(void *ctx, size_t part, size_t nparts)
+{
+    const attn_job *a = ctx;
+    size_t lo, hi;
+    lm_pool_range(a->H, part, nparts, &lo, &hi);
+    run_heads(a, lo, hi);
+}
+
+/* Caches of fewer floats (slots x D) than this run on the calling thread: below it a head's
+ * work is shorter than handing it to the pool. */
+#define ATTN_POOL_MIN ((size_t)1 << 15)
+
+void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv, const float *kv,
+                    float *sc, float *att)
+{
+    attn_job a = {D, H, S, n, qkv, kv, sc, att};
+    size_t parts = lm_pool_threads();
+    if (parts > 1 && H > 1 && (n + 1) * D >= ATTN_POOL_MIN)
+        lm_pool_run(parts < H ? parts : H, heads_part, &a);
+    else
+        run_heads(&a, 0, H);
 }
 
 /* ---- cached generation ------------------------------------------------------------------- */
@@ -433,7 +468,7 @@ void lm_attn_step(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, co
     size_t cur = 0;
     float *x = take(ws, &cur, D), *a = take(ws, &cur, D), *att = take(ws, &cur, D);
     float *qkv = take(ws, &cur, 3 * D), *u = take(ws, &cur, F), *g = take(ws, &cur, F);
-    float *sc = take(ws, &cur, d->C);
+    float *sc = take(ws, &cur, d->heads * d->C);
     const float *pe = p->pos + n * D;
     for (size_t j = 0; j < D; j++)
         x[j] = xin[j] + pe[j];

@@ -82,15 +82,17 @@ void lm_attn_encode(const lm_attn_dims *d, const lm_attn_tensors *p, float *ws, 
 void lm_gelu_forward(size_t n, const float *u, float *g);
 
 /* One query against a cache of n + 1 slots, for each of the H heads: qkv (3D) holds the query
- * first; slot j of kv (stride S floats) holds its key (D) then its value (D); sc: n + 1 floats
- * of scratch; att (D) gets the heads' softmax-weighted values. */
+ * first; slot j of kv (stride S floats) holds its key (D) then its value (D); sc: H (n + 1)
+ * floats of scratch; att (D) gets the heads' softmax-weighted values. Large caches split the
+ * heads over the pool (each head computed alike whatever the split). */
 void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv, const float *kv,
                     float *sc, float *att);
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
-/* The same for AVX-512F (attention_avx512.c), where D / H is a multiple of 16 up to 128; the
- * sums run in another order, so results differ from the portable loop by rounding. */
+/* Heads [h0, h1) of the same for AVX-512F (attention_avx512.c), where D / H is a multiple of
+ * 16 up to 128; the sums run in another order, so results differ from the portable loop by
+ * rounding. */
 void lm_attn_cached_avx512(size_t D, size_t H, size_t S, size_t n, const float *qkv,
-                           const float *kv, float *sc, float *att);
+                           const float *kv, float *sc, float *att, size_t h0, size_t h1);
 #define LM_ATTN_AVX512 1
 #endif
 /* lm_attn_cached's variant: 0 the portable loop, 1 lm_attn_cached_avx512 (base.h). */

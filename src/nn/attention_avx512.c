@@ -57,22 +57,22 @@ static inline __attribute__((always_inline)) void one_head(size_t nv, size_t S, 
 }
 
 void lm_attn_cached_avx512(size_t D, size_t H, size_t S, size_t n, const float *qkv,
-                           const float *kv, float *sc, float *att)
+                           const float *kv, float *sc, float *att, size_t h0, size_t h1)
 {
     size_t hd = D / H, m = n + 1;
     float scale = 1.0f / sqrtf((float)hd);
-    for (size_t h = 0; h < H; h++) {
+    for (size_t h = h0; h < h1; h++) {
         const float *qh = qkv + h * hd, *kh = kv + h * hd, *vh = kv + D + h * hd;
-        float *out = att + h * hd;
+        float *out = att + h * hd, *sch = sc + h * m;
         switch (hd / 16) { /* hd is 16, 32, ... or 128 (attention.c) */
-        case 1: one_head(1, S, m, scale, qh, kh, vh, sc, out); break;
-        case 2: one_head(2, S, m, scale, qh, kh, vh, sc, out); break;
-        case 3: one_head(3, S, m, scale, qh, kh, vh, sc, out); break;
-        case 4: one_head(4, S, m, scale, qh, kh, vh, sc, out); break;
-        case 5: one_head(5, S, m, scale, qh, kh, vh, sc, out); break;
-        case 6: one_head(6, S, m, scale, qh, kh, vh, sc, out); break;
-        case 7: one_head(7, S, m, scale, qh, kh, vh, sc, out); break;
-        default: one_head(8, S, m, scale, qh, kh, vh, sc, out); break;
+        case 1: one_head(1, S, m, scale, qh, kh, vh, sch, out); break;
+        case 2: one_head(2, S, m, scale, qh, kh, vh, sch, out); break;
+        case 3: one_head(3, S, m, scale, qh, kh, vh, sch, out); break;
+        case 4: one_head(4, S, m, scale, qh, kh, vh, sch, out); break;
+        case 5: one_head(5, S, m, scale, qh, kh, vh, sch, out); break;
+        case 6: one_head(6, S, m, scale, qh, kh, vh, sch, out); break;
+        case 7: one_head(7, S, m, scale, qh, kh, vh, sch, out); break;
+        default: one_head(8, S, m, scale, qh, kh, vh, sch, out); break;
         }
     }
 }
