@@ -7,7 +7,8 @@
 #
 #   bench/quant.sh MODEL.h5 TEXT [ROUNDS]
 # Environment: LSTMLM [src/lstmlm], OUT [quant-bench], TOKENS (of TEXT for --check) [5000],
-# GEN (tokens per generate run) [300], CHECK (0: reuse the quantized files, no --check) [1].
+# GEN (tokens per generate run; a transformer also runs one that just fills its context)
+# [300], CHECK (0: reuse the quantized files, no --check) [1].
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 lstmlm=${LSTMLM:-$here/src/lstmlm}
@@ -26,17 +27,23 @@ tied=$(info "$model" tied)
 read_w=$P
 [ "$tied" = yes ] || read_w=$((P - V * E))
 arch=$(info "$model" arch)
-cache=0
+gen=${GEN:-300}
+lens=$gen
+cache_of() { echo 0; }
 if [ "$arch" = transformer ]; then
     C=$(info "$model" context)
     L=$(info "$model" layers)
     read_w=$((read_w - C * E))
     # The key/value cache a step also reads (float32 whatever the weights): slots 1..n of
-    # the cache rule (a full cache keeps its last C/2), averaged over the GEN steps of a run
+    # the cache rule (a full cache keeps its last C/2), averaged over the N steps of a run
     # from an empty cache.
-    cache=$(awk -v C="$C" -v L="$L" -v E="$E" -v N="${GEN:-300}" 'BEGIN {
+    cache_of() { awk -v C="$C" -v L="$L" -v E="$E" -v N="$1" 'BEGIN {
         K = int(C / 2); for (p = 1; p <= N; p++) s += (p <= C) ? p : K + 1 + (p - C - 1) % (C - K)
-        printf "%d", s / N * L * 2 * E * 4 }')
+        printf "%d", s / N * L * 2 * E * 4 }'; }
+    # A run longer than the context also re-encodes the kept half of a full cache (K tokens
+    # in one window, compute-bound like a prompt): the step alone is measured with a run
+    # that fills the context and no more (C - 1 tokens after the prompt), as well as GEN.
+    [ "$gen" -gt $((C - 1)) ] && lens="$((C - 1)) $gen"
 fi
 echo "== $model: $P parameters, $read_w read per token; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A file bytes
@@ -60,34 +67,40 @@ done
 OUT=$out/bw "$here/bench/bandwidth.sh" 512 \
     $(for t in f32 bf16 int8; do echo "${bytes[$t]} / 1048576" | bc -l | xargs printf '%.1f '; done) \
     | tee "$out/bandwidth.txt"
-echo "== generate --bench, -n ${GEN:-300}, best of $rounds alternating runs"
+echo "== generate --bench, -n $(echo $lens | sed 's/ / and -n /'), best of $rounds alternating runs"
 declare -A best
 for th in 1 2; do
     for r in $(seq "$rounds"); do
-        for t in f32 bf16 int8; do
-            s=$("$lstmlm" generate "${file[$t]}" -p "the" -n "${GEN:-300}" --seed $r --threads $th \
-                --bench 2>&1 >/dev/null | sed -n 's/.* \([0-9.]*\) tokens\/s.*/\1/p')
-            k=$t/$th
-            if [ -z "${best[$k]:-}" ] || awk -v a="$s" -v b="${best[$k]}" 'BEGIN { exit !(a > b) }'; then
-                best[$k]=$s
-            fi
+        for n in $lens; do
+            for t in f32 bf16 int8; do
+                s=$("$lstmlm" generate "${file[$t]}" -p "the" -n "$n" --seed $r --threads $th \
+                    --bench 2>&1 >/dev/null | sed -n 's/.* \([0-9.]*\) tokens\/s.*/\1/p')
+                k=$t/$th/$n
+                if [ -z "${best[$k]:-}" ] || awk -v a="$s" -v b="${best[$k]}" 'BEGIN { exit !(a > b) }'; then
+                    best[$k]=$s
+                fi
+            done
         done
     done
 done
-for th in 1 2; do
-    for t in f32 bf16 int8; do
-        mib=$(echo "${bytes[$t]} / 1048576" | bc -l | xargs printf '%.1f')
-        bw=$(awk -v m="$mib" -v th=$th '$1 == m && $3 == th { print $5 }' "$out/bandwidth.txt" |
-            head -1)
-        bw=${bw:-0}
-        tps=${best[$t/$th]}
-        awk -v t=$t -v th=$th -v tps="$tps" -v b="${bytes[$t]}" -v bw="$bw" -v c="$cache" 'BEGIN {
-            gbs = tps * b / 1e9
-            printf "%-5s %d thread%s: %8.1f tokens/s = %6.2f GB/s of weights, %5.1f%% of %.1f GB/s",
-                t, th, (th > 1 ? "s" : " "), tps, gbs, (bw > 0 ? 100 * gbs / bw : 0), bw
-            if (c > 0)
-                printf "; with the cache (%.2f MiB a step) %.1f%%", c / 1048576,
-                    (bw > 0 ? 100 * tps * (b + c) / 1e9 / bw : 0)
-            printf "\n" }'
+for n in $lens; do
+    cache=$(cache_of "$n")
+    echo "-n $n:"
+    for th in 1 2; do
+        for t in f32 bf16 int8; do
+            mib=$(echo "${bytes[$t]} / 1048576" | bc -l | xargs printf '%.1f')
+            bw=$(awk -v m="$mib" -v th=$th '$1 == m && $3 == th { print $5 }' "$out/bandwidth.txt" |
+                head -1)
+            bw=${bw:-0}
+            tps=${best[$t/$th/$n]}
+            awk -v t=$t -v th=$th -v tps="$tps" -v b="${bytes[$t]}" -v bw="$bw" -v c="$cache" 'BEGIN {
+                gbs = tps * b / 1e9
+                printf "%-5s %d thread%s: %8.1f tokens/s = %6.2f GB/s of weights, %5.1f%% of %.1f GB/s",
+                    t, th, (th > 1 ? "s" : " "), tps, gbs, (bw > 0 ? 100 * gbs / bw : 0), bw
+                if (c > 0)
+                    printf "; with the cache (%.2f MiB a step) %.1f%%", c / 1048576,
+                        (bw > 0 ? 100 * tps * (b + c) / 1e9 / bw : 0)
+                printf "\n" }'
+        done
     done
 done
