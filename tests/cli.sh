@@ -86,7 +86,7 @@ else
     check "AWD-LSTM options train a tied 24/16 model with averaging" \
         '"$LSTMLM" train "$tmp/train.txt" --valid "$tmp/valid.txt" -o "$tmp/awd.h5" --epochs 3 --hidden 24 --embed 16 --tie --batch 4 --bptt 8 --dropout-embed 0.1 --dropout-input 0.2 --dropout-hidden 0.2 --dropout-output 0.3 --weight-drop 0.3 --ar 2 --tar 1 --asgd --asgd-patience 0 --decay-start 0 -q && "$LSTMLM" info "$tmp/awd.h5" | grep -q "^weight_drop *0.3" && "$LSTMLM" eval "$tmp/awd.h5" "$tmp/valid.txt" | grep -q "^perplexity"'
     check "an option the architecture does not take: exit 2 naming it" \
-        '[ "$(status "$LSTMLM" train --arch rwkv --weight-drop 0.5 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "weight_drop.*rwkv" "$tmp/err"'
+        '[ "$(status "$LSTMLM" train --arch rwkv --tar 1 "$tmp/train.txt" -o "$tmp/x.h5")" = 2 ] && grep -q "(tar).*rwkv" "$tmp/err"'
     check "--init fine-tunes with the model's vocabulary" \
         '"$LSTMLM" train --init "$tmp/awd.h5" "$tmp/valid.txt" -o "$tmp/ft.h5" --epochs 1 --batch 4 --bptt 8 --dropout-output 0.1 -q && "$LSTMLM" info "$tmp/ft.h5" | grep -q "^dropout_output *0.1" && [ "$("$LSTMLM" info "$tmp/ft.h5" | grep "^vocabulary")" = "$("$LSTMLM" info "$tmp/awd.h5" | grep "^vocabulary")" ]'
     check "--init with a conflicting shape: one line, exit 2" \

@@ -480,7 +480,13 @@ static void test_config_checks(void)
     snprintf(c.arch, sizeof c.arch, "rwkv");
     CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "does not apply to rwkv"));
-    c.weight_drop = c.dropout_hidden = c.tar = 0;
+    c.dropout_hidden = c.tar = 0; /* RWKV takes weight drop (its time-mix matrices) */
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_OK);
+    snprintf(c.arch, sizeof c.arch, "transformer");
+    CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "does not apply to transformer"));
+    snprintf(c.arch, sizeof c.arch, "rwkv");
+    c.weight_drop = 0;
     c.dropout_embed = c.dropout_input = c.dropout_output = 0.2f;
     c.ar = 2.0f;
     CU_ASSERT_EQUAL(lm_config_check(&c, &err), LM_OK);

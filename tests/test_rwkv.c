@@ -4,7 +4,7 @@
  * double-precision log-space reference at extreme keys; the PyTorch cross-check
  * (tests/fixtures/rwkv_tiny.h5 from tests/gen_fixtures_rwkv.py); sequence mode against the
  * single-token step and a window boundary; finiteness over 10k generated tokens; save/load and
- * a short training run. */
+ * a short training run; weight drop against weights masked by hand. */
 #include "harness.h"
 #include "model/model.h"
 #include "nn/rwkv.h"
@@ -514,6 +514,71 @@ static void test_long_generation_finite(void)
     lm_net_free(m);
 }
 
+/* Weight drop: a training forward with weight_drop equals a forward without it on weights
+ * masked by hand, the four time-mix matrices of each layer in order, with the same draws;
+ * and it differs from the undropped forward. Windows of one step (generation) drop nothing. */
+static const float *wd_forward(lm_net *m, size_t T, size_t B, const float *X, int train,
+                               uint64_t seed, float *ws, float *state, float *Y)
+{
+    lm_rng r;
+    lm_rng_seed(&r, seed);
+    m->arch->state_reset(&m->cfg, state, B);
+    m->arch->forward(m, ws, X, Y, state, 0, T, B, train, &r);
+    return Y;
+}
+
+static void test_weight_drop(void)
+{
+    enum { V = 11, D = 8, F = 12, L = 2, T = 5, B = 3, N = T * B };
+    lm_net *m = tiny_model(V, D, F, L, 0, 0.0f);
+    CU_ASSERT_FATAL(m != NULL);
+    randomize(m);
+    m->cfg.weight_drop = 0.5f;
+    float *ws = calloc(m->arch->ws_floats(&m->cfg, T, B), sizeof(float));
+    float *state = calloc(m->arch->state_floats(&m->cfg, B, 0), sizeof(float));
+    float X[N * D], Yd[N * D], Yh[N * D], Y0[N * D], mask[D * D];
+    CU_ASSERT_FATAL(ws && state);
+    fill(X, N * D, -1.0f, 1.0f);
+    wd_forward(m, T, B, X, 1, 7, ws, state, Yd);
+    /* By hand: the same draws, layer by layer, key, value, receptance, output. */
+    size_t np = m->table.total;
+    float *saved = malloc(np * sizeof(float));
+    CU_ASSERT_FATAL(saved != NULL);
+    memcpy(saved, m->params, np * sizeof(float));
+    lm_rng r;
+    lm_rng_seed(&r, 7);
+    static const char *const mats[] = {"key", "value", "receptance", "output"};
+    for (size_t l = 0; l < L; l++)
+        for (size_t k = 0; k < 4; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "blocks.%zu.att.%s.weight", l, mats[k]);
+            const lm_param *p = NULL;
+            for (size_t i = 0; i < m->table.n; i++)
+                if (!strcmp(m->table.p[i].name, name))
+                    p = &m->table.p[i];
+            CU_ASSERT_FATAL(p != NULL && lm_param_size(p) == D * D);
+            lm_dropout_mask(mask, D * D, 0.5f, &r);
+            float *w = m->params + p->offset;
+            lm_mul(w, w, mask, D * D);
+        }
+    m->cfg.weight_drop = 0.0f;
+    wd_forward(m, T, B, X, 0, 7, ws, state, Yh);
+    CU_ASSERT(memcmp(Yd, Yh, sizeof Yd) == 0);
+    memcpy(m->params, saved, np * sizeof(float));
+    wd_forward(m, T, B, X, 0, 7, ws, state, Y0);
+    CU_ASSERT(memcmp(Yd, Y0, sizeof Yd) != 0);
+    /* One-step windows: nothing dropped, even in training. */
+    m->cfg.weight_drop = 0.5f;
+    wd_forward(m, 1, B, X, 1, 7, ws, state, Yd);
+    m->cfg.weight_drop = 0.0f;
+    wd_forward(m, 1, B, X, 0, 7, ws, state, Y0);
+    CU_ASSERT(memcmp(Yd, Y0, B * D * sizeof(float)) == 0);
+    free(saved);
+    free(ws);
+    free(state);
+    lm_net_free(m);
+}
+
 int main(void)
 {
     /* RWKV_TEST_SEED overrides the seed of the random cases (for sweeps over many seeds). */
@@ -526,6 +591,7 @@ int main(void)
         {"wkv scan at extreme keys vs log-space double reference", test_wkv_extreme},
         {"rwkv lm logits, state, loss and gradients vs pytorch", test_torch_fixture},
         {"10k generated tokens stay finite", test_long_generation_finite},
+        {"weight drop masks the time-mix matrices, per window", test_weight_drop},
         {NULL, NULL},
     };
     return th_run("rwkv", tests);

@@ -35,7 +35,11 @@ static size_t ffn_width(const lm_config *c)
 
 static lm_rwkv_dims dims(const lm_config *c)
 {
-    lm_rwkv_dims d = {.L = c->layers, .d = c->embed, .F = ffn_width(c), .dropout = c->dropout};
+    lm_rwkv_dims d = {.L = c->layers,
+                      .d = c->embed,
+                      .F = ffn_width(c),
+                      .dropout = c->dropout,
+                      .weight_drop = c->weight_drop};
     return d;
 }
 
@@ -240,6 +244,7 @@ const lm_arch lm_arch_rwkv = {
     .name = "rwkv",
     .summary = "RWKV-4 time-mix and channel-mix blocks: trains in parallel, runs as an RNN",
     .max_layers = LM_RWKV_MAX_LAYERS,
+    .regs = LM_REG_WEIGHT_DROP,
     .derive = rwkv_derive,
     .describe = rwkv_describe,
     .state_groups = rwkv_state_groups,

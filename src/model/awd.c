@@ -2,7 +2,7 @@
  * and Optimizing LSTM Language Models"): their settings and file attributes, locked dropout
  * masks, embedding (word) dropout and activation / temporal activation regularisation. The
  * window (model.c) applies them; weight drop and locked dropout between layers live in the
- * LSTM stack (nn/lstm.c), since only the body sees its recurrent weights and layers. */
+ * bodies (nn/lstm.c, nn/rwkv.c), since only a body sees its weights and layers. */
 #include "lm/lm.h"
 #include "model/model.h"
 
@@ -23,7 +23,7 @@ static const reg_field fields[] = {
     {"dropout_hidden", "locked dropout between layers", offsetof(lm_config, dropout_hidden),
      LM_REG_HIDDEN, 1},
     {"dropout_output", "locked output dropout", offsetof(lm_config, dropout_output), 0, 1},
-    {"weight_drop", "weight drop on the recurrent weights", offsetof(lm_config, weight_drop),
+    {"weight_drop", "weight drop (DropConnect)", offsetof(lm_config, weight_drop),
      LM_REG_WEIGHT_DROP, 1},
     {"ar", "activation regularisation", offsetof(lm_config, ar), 0, 0},
     {"tar", "temporal activation regularisation", offsetof(lm_config, tar), LM_REG_TAR, 0},

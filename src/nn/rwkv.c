@@ -19,6 +19,7 @@
 #include "nn/nn.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #define PP_EMPTY (-1e30f)
@@ -372,16 +373,42 @@ void lm_rwkv_ffn_backward(size_t T, size_t B, size_t d, size_t F, const lm_rwkv_
 
 /* Workspace of the stack for (T, B). */
 typedef struct stack_ws {
-    float *flag;           /* [0]: 1 when the last forward drew dropout masks */
+    float *flag;           /* [0]: 1 when the last forward drew dropout masks, [1]: weight drop */
     float *H;              /* (2L+1) x (N, d): residual stream h_0, after att 0, after ffn 0, ... */
     float *mean, *rstd;    /* (2L+2) x N: ln0, then ln1 and ln2 of each layer, then ln_out */
     float *x1, *x2;        /* L x (N, d): LN1 and LN2 outputs */
     float *att, *ffn;      /* L caches each */
     float *mask;           /* 2L x (N, d) dropout masks, when dropout > 0 */
+    float *wd, *wdg;       /* weight drop: L x WD_MATS x (mask, dropped copy), then the
+                            * WD_MATS (d, d) gradients before their masks */
     float *dH, *tmp, *dx;  /* (N, d) */
     float *scratch;
     size_t att_f, ffn_f;   /* floats per cache */
 } stack_ws;
+
+/* Weight drop (DropConnect, Wan et al. 2013, as AWD-LSTM drops an LSTM's W_hh): one mask per
+ * window on each of the time mix's four (d, d) matrices, those that write the WKV recurrence's
+ * keys and values and read it out. The forward multiplies a copy by the mask; the backward
+ * uses the copy for the input gradients and masks the weight gradients. */
+enum { WD_MATS = 4 };
+static const size_t wd_mat[WD_MATS] = {
+    offsetof(lm_rwkv_layer, att_key), offsetof(lm_rwkv_layer, att_value),
+    offsetof(lm_rwkv_layer, att_receptance), offsetof(lm_rwkv_layer, att_output)};
+
+static float **wd_ptr(lm_rwkv_layer *y, size_t k)
+{
+    return (float **)(void *)((char *)y + wd_mat[k]);
+}
+
+static float *wd_get(const lm_rwkv_layer *y, size_t k)
+{
+    return *(float *const *)(const void *)((const char *)y + wd_mat[k]);
+}
+
+static int wd_on(const lm_rwkv_dims *dm, size_t T)
+{
+    return dm->weight_drop > 0 && T >= 2;
+}
 
 /* Lays the workspace out from base (or only measures it when base is NULL); returns its floats. */
 static size_t stack_layout(const lm_rwkv_dims *dm, float *base, size_t T, size_t B, stack_ws *s)
@@ -393,7 +420,7 @@ static size_t stack_layout(const lm_rwkv_dims *dm, float *base, size_t T, size_t
         float **p;
         size_t n;
     } parts[] = {
-        {&s->flag, 1},
+        {&s->flag, 2},
         {&s->H, (2 * L + 1) * Nd},
         {&s->mean, (2 * L + 2) * Np},
         {&s->rstd, (2 * L + 2) * Np},
@@ -402,6 +429,8 @@ static size_t stack_layout(const lm_rwkv_dims *dm, float *base, size_t T, size_t
         {&s->att, L * s->att_f},
         {&s->ffn, L * s->ffn_f},
         {&s->mask, dm->dropout > 0 ? 2 * L * Nd : 0},
+        {&s->wd, wd_on(dm, T) ? L * WD_MATS * 2 * pad16(d * d) : 0},
+        {&s->wdg, wd_on(dm, T) ? WD_MATS * pad16(d * d) : 0},
         {&s->dH, N * d},
         {&s->tmp, N * d},
         {&s->dx, N * d},
@@ -443,11 +472,24 @@ void lm_rwkv_forward(const lm_rwkv_dims *dm, const lm_rwkv_tensors *p, float *ws
     size_t N = T * B, L = dm->L, d = dm->d, F = dm->F, Nd = pad16(N * d), Np = pad16(N);
     LM_ASSERT(L >= 1 && L <= LM_RWKV_MAX_LAYERS && T >= 1 && B >= 1);
     stack_ws s = stack_view(dm, ws, T, B);
-    int drop = train && dm->dropout > 0;
+    int drop = train && dm->dropout > 0, wdrop = train && wd_on(dm, T);
+    size_t dd = pad16(d * d);
     s.flag[0] = (float)drop;
+    s.flag[1] = (float)wdrop;
     lm_layernorm_forward(N, d, X, p->ln0_w, p->ln0_b, s.H, s.mean, s.rstd);
     for (size_t l = 0; l < L; l++) {
         const lm_rwkv_layer *q = &p->layer[l];
+        lm_rwkv_layer dq;
+        if (wdrop) {
+            dq = *q;
+            for (size_t k = 0; k < WD_MATS; k++) {
+                float *mk = s.wd + (l * WD_MATS + k) * 2 * dd, *W = mk + dd;
+                lm_dropout_mask(mk, d * d, dm->weight_drop, rng);
+                lm_mul(W, wd_get(q, k), mk, d * d);
+                *wd_ptr(&dq, k) = W;
+            }
+            q = &dq;
+        }
         float *st = state + LM_RWKV_SLOTS * l * B * d;
         float *h = s.H + 2 * l * Nd, *h1 = h + Nd, *h2 = h1 + Nd;
         float *x1 = s.x1 + l * Nd, *x2 = s.x2 + l * Nd;
@@ -477,12 +519,24 @@ void lm_rwkv_backward(const lm_rwkv_dims *dm, const lm_rwkv_tensors *p, float *w
 {
     size_t N = T * B, L = dm->L, d = dm->d, F = dm->F, Nd = pad16(N * d), Np = pad16(N);
     stack_ws s = stack_view(dm, ws, T, B);
-    int drop = s.flag[0] != 0.0f;
+    int drop = s.flag[0] != 0.0f, wdrop = s.flag[1] != 0.0f;
+    size_t dd = pad16(d * d);
     memset(s.dH, 0, N * d * sizeof(float));
     lm_layernorm_backward(N, d, s.H + 2 * L * Nd, p->lnout_w, s.mean + (2 * L + 1) * Np,
                           s.rstd + (2 * L + 1) * Np, dY, s.dH, g->lnout_w, g->lnout_b);
     for (size_t l = L; l-- > 0;) {
         const lm_rwkv_layer *q = &p->layer[l], *gq = &g->layer[l];
+        lm_rwkv_layer dq, dg;
+        if (wdrop) {
+            /* The dropped copies stand for the weights; their gradients go to wdg first. */
+            dq = *q;
+            dg = *gq;
+            for (size_t k = 0; k < WD_MATS; k++) {
+                *wd_ptr(&dq, k) = s.wd + (l * WD_MATS + k) * 2 * dd + dd;
+                *wd_ptr(&dg, k) = s.wdg + k * dd;
+            }
+            memset(s.wdg, 0, WD_MATS * dd * sizeof(float));
+        }
         float *h = s.H + 2 * l * Nd, *h1 = h + Nd;
         float *x1 = s.x1 + l * Nd, *x2 = s.x2 + l * Nd;
         lm_rwkv_att_cache ac = lm_rwkv_att_cache_view(s.att + l * s.att_f, T, B, d);
@@ -502,7 +556,17 @@ void lm_rwkv_backward(const lm_rwkv_dims *dm, const lm_rwkv_tensors *p, float *w
             lm_mul(s.tmp, s.dH, s.mask + 2 * l * Nd, N * d);
             dout = s.tmp;
         }
-        lm_rwkv_att_backward(T, B, d, q, x1, &ac, dout, s.dx, gq, s.scratch);
+        if (wdrop) {
+            lm_rwkv_att_backward(T, B, d, &dq, x1, &ac, dout, s.dx, &dg, s.scratch);
+            for (size_t k = 0; k < WD_MATS; k++) {
+                const float *mk = s.wd + (l * WD_MATS + k) * 2 * dd, *t = s.wdg + k * dd;
+                float *gw = wd_get(gq, k);
+#pragma omp simd
+                for (size_t i = 0; i < d * d; i++)
+                    gw[i] += t[i] * mk[i];
+            }
+        } else
+            lm_rwkv_att_backward(T, B, d, q, x1, &ac, dout, s.dx, gq, s.scratch);
         lm_layernorm_backward(N, d, h, q->ln1_w, s.mean + (2 * l + 1) * Np,
                               s.rstd + (2 * l + 1) * Np, s.dx, s.dH, gq->ln1_w, gq->ln1_b);
     }

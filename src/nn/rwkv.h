@@ -34,7 +34,8 @@ typedef struct lm_rwkv_tensors {
 
 typedef struct lm_rwkv_dims {
     size_t L, d, F;
-    float dropout; /* on each residual branch's output, training only */
+    float dropout;     /* on each residual branch's output, training only */
+    float weight_drop; /* DropConnect on the time-mix matrices (training windows of T >= 2) */
 } lm_rwkv_dims;
 
 /* ---- state ---------------------------------------------------------------------------------
