@@ -49,6 +49,12 @@ void lm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define LM_HOT
 #endif
 
+/* GCC on x86: the hand-written kernels (target attributes and intrinsics, chosen at run time
+ * by what the CPU has) are built; elsewhere only their portable versions. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#define LM_X86_KERNELS 1
+#endif
+
 /* Overflow-checked product: false when a*b overflows size_t. */
 static inline bool lm_mul_ok(size_t a, size_t b, size_t *out)
 {

@@ -16,6 +16,8 @@
 #ifndef LM_BGEMM_H
 #define LM_BGEMM_H
 
+#include "base/base.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +40,7 @@ typedef struct bg_job {
     bool split_rows;   /* the compute parts split A's panels (else B's) */
 } bg_job;
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#ifdef LM_X86_KERNELS
 #define LM_BGEMM_X86 1
 /* Packs A panels [lo, hi) and B panels [lo, hi) of the job. */
 void lm_bgemm_pack_a_avx512(const bg_job *j, size_t lo, size_t hi);

@@ -2,9 +2,11 @@
 #ifndef LM_PGEMM_H
 #define LM_PGEMM_H
 
+#include "base/base.h"
+
 #include <stddef.h>
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#ifdef LM_X86_KERNELS
 #define LM_PGEMM_X86 1
 void lm_pgemm_avx2(size_t M, size_t N, size_t K, const float *A, size_t lda, const float *P,
                    float beta, float *C, size_t ldc);

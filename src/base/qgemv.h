@@ -118,7 +118,7 @@ static inline float lm_bf16_to_float(uint16_t h)
 }
 
 /* The instruction-set variants (qgemv_avx2.c, qgemv_avx512.c). */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#ifdef LM_X86_KERNELS
 #define LM_QGEMV_X86 1
 void lm_qgemv_bf16_avx2(size_t r0, size_t r1, size_t cols, const uint16_t *w, const float *x,
                         float *y);

@@ -13,6 +13,8 @@
 #ifndef LM_SGEMM_H
 #define LM_SGEMM_H
 
+#include "base/base.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,7 +40,7 @@ typedef struct sg_job {
 /* lm_gemm's question: does this kernel run its products (base.h)? */
 bool lm_sgemm_chosen(void);
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#ifdef LM_X86_KERNELS
 #define LM_SGEMM_X86 1
 /* Matrix-vector products y = alpha op(A) x + beta y (beta 0: y is not read), A (rows, cols)
  * with row stride lda. Without ta, rows [r0, r1) of y = A x (a dot product per row); with ta,

@@ -87,7 +87,7 @@ void lm_gelu_forward(size_t n, const float *u, float *g);
  * heads over the pool (each head computed alike whatever the split). */
 void lm_attn_cached(size_t D, size_t H, size_t S, size_t n, const float *qkv, const float *kv,
                     float *sc, float *att);
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#ifdef LM_X86_KERNELS
 /* Heads [h0, h1) of the same for AVX-512F (attention_avx512.c), where D / H is a multiple of
  * 16 up to 128; the sums run in another order, so results differ from the portable loop by
  * rounding. */

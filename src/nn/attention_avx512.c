@@ -7,7 +7,7 @@
  * over all slots, then stored once. */
 #include "nn/attention.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#ifdef LM_X86_KERNELS
 #pragma GCC target("avx512f,avx2,fma")
 #include "base/fastmath.h"
 
