@@ -515,8 +515,11 @@ static void test_long_generation_finite(void)
 }
 
 /* Weight drop: a training forward with weight_drop equals a forward without it on weights
- * masked by hand, the four time-mix matrices of each layer in order, with the same draws;
- * and it differs from the undropped forward. Windows of one step (generation) drop nothing. */
+ * masked by hand, the time mix's four matrices of each block in order, with the same draws,
+ * and so does its backward
+ * (input gradients equal, the weight gradients those of the masked weights times the mask,
+ * which no finite difference near a kink can blur); and it differs from the undropped
+ * forward. Windows of one step (generation) drop nothing. */
 static const float *wd_forward(lm_net *m, size_t T, size_t B, const float *X, int train,
                                uint64_t seed, float *ws, float *state, float *Y)
 {
@@ -536,34 +539,49 @@ static void test_weight_drop(void)
     m->cfg.weight_drop = 0.5f;
     float *ws = calloc(m->arch->ws_floats(&m->cfg, T, B), sizeof(float));
     float *state = calloc(m->arch->state_floats(&m->cfg, B, 0), sizeof(float));
-    float X[N * D], Yd[N * D], Yh[N * D], Y0[N * D], mask[D * D];
+    float X[N * D], Yd[N * D], Yh[N * D], Y0[N * D], dY[N * D], dXd[N * D], dXh[N * D];
+    static float mask[L][4][D * D];
+    const lm_param *mp[L][4];
     CU_ASSERT_FATAL(ws && state);
     fill(X, N * D, -1.0f, 1.0f);
-    wd_forward(m, T, B, X, 1, 7, ws, state, Yd);
-    /* By hand: the same draws, layer by layer, key, value, receptance, output. */
+    fill(dY, N * D, -1.0f, 1.0f);
     size_t np = m->table.total;
-    float *saved = malloc(np * sizeof(float));
-    CU_ASSERT_FATAL(saved != NULL);
+    float *saved = malloc(np * sizeof(float)), *gd = calloc(np, sizeof(float)),
+          *gh = calloc(np, sizeof(float));
+    CU_ASSERT_FATAL(saved && gd && gh);
+    wd_forward(m, T, B, X, 1, 7, ws, state, Yd);
+    m->arch->backward(m, ws, X, dY, dXd, gd, T, B);
+    /* By hand: the same draws, layer by layer, in the order of the matrices. */
     memcpy(saved, m->params, np * sizeof(float));
     lm_rng r;
     lm_rng_seed(&r, 7);
-    static const char *const mats[] = {"key", "value", "receptance", "output"};
+    static const char *const mats[] = {"att.key", "att.value", "att.receptance", "att.output"};
+    static const size_t sizes[] = {D * D, D * D, D * D, D * D};
     for (size_t l = 0; l < L; l++)
         for (size_t k = 0; k < 4; k++) {
             char name[64];
-            snprintf(name, sizeof name, "blocks.%zu.att.%s.weight", l, mats[k]);
+            snprintf(name, sizeof name, "blocks.%zu.%s.weight", l, mats[k]);
             const lm_param *p = NULL;
             for (size_t i = 0; i < m->table.n; i++)
                 if (!strcmp(m->table.p[i].name, name))
                     p = &m->table.p[i];
-            CU_ASSERT_FATAL(p != NULL && lm_param_size(p) == D * D);
-            lm_dropout_mask(mask, D * D, 0.5f, &r);
+            CU_ASSERT_FATAL(p != NULL && lm_param_size(p) == sizes[k]);
+            lm_dropout_mask(mask[l][k], sizes[k], 0.5f, &r);
             float *w = m->params + p->offset;
-            lm_mul(w, w, mask, D * D);
+            lm_mul(w, w, mask[l][k], sizes[k]);
+            mp[l][k] = p;
         }
     m->cfg.weight_drop = 0.0f;
-    wd_forward(m, T, B, X, 0, 7, ws, state, Yh);
+    wd_forward(m, T, B, X, 1, 7, ws, state, Yh);
     CU_ASSERT(memcmp(Yd, Yh, sizeof Yd) == 0);
+    m->arch->backward(m, ws, X, dY, dXh, gh, T, B);
+    CU_ASSERT(th_check_tensor("weight drop dX", dXd, dXh, N * D, 1e-7, 1e-6));
+    for (size_t l = 0; l < L; l++)
+        for (size_t k = 0; k < 4; k++) {
+            float *t = gh + mp[l][k]->offset;
+            lm_mul(t, t, mask[l][k], sizes[k]);
+        }
+    CU_ASSERT(th_check_tensor("weight drop gradients", gd, gh, np, 1e-7, 1e-6));
     memcpy(m->params, saved, np * sizeof(float));
     wd_forward(m, T, B, X, 0, 7, ws, state, Y0);
     CU_ASSERT(memcmp(Yd, Y0, sizeof Yd) != 0);
@@ -574,6 +592,8 @@ static void test_weight_drop(void)
     wd_forward(m, 1, B, X, 0, 7, ws, state, Y0);
     CU_ASSERT(memcmp(Yd, Y0, B * D * sizeof(float)) == 0);
     free(saved);
+    free(gd);
+    free(gh);
     free(ws);
     free(state);
     lm_net_free(m);
@@ -591,7 +611,7 @@ int main(void)
         {"wkv scan at extreme keys vs log-space double reference", test_wkv_extreme},
         {"rwkv lm logits, state, loss and gradients vs pytorch", test_torch_fixture},
         {"10k generated tokens stay finite", test_long_generation_finite},
-        {"weight drop masks the time-mix matrices, per window", test_weight_drop},
+        {"weight drop: forward and backward equal hand-masked weights", test_weight_drop},
         {NULL, NULL},
     };
     return th_run("rwkv", tests);
