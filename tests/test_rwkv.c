@@ -515,11 +515,10 @@ static void test_long_generation_finite(void)
 }
 
 /* Weight drop: a training forward with weight_drop equals a forward without it on weights
- * masked by hand, the time mix's four matrices of each block in order, with the same draws,
- * and so does its backward
- * (input gradients equal, the weight gradients those of the masked weights times the mask,
- * which no finite difference near a kink can blur); and it differs from the undropped
- * forward. Windows of one step (generation) drop nothing. */
+ * masked by hand, the four time-mix matrices of each layer in order, with the same draws, and
+ * so does its backward (input gradients equal, the weight gradients those of the masked
+ * weights times the mask: exact, where finite differences blur near a kink); and it differs
+ * from the undropped forward. Windows of one step (generation) drop nothing. */
 static const float *wd_forward(lm_net *m, size_t T, size_t B, const float *X, int train,
                                uint64_t seed, float *ws, float *state, float *Y)
 {
@@ -540,7 +539,7 @@ static void test_weight_drop(void)
     float *ws = calloc(m->arch->ws_floats(&m->cfg, T, B), sizeof(float));
     float *state = calloc(m->arch->state_floats(&m->cfg, B, 0), sizeof(float));
     float X[N * D], Yd[N * D], Yh[N * D], Y0[N * D], dY[N * D], dXd[N * D], dXh[N * D];
-    static float mask[L][4][D * D];
+    float mask[L][4][D * D];
     const lm_param *mp[L][4];
     CU_ASSERT_FATAL(ws && state);
     fill(X, N * D, -1.0f, 1.0f);
@@ -551,24 +550,23 @@ static void test_weight_drop(void)
     CU_ASSERT_FATAL(saved && gd && gh);
     wd_forward(m, T, B, X, 1, 7, ws, state, Yd);
     m->arch->backward(m, ws, X, dY, dXd, gd, T, B);
-    /* By hand: the same draws, layer by layer, in the order of the matrices. */
+    /* By hand: the same draws, layer by layer, key, value, receptance, output. */
     memcpy(saved, m->params, np * sizeof(float));
     lm_rng r;
     lm_rng_seed(&r, 7);
-    static const char *const mats[] = {"att.key", "att.value", "att.receptance", "att.output"};
-    static const size_t sizes[] = {D * D, D * D, D * D, D * D};
+    static const char *const mats[] = {"key", "value", "receptance", "output"};
     for (size_t l = 0; l < L; l++)
         for (size_t k = 0; k < 4; k++) {
             char name[64];
-            snprintf(name, sizeof name, "blocks.%zu.%s.weight", l, mats[k]);
+            snprintf(name, sizeof name, "blocks.%zu.att.%s.weight", l, mats[k]);
             const lm_param *p = NULL;
             for (size_t i = 0; i < m->table.n; i++)
                 if (!strcmp(m->table.p[i].name, name))
                     p = &m->table.p[i];
-            CU_ASSERT_FATAL(p != NULL && lm_param_size(p) == sizes[k]);
-            lm_dropout_mask(mask[l][k], sizes[k], 0.5f, &r);
+            CU_ASSERT_FATAL(p != NULL && lm_param_size(p) == D * D);
+            lm_dropout_mask(mask[l][k], D * D, 0.5f, &r);
             float *w = m->params + p->offset;
-            lm_mul(w, w, mask[l][k], sizes[k]);
+            lm_mul(w, w, mask[l][k], D * D);
             mp[l][k] = p;
         }
     m->cfg.weight_drop = 0.0f;
@@ -579,7 +577,7 @@ static void test_weight_drop(void)
     for (size_t l = 0; l < L; l++)
         for (size_t k = 0; k < 4; k++) {
             float *t = gh + mp[l][k]->offset;
-            lm_mul(t, t, mask[l][k], sizes[k]);
+            lm_mul(t, t, mask[l][k], D * D);
         }
     CU_ASSERT(th_check_tensor("weight drop gradients", gd, gh, np, 1e-7, 1e-6));
     memcpy(m->params, saved, np * sizeof(float));
