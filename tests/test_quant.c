@@ -21,8 +21,11 @@
 /* Random weights in [-0.3, 0.3]: bf16 keeps 8 bits of mantissa, int8 about 7 bits of each
  * block's range (and its steps round the activations the same way); the log-probabilities of
  * a 12-token vocabulary move by at most this much over 40 steps, and the perplexity of a
- * 600-token text by this fraction. */
-#define BF16_STEP_ATOL 0.03
+ * 600-token text by this fraction. The transformer moves the most (its layer norms rescale the
+ * rounding): bf16 up to 0.033 on an AVX2 machine, whose float model rounds in another order
+ * than an AVX-512 one's, so the bound leaves room for that; a wrong scale or layout moves the
+ * log-probabilities by whole units. */
+#define BF16_STEP_ATOL 0.06
 #define Q8_STEP_ATOL 0.15
 #define PPL_RTOL 0.01
 /* lm_model_eval (decoded weights, batched GEMMs) against a sum over steps (the kernels): equal

@@ -103,10 +103,17 @@ static void test_learns_and_schedule(void)
     CU_ASSERT_EQUAL(lrs[7], 1.0);
     CU_ASSERT_EQUAL(lrs[8], 0.5);
     CU_ASSERT_EQUAL(lrs[9], 0.25);
-    /* The cycle is learnable: well below the perplexity of 17 noise tokens. */
-    printf("[valid ppl %.2f -> %.2f] ", ppl[0], ppl[9]);
-    CU_ASSERT(ppl[9] < 5.0);
-    CU_ASSERT(ppl[9] < ppl[0]);
+    /* The cycle is learnable: well below the perplexity of 17 noise tokens (about 2.7 at
+     * best). SGD at lr 1 on a model this small wanders from epoch to epoch, and where it is
+     * after the last one depends on the rounding of the BLAS kernels (an FMA kernel ends at
+     * 5.6 where others end at 2.9, both after passing 3.3), so the bound is on the best epoch,
+     * and the last must keep most of the gain. */
+    double best = ppl[0];
+    for (int e = 1; e < 10; e++)
+        best = fmin(best, ppl[e]);
+    printf("[valid ppl %.2f -> best %.2f, last %.2f] ", ppl[0], best, ppl[9]);
+    CU_ASSERT(best < 4.0);
+    CU_ASSERT(ppl[9] < 0.6 * ppl[0]);
     const lm_history_row *h;
     CU_ASSERT_EQUAL(lm_model_history(m, &h), 10);
     CU_ASSERT_EQUAL(h[9].valid_ppl, ppl[9]);
