@@ -70,8 +70,10 @@ LM_API void lm_set_log_fn(lm_log_fn fn, void *ud);
 
 /* Name of the CPU core type OpenBLAS chose (e.g. "Zen", "Prescott"), static text. */
 LM_API const char *lm_blas_core_name(void);
-/* Sets the number of threads for OpenBLAS and for lstmlm's own recurrent and element-wise
- * kernels (0 leaves the library default: OpenBLAS's own thread count for both). */
+/* Sets the number of threads of lstmlm's pool, which runs its own recurrent and element-wise
+ * kernels and splits OpenBLAS's matrix products, OpenBLAS itself running one thread (0 leaves
+ * the library default: OpenBLAS's rule for its thread count). With the environment variable
+ * LSTMLM_GEMM=openblas-threads, OpenBLAS threads its own products with n threads instead. */
 LM_API void lm_blas_set_threads(int n);
 /* The instruction set of lstmlm's packed recurrent kernel: "avx512", "avx2", or "none" (the
  * recurrence then calls OpenBLAS once per step). Static text. */
@@ -79,7 +81,8 @@ LM_API const char *lm_kernel_name(void);
 /* What runs the matrix products of training and evaluation: "openblas", or "lstmlm-avx512"
  * where OpenBLAS chose generic kernels (lm_blas_generic) on a CPU with AVX-512F, which
  * lstmlm's own float32 kernel then replaces (the environment variable LSTMLM_GEMM=openblas
- * or =own overrides the choice). Static text. */
+ * or =own overrides the choice; =openblas-threads is "openblas" with OpenBLAS's own threads).
+ * Static text. */
 LM_API const char *lm_gemm_kernel_name(void);
 /* 1 when OpenBLAS's chosen core type has neither AVX2 nor AVX-512 kernels although the CPU
  * has AVX2 and FMA (Debian 12's OpenBLAS falls back to "Prescott" on CPUs newer than it):

@@ -366,6 +366,60 @@ out:
     printf("(%d cases) ", cases);
 }
 
+/* OpenBLAS's products split over the pool (lm_blas_split): 2 and 3 parts, results split by
+ * rows (M >= N) and by columns, tails off the 16-wide part boundaries, every transposition,
+ * strided operands, nothing written past N; and the matrix-vector products both ways. */
+static void test_blas_split(void)
+{
+    lm_sgemm_force(0);
+    size_t keep = lm_pool_threads();
+    lm_rng r;
+    lm_rng_seed(&r, 21);
+    static const size_t shapes[][3] = {{400, 1000, 200}, {1000, 200, 400}, {33, 4001, 17},
+                                       {517, 37, 129}, {64, 64, 256}};
+    int cases = 0;
+    for (size_t parts = 2; parts <= 3; parts++) {
+        lm_pool_set_threads(parts);
+        CU_ASSERT(lm_blas_split());
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+            for (int t = 0; t < 4; t++, cases++)
+                CU_ASSERT(gemm_case(lm_gemm, lm_gemm_ref, no_round, "split", &r, t & 1, t & 2,
+                                    shapes[s][0], shapes[s][1], shapes[s][2], 0.5f,
+                                    t < 2 ? 0.0f : 0.3f));
+        /* One row: lm_gemm's sgemv case (y = B^T a and y = B a) and lm_gemv, both ways. */
+        static const size_t vs[][2] = {{1000, 650}, {650, 1001}, {513, 517}};
+        for (size_t v = 0; v < sizeof vs / sizeof *vs; v++)
+            for (int t = 0; t < 2; t++, cases += 2) {
+                CU_ASSERT(gemm_case(lm_gemm, lm_gemm_ref, no_round, "split gemv", &r, false,
+                                    t, 1, vs[v][0], vs[v][1], 0.5f, t ? 0.3f : 0.0f));
+                size_t R = vs[v][0], Cc = vs[v][1], nx = t ? R : Cc, ny = t ? Cc : R;
+                float *A = lm_alloc_floats(R * Cc), *x = lm_alloc_floats(nx);
+                float *y = lm_alloc_floats(ny), *want = lm_alloc_floats(ny);
+                for (size_t i = 0; i < R * Cc; i++)
+                    A[i] = (float)(lm_rng_uniform(&r) - 0.5);
+                for (size_t i = 0; i < nx; i++)
+                    x[i] = (float)(lm_rng_uniform(&r) - 0.5);
+                for (size_t i = 0; i < ny; i++)
+                    y[i] = want[i] = (float)(lm_rng_uniform(&r) - 0.5);
+                lm_gemv(t, R, Cc, 0.5f, A, x, 0.3f, y);
+                if (t)
+                    lm_gemm_ref(false, false, 1, Cc, R, 0.5f, x, R, A, Cc, 0.3f, want, Cc);
+                else
+                    lm_gemm_ref(false, true, 1, R, Cc, 0.5f, x, Cc, A, Cc, 0.3f, want, R);
+                CU_ASSERT(th_check_tensor("lm_gemv split", y, want, ny, 1e-5, 1e-5));
+                lm_free(A);
+                lm_free(x);
+                lm_free(y);
+                lm_free(want);
+            }
+    }
+    lm_pool_set_threads(1);
+    CU_ASSERT(!lm_blas_split());
+    lm_pool_set_threads(keep);
+    lm_sgemm_force(-1);
+    printf("(%d cases) ", cases);
+}
+
 /* The pool split gives the bits of one thread (every C element is summed in the same order),
  * and lm_gemm_train follows the thread's training precision. */
 static void test_bgemm_threads(void)
@@ -544,6 +598,7 @@ int main(void)
         {"bf16 gemm matches plain loops", test_bgemm},
         {"bf16 gemm: threads, training precision", test_bgemm_threads},
         {"float32 gemm kernel matches plain loops", test_sgemm},
+        {"OpenBLAS products split over the pool match plain loops", test_blas_split},
         {"thread pool runs every part once", test_pool},
         {"thread pool works in a forked child", test_pool_fork},
         {"fast exp, sigmoid, tanh accuracy", test_fast_math},

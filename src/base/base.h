@@ -83,7 +83,10 @@ void *lm_thread_scratch(int which, size_t bytes);
 /* BLAS wrapper (the only place that includes cblas.h). Row-major.
  * C (M,N) = alpha * op(A) op(B) + beta * C, op = transpose when ta/tb. M == 1 uses sgemv.
  * Where OpenBLAS runs generic kernels on a CPU with AVX-512F (lm_sgemm_kernel_name), products
- * of at least two rows run on lstmlm's own float32 kernel (lm_sgemm) instead. */
+ * of at least two rows run on lstmlm's own float32 kernel (lm_sgemm) instead. On OpenBLAS,
+ * products of a million multiply-adds or more (and matrix-vector products of 2^18 entries) are
+ * split over the pool by the larger dimension of the result, each part one single-threaded
+ * OpenBLAS call (lm_blas_split). */
 void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc);
 /* The same with plain loops (reference for tests). */
@@ -92,6 +95,9 @@ void lm_gemm_ref(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, co
 /* y (M) = alpha * op(A) x + beta * y, A (rows, cols) row-major; op = transpose when ta. */
 void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, const float *x,
              float beta, float *y);
+/* True when lm_gemm and lm_gemv split OpenBLAS's products over the pool (OpenBLAS then runs one
+ * thread): unless LSTMLM_GEMM=openblas-threads, whenever the pool has more than one thread. */
+bool lm_blas_split(void);
 
 /* lstmlm's float32 GEMM (sgemm.h): the contract of lm_gemm, a blocked, packed AVX-512F kernel
  * split over lm_pool_run, with its B-packing buffer in the calling thread's scratch. Without

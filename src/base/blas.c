@@ -3,7 +3,113 @@
 #include "base/sgemm.h"
 
 #include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* OpenBLAS extensions, declared here to avoid depending on openblas_config.h details. */
+extern char *openblas_get_corename(void);
+extern void openblas_set_num_threads(int);
+extern int openblas_get_num_threads(void);
+
+/* Who threads the products OpenBLAS computes. By default lstmlm does: OpenBLAS runs one thread
+ * and lm_gemm / lm_gemv split the larger dimension of the result over lstmlm's pool, so the
+ * process has one set of threads. When OpenBLAS threads its own calls, its workers spin
+ * between products while the pool's workers run the recurrent and element-wise work beside
+ * them: three threads on two cores. LSTMLM_GEMM=openblas-threads restores OpenBLAS's
+ * threading (for comparison; bench/README.md has the figures). */
+static bool own_threads;
+static pthread_once_t own_threads_once = PTHREAD_ONCE_INIT;
+static void own_threads_init(void)
+{
+    const char *v = getenv("LSTMLM_GEMM");
+    own_threads = !(v && !strcmp(v, "openblas-threads"));
+    if (own_threads)
+        openblas_set_num_threads(1);
+}
+
+bool lm_blas_split(void)
+{
+    pthread_once(&own_threads_once, own_threads_init);
+    return own_threads && lm_pool_threads() > 1;
+}
+
+/* Products below these sizes run on the calling thread (a pool dispatch costs a few
+ * microseconds; a part below about a million multiply-adds gains nothing from a second core). */
+#define SPLIT_MIN_MACS ((double)(1 << 20))
+#define SPLIT_MIN_GEMV ((double)(1 << 18))
+
+typedef struct gemm_job {
+    bool ta, tb;
+    size_t M, N, K;
+    float alpha, beta;
+    const float *A, *B;
+    size_t lda, ldb, ldc;
+    float *C;
+} gemm_job;
+
+/* [lo, hi) of n in whole groups of 16 (no two parts write one cache line of a row). */
+static bool part_range(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)
+{
+    lm_pool_range((n + 15) / 16, part, nparts, lo, hi);
+    *lo *= 16;
+    *hi = *hi * 16 < n ? *hi * 16 : n;
+    return *lo < *hi;
+}
+
+/* Part of C by rows when it has at least as many rows as columns, else by columns: each part
+ * packs the whole of the other, smaller operand. */
+static void gemm_part(void *ctx, size_t part, size_t nparts)
+{
+    const gemm_job *j = ctx;
+    size_t lo, hi;
+    CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans, tb = j->tb ? CblasTrans : CblasNoTrans;
+    if (j->M >= j->N) {
+        if (part_range(j->M, part, nparts, &lo, &hi))
+            cblas_sgemm(CblasRowMajor, ta, tb, (int)(hi - lo), (int)j->N, (int)j->K, j->alpha,
+                        j->ta ? j->A + lo : j->A + lo * j->lda, (int)j->lda, j->B, (int)j->ldb,
+                        j->beta, j->C + lo * j->ldc, (int)j->ldc);
+    } else if (part_range(j->N, part, nparts, &lo, &hi)) {
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)j->M, (int)(hi - lo), (int)j->K, j->alpha, j->A,
+                    (int)j->lda, j->tb ? j->B + lo * j->ldb : j->B + lo, (int)j->ldb, j->beta,
+                    j->C + lo, (int)j->ldc);
+    }
+}
+
+typedef struct gemv_job {
+    bool ta;
+    size_t rows, cols, lda;
+    float alpha, beta;
+    const float *A, *x;
+    float *y;
+} gemv_job;
+
+/* y = alpha op(A) x + beta y, A (rows, cols) row-major: a part of y's entries. */
+static void gemv_part(void *ctx, size_t part, size_t nparts)
+{
+    const gemv_job *j = ctx;
+    size_t lo, hi;
+    if (!part_range(j->ta ? j->cols : j->rows, part, nparts, &lo, &hi))
+        return;
+    if (j->ta)
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->rows, (int)(hi - lo), j->alpha, j->A + lo,
+                    (int)j->lda, j->x, 1, j->beta, j->y + lo, 1);
+    else
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(hi - lo), (int)j->cols, j->alpha,
+                    j->A + lo * j->lda, (int)j->lda, j->x, 1, j->beta, j->y + lo, 1);
+}
+
+static void blas_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, size_t lda,
+                      const float *x, float beta, float *y)
+{
+    if (lm_blas_split() && (double)rows * cols >= SPLIT_MIN_GEMV) {
+        gemv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
+        lm_pool_run(lm_pool_threads(), gemv_part, &j);
+        return;
+    }
+    cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)rows, (int)cols, alpha, A,
+                (int)lda, x, 1, beta, y, 1);
+}
 
 void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
              size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
@@ -24,15 +130,18 @@ void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const 
     if (M == 1 && !ta) {
         /* One row: C (1,N) = A (1,K) op(B). y = op(B)^T a. Bandwidth bound: sgemv. */
         if (tb) /* op(B) = B^T, B is (N,K): y = B a */
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, alpha, B, (int)ldb, A, 1,
-                        beta, C, 1);
+            blas_gemv(false, N, K, alpha, B, ldb, A, beta, C);
         else /* B is (K,N): y = B^T a */
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, alpha, B, (int)ldb, A, 1,
-                        beta, C, 1);
+            blas_gemv(true, K, N, alpha, B, ldb, A, beta, C);
         return;
     }
     if (lm_sgemm_chosen()) {
         lm_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (lm_blas_split() && (double)M * N * K >= SPLIT_MIN_MACS) {
+        gemm_job j = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
+        lm_pool_run(lm_pool_threads(), gemm_part, &j);
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
@@ -80,8 +189,7 @@ void lm_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, con
         lm_sgemv(ta, rows, cols, alpha, A, cols, x, beta, y);
         return;
     }
-    cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, (int)rows, (int)cols, alpha, A,
-                (int)cols, x, 1, beta, y, 1);
+    blas_gemv(ta, rows, cols, alpha, A, cols, x, beta, y);
 }
 
 /* 32 partial sums in double (four AVX-512 vectors), so that the additions do not wait on one
@@ -114,11 +222,6 @@ void lm_axpy(size_t n, float a, const float *x, float *y)
     cblas_saxpy((int)n, a, x, 1, y, 1);
 }
 
-/* OpenBLAS extensions, declared here to avoid depending on openblas_config.h details. */
-extern char *openblas_get_corename(void);
-extern void openblas_set_num_threads(int);
-extern int openblas_get_num_threads(void);
-
 const char *lm_blas_core_name(void)
 {
     const char *s = openblas_get_corename();
@@ -128,7 +231,8 @@ const char *lm_blas_core_name(void)
 void lm_blas_set_threads(int n)
 {
     if (n > 0) {
-        openblas_set_num_threads(n);
+        pthread_once(&own_threads_once, own_threads_init);
+        openblas_set_num_threads(own_threads ? 1 : n);
         lm_pool_set_threads((size_t)n);
     }
 }

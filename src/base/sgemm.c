@@ -47,7 +47,7 @@ int lm_blas_generic(void)
 static int detect(void)
 {
     const char *v = getenv("LSTMLM_GEMM");
-    if (v && !strcmp(v, "openblas"))
+    if (v && (!strcmp(v, "openblas") || !strcmp(v, "openblas-threads")))
         return SG_BLAS;
     if (!cpu_avx512())
         return SG_BLAS;
