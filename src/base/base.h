@@ -162,15 +162,27 @@ void lm_pgemm(size_t M, size_t N, size_t K, const float *A, size_t lda, const fl
  * -1 restores the automatic choice. */
 bool lm_pgemm_force(int kind);
 
-/* A persistent thread pool for the work OpenBLAS does not thread. lm_pool_run calls
- * fn(ctx, i, n) for i = 0..n-1 (n capped at lm_pool_threads()), part 0 on the caller, and
- * returns when all are done. lm_pool_range splits [0, count) evenly: part i gets [lo, hi). */
+/* A persistent thread pool for lstmlm's own work and the split of OpenBLAS's products.
+ * lm_pool_run calls fn(ctx, i, n) for i = 0..n-1 (n capped at lm_pool_threads()), part 0 on
+ * the caller, and returns when all are done. lm_pool_range splits [0, count) evenly: part i
+ * gets [lo, hi); lm_pool_range16 the same in whole groups of 16 (no two parts write one cache
+ * line of a float row), false when the part is empty. */
 #define LM_POOL_MAX 64 /* lm_pool_threads() never exceeds it: per-part arrays can use it */
 typedef void (*lm_pool_fn)(void *ctx, size_t part, size_t nparts);
 void lm_pool_run(size_t n, lm_pool_fn fn, void *ctx);
 size_t lm_pool_threads(void);
 void lm_pool_set_threads(size_t n);
 void lm_pool_range(size_t count, size_t part, size_t nparts, size_t *lo, size_t *hi);
+bool lm_pool_range16(size_t count, size_t part, size_t nparts, size_t *lo, size_t *hi);
+/* A matrix-vector product y = alpha op(A) x + beta y (A (rows, cols), row stride lda) as a
+ * pool job: each part computes a range of y (lm_gemv's split, lm_sgemv's). */
+typedef struct lm_gemv_job {
+    bool ta;
+    size_t rows, cols, lda;
+    float alpha, beta;
+    const float *A, *x;
+    float *y;
+} lm_gemv_job;
 
 
 /* Element-wise helpers over contiguous arrays. */

@@ -48,15 +48,6 @@ typedef struct gemm_job {
     float *C;
 } gemm_job;
 
-/* [lo, hi) of n in whole groups of 16 (no two parts write one cache line of a row). */
-static bool part_range(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)
-{
-    lm_pool_range((n + 15) / 16, part, nparts, lo, hi);
-    *lo *= 16;
-    *hi = *hi * 16 < n ? *hi * 16 : n;
-    return *lo < *hi;
-}
-
 /* Part of C by rows when it has at least as many rows as columns, else by columns: each part
  * packs the whole of the other, smaller operand. */
 static void gemm_part(void *ctx, size_t part, size_t nparts)
@@ -65,31 +56,23 @@ static void gemm_part(void *ctx, size_t part, size_t nparts)
     size_t lo, hi;
     CBLAS_TRANSPOSE ta = j->ta ? CblasTrans : CblasNoTrans, tb = j->tb ? CblasTrans : CblasNoTrans;
     if (j->M >= j->N) {
-        if (part_range(j->M, part, nparts, &lo, &hi))
+        if (lm_pool_range16(j->M, part, nparts, &lo, &hi))
             cblas_sgemm(CblasRowMajor, ta, tb, (int)(hi - lo), (int)j->N, (int)j->K, j->alpha,
                         j->ta ? j->A + lo : j->A + lo * j->lda, (int)j->lda, j->B, (int)j->ldb,
                         j->beta, j->C + lo * j->ldc, (int)j->ldc);
-    } else if (part_range(j->N, part, nparts, &lo, &hi)) {
+    } else if (lm_pool_range16(j->N, part, nparts, &lo, &hi)) {
         cblas_sgemm(CblasRowMajor, ta, tb, (int)j->M, (int)(hi - lo), (int)j->K, j->alpha, j->A,
                     (int)j->lda, j->tb ? j->B + lo * j->ldb : j->B + lo, (int)j->ldb, j->beta,
                     j->C + lo, (int)j->ldc);
     }
 }
 
-typedef struct gemv_job {
-    bool ta;
-    size_t rows, cols, lda;
-    float alpha, beta;
-    const float *A, *x;
-    float *y;
-} gemv_job;
-
 /* y = alpha op(A) x + beta y, A (rows, cols) row-major: a part of y's entries. */
 static void gemv_part(void *ctx, size_t part, size_t nparts)
 {
-    const gemv_job *j = ctx;
+    const lm_gemv_job *j = ctx;
     size_t lo, hi;
-    if (!part_range(j->ta ? j->cols : j->rows, part, nparts, &lo, &hi))
+    if (!lm_pool_range16(j->ta ? j->cols : j->rows, part, nparts, &lo, &hi))
         return;
     if (j->ta)
         cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->rows, (int)(hi - lo), j->alpha, j->A + lo,
@@ -103,7 +86,7 @@ static void blas_gemv(bool ta, size_t rows, size_t cols, float alpha, const floa
                       const float *x, float beta, float *y)
 {
     if (lm_blas_split() && (double)rows * cols >= SPLIT_MIN_GEMV) {
-        gemv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
+        lm_gemv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
         lm_pool_run(lm_pool_threads(), gemv_part, &j);
         return;
     }

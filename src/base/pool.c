@@ -236,3 +236,11 @@ void lm_pool_range(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)
     *lo = n * part / nparts;
     *hi = n * (part + 1) / nparts;
 }
+
+bool lm_pool_range16(size_t n, size_t part, size_t nparts, size_t *lo, size_t *hi)
+{
+    lm_pool_range((n + 15) / 16, part, nparts, lo, hi);
+    *lo *= 16;
+    *hi = *hi * 16 < n ? *hi * 16 : n;
+    return *lo < *hi;
+}

@@ -481,9 +481,8 @@ static void gemv_part(void *ctx, size_t part, size_t nparts)
     const gemv_job *j = ctx;
     size_t lo, hi;
     /* Parts of whole groups of 16 rows, so no two threads write one cache line of y. */
-    lm_pool_range((j->m->rows + 15) / 16, part, nparts, &lo, &hi);
-    hi = hi * 16 < j->m->rows ? hi * 16 : j->m->rows;
-    rows_with(j->m, lo * 16, hi, j->x, j->a, j->y);
+    if (lm_pool_range16(j->m->rows, part, nparts, &lo, &hi))
+        rows_with(j->m, lo, hi, j->x, j->a, j->y);
 }
 
 /* Matrices below this many weights run on the calling thread (a pool dispatch costs a few

@@ -163,23 +163,11 @@ const char *lm_gemm_kernel_name(void)
 }
 
 #ifdef LM_SGEMM_X86
-typedef struct sv_job {
-    bool ta;
-    size_t rows, cols, lda;
-    float alpha, beta;
-    const float *A, *x;
-    float *y;
-} sv_job;
-
 static void sgemv_part(void *ctx, size_t part, size_t nparts)
 {
-    const sv_job *j = ctx;
-    size_t n = j->ta ? j->cols : j->rows, lo, hi;
-    /* Parts of whole groups of 16 entries of y, so no two threads write one cache line. */
-    lm_pool_range((n + 15) / 16, part, nparts, &lo, &hi);
-    lo *= 16;
-    hi = hi * 16 < n ? hi * 16 : n;
-    if (lo >= hi)
+    const lm_gemv_job *j = ctx;
+    size_t lo, hi;
+    if (!lm_pool_range16(j->ta ? j->cols : j->rows, part, nparts, &lo, &hi))
         return;
     if (j->ta)
         lm_sgemv_cols_avx512(lo, hi, j->rows, j->alpha, j->A, j->lda, j->x, j->beta, j->y);
@@ -196,7 +184,7 @@ void lm_sgemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, si
 {
 #ifdef LM_SGEMM_X86
     if (cpu_avx512()) {
-        sv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
+        lm_gemv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
         size_t n;
         if (lm_mul_ok(rows, cols, &n) && n < POOL_MIN_GEMV)
             sgemv_part(&j, 0, 1);
