@@ -174,6 +174,11 @@ size_t lm_pool_threads(void);
 void lm_pool_set_threads(size_t n);
 void lm_pool_range(size_t count, size_t part, size_t nparts, size_t *lo, size_t *hi);
 bool lm_pool_range16(size_t count, size_t part, size_t nparts, size_t *lo, size_t *hi);
+/* Below these sizes a product runs on the calling thread: a pool dispatch costs a few
+ * microseconds, which a part of under a million multiply-adds (or a matrix-vector product of
+ * under 2^18 weights) does not win back. */
+#define LM_POOL_MIN_MACS ((size_t)1 << 20)
+#define LM_POOL_MIN_GEMV ((size_t)1 << 18)
 /* A matrix-vector product y = alpha op(A) x + beta y (A (rows, cols), row stride lda) as a
  * pool job: each part computes a range of y (lm_gemv's split, lm_sgemv's). */
 typedef struct lm_gemv_job {

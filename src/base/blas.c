@@ -28,16 +28,16 @@ static void own_threads_init(void)
         openblas_set_num_threads(1);
 }
 
-bool lm_blas_split(void)
+static bool blas_own_threads(void)
 {
     pthread_once(&own_threads_once, own_threads_init);
-    return own_threads && lm_pool_threads() > 1;
+    return own_threads;
 }
 
-/* Products below these sizes run on the calling thread (a pool dispatch costs a few
- * microseconds; a part below about a million multiply-adds gains nothing from a second core). */
-#define SPLIT_MIN_MACS ((double)(1 << 20))
-#define SPLIT_MIN_GEMV ((double)(1 << 18))
+bool lm_blas_split(void)
+{
+    return blas_own_threads() && lm_pool_threads() > 1;
+}
 
 typedef struct gemm_job {
     bool ta, tb;
@@ -85,7 +85,7 @@ static void gemv_part(void *ctx, size_t part, size_t nparts)
 static void blas_gemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, size_t lda,
                       const float *x, float beta, float *y)
 {
-    if (lm_blas_split() && (double)rows * cols >= SPLIT_MIN_GEMV) {
+    if (lm_blas_split() && (double)rows * cols >= LM_POOL_MIN_GEMV) {
         lm_gemv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
         lm_pool_run(lm_pool_threads(), gemv_part, &j);
         return;
@@ -122,7 +122,7 @@ void lm_gemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const 
         lm_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    if (lm_blas_split() && (double)M * N * K >= SPLIT_MIN_MACS) {
+    if (lm_blas_split() && (double)M * N * K >= LM_POOL_MIN_MACS) {
         gemm_job j = {ta, tb, M, N, K, alpha, beta, A, B, lda, ldb, ldc, C};
         lm_pool_run(lm_pool_threads(), gemm_part, &j);
         return;
@@ -214,8 +214,7 @@ const char *lm_blas_core_name(void)
 void lm_blas_set_threads(int n)
 {
     if (n > 0) {
-        pthread_once(&own_threads_once, own_threads_init);
-        openblas_set_num_threads(own_threads ? 1 : n);
+        openblas_set_num_threads(blas_own_threads() ? 1 : n);
         lm_pool_set_threads((size_t)n);
     }
 }

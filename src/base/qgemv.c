@@ -485,10 +485,6 @@ static void gemv_part(void *ctx, size_t part, size_t nparts)
         rows_with(j->m, lo, hi, j->x, j->a, j->y);
 }
 
-/* Matrices below this many weights run on the calling thread (a pool dispatch costs a few
- * microseconds). */
-#define POOL_MIN_WEIGHTS ((size_t)1 << 18)
-
 /* Rows decoded per lm_gemm call: about 256 KiB of float32, at least 16 rows. */
 #define QGEMM_BLOCK_FLOATS 65536
 
@@ -520,7 +516,7 @@ void lm_qgemv(const lm_qmat *m, const float *x, float *y)
 {
     size_t threads = lm_pool_threads();
     if (m->type == LM_QT_F32 || threads < 2 || m->rows < 64 ||
-        m->rows * m->cols < POOL_MIN_WEIGHTS) {
+        m->rows * m->cols < LM_POOL_MIN_GEMV) {
         lm_qgemv_rows(m, 0, m->rows, x, y);
         return;
     }

@@ -107,10 +107,6 @@ static void tiles_part(void *ctx, size_t part, size_t nparts)
 }
 #endif
 
-/* Products below this many multiply-adds run on the calling thread (a pool dispatch costs a
- * few microseconds). */
-#define POOL_MIN_MACS ((size_t)1 << 20)
-
 void lm_sgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
 {
@@ -143,7 +139,7 @@ void lm_sgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const
             j.pb = w + na;
             size_t parts = lm_pool_threads(), macs = M * N;
             j.split_rows = j.mp >= parts * 4 || j.mp > j.np;
-            if (!lm_mul_ok(macs, K, &macs) || macs >= POOL_MIN_MACS) {
+            if (!lm_mul_ok(macs, K, &macs) || macs >= LM_POOL_MIN_MACS) {
                 lm_pool_run(parts, pack_part, &j);
                 lm_pool_run(parts, tiles_part, &j);
             } else {
@@ -176,9 +172,6 @@ static void sgemv_part(void *ctx, size_t part, size_t nparts)
 }
 #endif
 
-/* Matrices below this many entries run on the calling thread. */
-#define POOL_MIN_GEMV ((size_t)1 << 18)
-
 void lm_sgemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, size_t lda,
               const float *x, float beta, float *y)
 {
@@ -186,7 +179,7 @@ void lm_sgemv(bool ta, size_t rows, size_t cols, float alpha, const float *A, si
     if (cpu_avx512()) {
         lm_gemv_job j = {ta, rows, cols, lda, alpha, beta, A, x, y};
         size_t n;
-        if (lm_mul_ok(rows, cols, &n) && n < POOL_MIN_GEMV)
+        if (lm_mul_ok(rows, cols, &n) && n < LM_POOL_MIN_GEMV)
             sgemv_part(&j, 0, 1);
         else
             lm_pool_run(lm_pool_threads(), sgemv_part, &j);
