@@ -357,6 +357,20 @@ LM_API int lm_mix_tune_n(const lm_model *const *parts, size_t n, const int32_t *
                          size_t n_ids, size_t bptt, double *weights, double *ppl,
                          lm_error *err);
 
+/* As lm_model_mix_n, with weights that follow the parts' recent success when decay is in
+ * (0, 1] (Bayesian interpolation with forgetting): each nested two-part mixture's weight has
+ * logit lambda_t = logit lambda + r_t, where r_t sums D^(t - i) (log p_a(x_i) - log p_b(x_i))
+ * over the stream's earlier targets i < t (kept within +-30). decay 0 is lm_model_mix_n; 1 is
+ * the exact posterior. LM_EINVAL also for a decay outside [0, 1]. */
+LM_API int lm_model_mix_dyn(lm_model **parts, size_t n, const double *weights, double decay,
+                            lm_model **out, lm_error *err);
+/* As lm_mix_tune_n for the mixture of lm_model_mix_dyn: *decay 0 tunes fixed weights (EM);
+ * *decay in (0, 1] tunes the weights at that decay; *decay < 0 also chooses the decay (0 or
+ * one of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1) and leaves it in *decay. */
+LM_API int lm_mix_tune_dyn(const lm_model *const *parts, size_t n, const int32_t *ids,
+                           size_t n_ids, size_t bptt, double *weights, double *decay,
+                           double *ppl, lm_error *err);
+
 /* ---- evaluation -------------------------------------------------------------------------- */
 
 typedef struct lm_eval_result {

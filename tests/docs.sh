@@ -113,7 +113,9 @@ make_files() {
         printf 'hello\nhow are you?\n' | "$L" chat -n 5 "$tmp/lstm.h5" --session "$tmp/s-lstm.h5" &&
         printf 'hello\n' | "$L" chat -n 5 "$tmp/tf.h5" --session "$tmp/s-tf.h5" &&
         printf 'hello\n' | "$L" chat -n 5 "$tmp/ng.h5" --session "$tmp/s-ng.h5" &&
-        printf 'hello\nhi\n' | "$L" chat -n 5 "$tmp/lstm.h5" --mix "$tmp/ng.h5" --session "$tmp/s-mix.h5"
+        printf 'hello\nhi\n' | "$L" chat -n 5 "$tmp/lstm.h5" --mix "$tmp/ng.h5" --session "$tmp/s-mix.h5" &&
+        printf 'hello\nhi\n' | "$L" chat -n 5 "$tmp/lstm.h5" --mix "$tmp/ng.h5" --mix-decay 0.9 \
+            --session "$tmp/s-mixd.h5"
 }
 if ! make_files > "$tmp/make.out" 2>&1; then
     bad "making the sample files"

@@ -1,8 +1,10 @@
 #!/bin/sh
 # kinds.sh - every model kind through every command: an LSTM, an RWKV, a transformer, a
 # Kneser-Ney n-gram (HDF5), the same n-gram as an ARPA file, and a mixture of the LSTM with
-# the n-gram go through eval, generate, chat (piped), memory and info with the same options;
-# a tuned mixture is no worse than either part, nor a tuned three-part one than two parts.
+# the n-gram (with fixed weights and with weights that follow the evidence) go through eval,
+# generate, chat (piped), memory and info with the same options; a tuned mixture is no worse
+# than either part, nor a tuned three-part one than two parts, nor one with a chosen decay
+# than fixed weights.
 set -u
 name=kinds
 . "${srcdir:-.}/tests/testlib.sh"
@@ -23,9 +25,10 @@ done
 "$LSTMLM" ngram train -q --order 3 "$tmp/train.txt" -o "$tmp/ngram.h5" --arpa "$tmp/ngram.arpa" ||
     { echo "FAILED: training the n-gram"; exit 1; }
 
-for m in lstm rwkv transformer ngram ngram.arpa mix; do
+for m in lstm rwkv transformer ngram ngram.arpa mix mixdecay; do
     case $m in
     mix) file="$tmp/lstm.h5"; extra="--mix $tmp/ngram.h5 --lambda 0.6" ;;
+    mixdecay) file="$tmp/lstm.h5"; extra="--mix $tmp/ngram.h5 --lambda 0.6 --mix-decay 0.9" ;;
     ngram.arpa) file="$tmp/ngram.arpa"; extra="" ;;
     *) file="$tmp/$m.h5"; extra="" ;;
     esac
@@ -41,7 +44,7 @@ for m in lstm rwkv transformer ngram ngram.arpa mix; do
         'printf "hello\n" | "$LSTMLM" chat $extra "$file" --session "$tmp/$m.sess" -n 8 > /dev/null 2>&1 && [ -f "$tmp/$m.sess" ] && printf "and you?\n" | "$LSTMLM" chat $extra "$file" --session "$tmp/$m.sess" -n 8 > /dev/null 2> "$tmp/$m.sess.err"'
     check "$m: memory measures the state" \
         '"$LSTMLM" memory $extra "$file" --max-tokens 200 --quiet > "$tmp/$m.mem" 2>&1 && grep -q "state" "$tmp/$m.mem"'
-    if [ $m != mix ]; then
+    if [ $m != mix ] && [ $m != mixdecay ]; then
         check "$m: info describes it" \
             '"$LSTMLM" info "$file" > "$tmp/$m.info" && grep -q "^arch" "$tmp/$m.info" && grep -q "^vocabulary" "$tmp/$m.info"'
     fi
@@ -62,6 +65,10 @@ check "eval --tune-lambda reports the weight and beats both parts" \
 # the weights it prints, given back as --lambda, give the same perplexity.
 check "a three-part mixture: tuned no worse than two parts, its printed weights repeat it" \
     '"$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --tune-lambda "$tmp/valid.txt" "$tmp/valid.txt" > "$tmp/t2" 2>/dev/null && "$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/rwkv.h5" --mix "$tmp/ngram.h5" --tune-lambda "$tmp/valid.txt" "$tmp/valid.txt" > "$tmp/t3" 2> "$tmp/t3.err" && w=$(sed -n "s/^lambda \([0-9.]*,[0-9.]*\) .*/\1/p" "$tmp/t3.err") && [ -n "$w" ] && "$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/rwkv.h5" --mix "$tmp/ngram.h5" --lambda "$w" "$tmp/valid.txt" > "$tmp/t3b" && a=$(field perplexity "$tmp/t2") && b=$(field perplexity "$tmp/t3") && c=$(field perplexity "$tmp/t3b") && [ "$b" = "$c" ] && awk -v a="$a" -v b="$b" "BEGIN { exit !(b <= a + 0.01) }"'
+check "--mix-decay auto: the chosen decay and weights, given back, repeat the tuned perplexity" \
+    '"$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --mix-decay auto --tune-lambda "$tmp/valid.txt" "$tmp/valid.txt" > "$tmp/td" 2> "$tmp/td.err" && l=$(sed -n "s/^lambda \([0-9.]*\) decay \([0-9.]*\) .*/\1/p" "$tmp/td.err") && d=$(sed -n "s/^lambda \([0-9.]*\) decay \([0-9.]*\) .*/\2/p" "$tmp/td.err") && [ -n "$l" ] && [ -n "$d" ] && "$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --lambda "$l" --mix-decay "$d" "$tmp/valid.txt" > "$tmp/td2" && a=$(field perplexity "$tmp/t2") && b=$(field perplexity "$tmp/td") && c=$(field perplexity "$tmp/td2") && awk -v a="$a" -v b="$b" -v c="$c" "BEGIN { exit !(b <= a + 0.01 && c - b < 0.02 && b - c < 0.02) }"'
+check "--mix-decay: outside [0, 1], without --mix, or auto without --tune-lambda: exit 2, one line" \
+    '"$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --mix-decay 1.5 "$tmp/test.txt" > /dev/null 2> "$tmp/d1.err"; [ $? = 2 ] && grep -q -- "--mix-decay" "$tmp/d1.err" && "$LSTMLM" eval "$tmp/lstm.h5" --mix-decay 0.5 "$tmp/test.txt" > /dev/null 2> "$tmp/d2.err"; [ $? = 2 ] && grep -q -- "--mix-decay needs --mix" "$tmp/d2.err" && "$LSTMLM" chat "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --mix-decay auto < /dev/null > /dev/null 2> "$tmp/d3.err"; [ $? = 2 ] && grep -q -- "--mix-decay auto" "$tmp/d3.err" && [ "$(cat "$tmp/d1.err" "$tmp/d2.err" "$tmp/d3.err" | wc -l)" = 3 ]'
 check "--lambda with another count of weights than --mix models: exit 2, one line" \
     '"$LSTMLM" eval "$tmp/lstm.h5" --mix "$tmp/rwkv.h5" --mix "$tmp/ngram.h5" --lambda 0.5 "$tmp/test.txt" > /dev/null 2> "$tmp/c.err"; [ $? = 2 ] && grep -q -- "--lambda: 1 weight for 2 --mix models" "$tmp/c.err" && [ "$(wc -l < "$tmp/c.err")" = 1 ]'
 check "a vocabulary mismatch is one line, exit 1" \

@@ -286,6 +286,140 @@ static void test_mixture_n(void)
     }
 }
 
+/* With a decay, each target's weight follows the evidence so far, as written out here in
+ * double precision; steps agree with the scoring; states copy, save and load mid-text with
+ * their evidence; decay 0 is the fixed mixture; a decay outside [0, 1] is refused. */
+static void test_mixture_dynamic(void)
+{
+    lm_error err;
+    const int32_t *test = text + NT / 2;
+    size_t nt = NT / 2;
+    const double lambda = 0.4, D = 0.8;
+    lm_rng_seed(&rng, 7);
+    lm_model *parts[2] = {neural(), ngram(3)}, *x = NULL;
+    float *la, *lb;
+    int32_t *ta, *tb;
+    size_t ka, kb;
+    CU_ASSERT_FATAL(lm_model_logprobs(parts[0], test, nt, 1, 16, &la, &ta, &ka, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_model_logprobs(parts[1], test, nt, 1, 16, &lb, &tb, &kb, &err) == LM_OK);
+    double want = 0, fixed = 0, r = 0, moved = 0;
+    for (size_t i = 0; i < ka; i++) {
+        double lt = 1 / (1 + exp(-(log(lambda / (1 - lambda)) + r)));
+        want -= log(lt * exp((double)la[i]) + (1 - lt) * exp((double)lb[i]));
+        fixed -= log(lambda * exp((double)la[i]) + (1 - lambda) * exp((double)lb[i]));
+        moved = fmax(moved, fabs(lt - lambda));
+        r = fmin(30, fmax(-30, D * (r + la[i] - lb[i])));
+    }
+    want = exp(want / (double)ka);
+    fixed = exp(fixed / (double)ka);
+    double w[2] = {lambda, 1 - lambda};
+    CU_ASSERT_FATAL(lm_model_mix_dyn(parts, 2, w, D, &x, &err) == LM_OK);
+    printf("\n  fixed %.4f, decay %.1f %.4f (weight moved up to %.3f)", fixed, D, want, moved);
+    CU_ASSERT(moved > 0.1);
+    LM_ASSERT_CLOSE(ppl(x, test, nt), want, 0, 1e-5);
+    lm_rng_seed(&rng, 7);
+    lm_model *y = NULL, *q[2] = {neural(), ngram(3)};
+    CU_ASSERT_FATAL(lm_model_mix_dyn(q, 2, w, 0.0, &y, &err) == LM_OK);
+    LM_ASSERT_CLOSE(ppl(y, test, nt), fixed, 0, 1e-5);
+    /* Steps: normalised, the scoring's targets, and states that continue exactly. */
+    lm_state *s = NULL, *c = NULL, *l = NULL, *st = NULL;
+    CU_ASSERT_FATAL(lm_state_create(x, &s, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_create(x, &c, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_create(x, &l, &err) == LM_OK);
+    float row[V], row2[V], row3[V];
+    float *lp;
+    int32_t *tg;
+    size_t k;
+    CU_ASSERT_FATAL(lm_model_logprobs(x, test, 60, 1, 16, &lp, &tg, &k, &err) == LM_OK);
+    int ok = 1;
+    for (size_t i = 0; i + 1 < 60; i++) {
+        CU_ASSERT_FATAL(lm_step(x, s, test[i], row, &err) == LM_OK);
+        double sum = 0;
+        for (int v = 0; v < V; v++)
+            sum += exp((double)row[v]);
+        ok &= fabs(sum - 1) < 1e-5 && fabs(row[test[i + 1]] - lp[i]) < 1e-5;
+    }
+    CU_ASSERT(ok);
+    CU_ASSERT_EQUAL(lm_state_bytes(s), 2 * V * sizeof(float) + sizeof(double) + 16 * sizeof(float) +
+                                           2 * sizeof(int32_t));
+    char path[512];
+    snprintf(path, sizeof path, "%s/mix-dyn-state.h5", th_tmpdir());
+    CU_ASSERT_FATAL(lm_state_copy(c, s, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_save(s, path, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_state_load(l, path, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(x, s, test[60], row, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(x, c, test[60], row2, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(x, l, test[60], row3, &err) == LM_OK);
+    CU_ASSERT(!memcmp(row, row2, sizeof row) && !memcmp(row, row3, sizeof row));
+    /* A fixed mixture's state has no evidence: refused, and the state left as it was. */
+    CU_ASSERT_FATAL(lm_state_create(y, &st, &err) == LM_OK);
+    snprintf(path, sizeof path, "%s/mix-fixed-state.h5", th_tmpdir());
+    CU_ASSERT_FATAL(lm_state_save(st, path, &err) == LM_OK);
+    CU_ASSERT(lm_state_load(l, path, &err) != LM_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "evidence"));
+    CU_ASSERT_FATAL(lm_step(x, l, test[61], row3, &err) == LM_OK);
+    CU_ASSERT_FATAL(lm_step(x, s, test[61], row, &err) == LM_OK);
+    CU_ASSERT(!memcmp(row, row3, sizeof row));
+    lm_model *bad[2] = {neural(), ngram(3)}, *z = NULL;
+    CU_ASSERT(lm_model_mix_dyn(bad, 2, w, 1.5, &z, &err) == LM_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "decay"));
+    free(lp);
+    free(tg);
+    free(la);
+    free(lb);
+    free(ta);
+    free(tb);
+    lm_state_free(s);
+    lm_state_free(c);
+    lm_state_free(l);
+    lm_state_free(st);
+    lm_model_free(x);
+    lm_model_free(y);
+}
+
+/* A text whose stretches one part knows by heart (copies of the 5-gram's training text) and
+ * others it does not (uniform noise): choosing the decay finds one above 0, beats the best
+ * fixed weights, and the model built with what it chose scores what it reported. */
+static void test_tune_dynamic(void)
+{
+    enum { N = 480, BLOCK = 40 };
+    static int32_t mixed[N];
+    lm_rng r;
+    lm_rng_seed(&r, 5);
+    for (size_t i = 0; i < N; i++)
+        mixed[i] = (i / BLOCK) % 2 ? (int32_t)(LM_N_SPECIAL + lm_rng_next(&r) % (V - LM_N_SPECIAL))
+                                   : text[i % (NT / 2)];
+    lm_rng_seed(&rng, 7);
+    lm_model *p[2] = {neural(), ngram(5)};
+    lm_error err;
+    double wf[2], wd[2], df = 0, dd = -1, pf = 0, pd = 0, d9 = 0.9, w9[2], p9 = 0;
+    CU_ASSERT_FATAL(
+        lm_mix_tune_dyn((const lm_model *const *)p, 2, mixed, N, 16, wf, &df, &pf, &err) == LM_OK);
+    CU_ASSERT_FATAL(
+        lm_mix_tune_dyn((const lm_model *const *)p, 2, mixed, N, 16, wd, &dd, &pd, &err) == LM_OK);
+    CU_ASSERT_FATAL(
+        lm_mix_tune_dyn((const lm_model *const *)p, 2, mixed, N, 16, w9, &d9, &p9, &err) == LM_OK);
+    printf("\n  fixed %.3f at %.3f; decay %.2f: %.3f at %.3f; decay 0.9: %.3f at %.3f", pf, wf[0],
+           dd, pd, wd[0], p9, w9[0]);
+    CU_ASSERT(df == 0 && d9 == 0.9);
+    CU_ASSERT(dd > 0 && pd < 0.97 * pf && pd <= p9 * (1 + 1e-6));
+    LM_ASSERT_CLOSE(wd[0] + wd[1], 1.0, 0, 1e-9);
+    lm_model *x = NULL;
+    CU_ASSERT_FATAL(lm_model_mix_dyn(p, 2, wd, dd, &x, &err) == LM_OK);
+    LM_ASSERT_CLOSE(ppl(x, mixed, N), pd, 0, 1e-4);
+    lm_model_free(x);
+    /* The weight tuned at decay 0.9 is a minimum there. */
+    for (double dw = -0.05; dw <= 0.051; dw += 0.1) {
+        double w[2] = {fmin(1, fmax(0, w9[0] + dw)), 0};
+        w[1] = 1 - w[0];
+        lm_rng_seed(&rng, 7);
+        lm_model *a[2] = {neural(), ngram(5)}, *m = NULL;
+        CU_ASSERT_FATAL(lm_model_mix_dyn(a, 2, w, 0.9, &m, &err) == LM_OK);
+        CU_ASSERT(ppl(m, mixed, N) >= p9 * (1 - 1e-6));
+        lm_model_free(m);
+    }
+}
+
 /* Mixing models of different vocabularies is refused and frees both. */
 static void test_mismatch(void)
 {
@@ -322,6 +456,8 @@ int main(void)
         {"the tuned mixture weight is a minimum", test_tune},
         {"mixtures refuse a vocabulary mismatch and a bad weight", test_mismatch},
         {"three-part mixtures: the weights exact, the tuned ones a minimum", test_mixture_n},
+        {"mixture weights that follow the evidence: exact, steps, states", test_mixture_dynamic},
+        {"choosing the mixture decay beats fixed weights where one part recalls", test_tune_dynamic},
         {NULL, NULL},
     };
     return th_run("lm", tests);

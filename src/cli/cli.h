@@ -117,7 +117,8 @@ enum {
     CLI_O_SEED,
     CLI_O_THREADS,
     CLI_O_MIX,
-    CLI_O_LAMBDA
+    CLI_O_LAMBDA,
+    CLI_O_MIX_DECAY
 };
 #define CLI_SAMPLING_LONGOPTS                                                                      \
     {"temperature", required_argument, NULL, 't'}, {"top-k", required_argument, NULL, CLI_O_TOPK}, \
@@ -166,10 +167,12 @@ int cli_sampling_option(cli_sampling *s, int c, const char *arg);
 /* ---- model loading shared by eval, generate, chat, memory and serve -----------------------
  * --mix OTHER (another model over the same vocabulary; up to CLI_MIX_MAX of them) and
  * --lambda X[,Y...] (the weights of MODEL and of every --mix but the last, which gets the
- * rest; [equal weights]). */
+ * rest; [equal weights]) and --mix-decay D|auto (weights that follow the parts' recent
+ * success, lm_model_mix_dyn; auto: chosen with --tune-lambda). */
 #define CLI_MIX_LONGOPTS                                                                           \
-    {"mix", required_argument, NULL, CLI_O_MIX}, {                                                 \
-        "lambda", required_argument, NULL, CLI_O_LAMBDA                                            \
+    {"mix", required_argument, NULL, CLI_O_MIX}, {"lambda", required_argument, NULL, CLI_O_LAMBDA}, \
+    {                                                                                              \
+        "mix-decay", required_argument, NULL, CLI_O_MIX_DECAY                                      \
     }
 
 #define CLI_MIX_MAX 7
@@ -178,20 +181,24 @@ typedef struct cli_mix {
     size_t n_paths;
     double lambda[CLI_MIX_MAX]; /* n_lambda weights given with --lambda; 0: none */
     size_t n_lambda;
+    double decay; /* --mix-decay: [0, 1], or -1 for auto; 0: fixed weights */
+    bool decay_set;
 } cli_mix;
 
 void cli_mix_init(cli_mix *x);
 /* As cli_sampling_option, for --mix and --lambda. */
 int cli_mix_option(cli_mix *x, int c, const char *arg);
-/* After the options: EXIT_USAGE with one line when --lambda goes without --mix, gives another
- * number of weights than the --mix count, or weights summing above 1; else -1. */
-int cli_mix_usage(const char *cmd, const cli_mix *x);
+/* After the options: EXIT_USAGE with one line when --lambda or --mix-decay goes without --mix,
+ * --lambda gives another number of weights than the --mix count or weights summing above 1, or
+ * --mix-decay auto goes without a text to tune on (tune, NULL for none); else -1. */
+int cli_mix_usage(const char *cmd, const cli_mix *x, const char *tune);
 void cli_mix_help(void);
 /* The options generate and chat share: cli_sampling_option, then cli_mix_option. */
 int cli_generation_option(cli_sampling *s, cli_mix *x, int c, const char *arg);
 /* Loads the model at path (any kind); with --mix paths, the mixture of it and those models,
  * with the --lambda weights or, when tune names a held-out text, the weights that fit that
- * text best (reported on standard error as "lambda X[,Y...]", the --lambda that repeats it). */
+ * text best (reported on standard error as "lambda X[,Y...]", the --lambda that repeats it,
+ * then "decay D" with a --mix-decay). */
 int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t bptt,
                    lm_model **out, lm_error *err);
 

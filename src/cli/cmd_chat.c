@@ -47,6 +47,8 @@ static void help(void)
            "  --mix OTHER                interpolate with a second model over the same\n"
            "                             vocabulary: p = lambda p_MODEL + (1 - lambda) p_OTHER\n"
            "  --lambda X                 the weight of MODEL in the mixture [0.5]\n"
+           "  --mix-decay D              weights that follow the parts' recent success (see\n"
+           "                             lstmlm-eval(1)) [0 = fixed]\n"
            "  --system TEXT              opening text fed before the first turn\n"
            "  --prime-file FILE          opening turns (one per line) fed before the first\n"
            "  --session FILE             resume the conversation saved in FILE (if it exists)\n"
@@ -315,7 +317,7 @@ int cmd_chat(int argc, char **argv)
     lm_chat_opts co = a.co;
     cli_sampling cs = a.cs;
     cli_mix mix = a.mix;
-    int mu = cli_mix_usage("chat", &mix);
+    int mu = cli_mix_usage("chat", &mix, NULL);
     if (mu >= 0)
         return mu;
     const char *system = a.system, *prime = a.prime, *session_path = a.session_path;

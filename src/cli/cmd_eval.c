@@ -25,7 +25,9 @@ static void help(void)
            "                     toolkit, read as whitespace by default)\n"
            "  --lowercase        lower-case the texts as they are read\n"
            "  --tune-lambda FILE with --mix: pick the weight that minimises the perplexity of\n"
-           "                     FILE (held-out text, not the test text), then evaluate\n"
+           "                     FILE (held-out text, not the test text), then evaluate;\n"
+           "                     with --mix-decay D the weights at that decay, with\n"
+           "                     --mix-decay auto the decay too (0 or 0.5 .. 1)\n"
            "  --threads N        OpenBLAS and lstmlm threads [library default]\n"
            "  -h, --help         this text\n\n"
            "Exit status: 0 done, 1 failure, 2 bad usage.\n");
@@ -100,7 +102,7 @@ int cmd_eval(int argc, char **argv)
     size_t threads = a.threads;
     if (argc - optind < 2)
         return cli_usage("eval", "need MODEL and at least one TEXT file");
-    int mu = cli_mix_usage("eval", &mix);
+    int mu = cli_mix_usage("eval", &mix, tune);
     if (mu >= 0)
         return mu;
     if (tune && !mix.n_paths)

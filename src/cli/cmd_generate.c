@@ -93,7 +93,7 @@ int cmd_generate(int argc, char **argv)
     }
     cli_sampling cs = a.cs;
     cli_mix mix = a.mix;
-    int mu = cli_mix_usage("generate", &mix);
+    int mu = cli_mix_usage("generate", &mix, NULL);
     if (mu >= 0)
         return mu;
     const char *prompt = a.prompt, *pfile = a.pfile;

@@ -66,6 +66,8 @@ static void help(void)
            "  --threads N            OpenBLAS and lstmlm threads; 0 = library default [1]\n"
            "  --mix OTHER            probe each MODEL mixed with OTHER (same vocabulary)\n"
            "  --lambda X             the weight of each MODEL in that mixture [0.5]\n"
+           "  --mix-decay D          weights that follow the parts' recent success (see\n"
+           "                         lstmlm-eval(1)) [0 = fixed]\n"
            "  -q, --quiet            no progress on stderr\n"
            "  -h, --help             this text\n\n"
            "A transformer's cache grows by 2 x layers x embed x 4 bytes per token up to its\n"
@@ -477,7 +479,7 @@ int cmd_memory(int argc, char **argv)
     size_t max_tokens = a.max_tokens, threads = a.threads;
     bool quiet = a.quiet;
     cli_mix mix = a.mix;
-    int mu = cli_mix_usage("memory", &mix);
+    int mu = cli_mix_usage("memory", &mix, NULL);
     if (mu >= 0)
         return mu;
     if (optind >= argc)

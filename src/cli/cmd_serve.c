@@ -66,6 +66,8 @@ static void help(void)
            "  --mix OTHER                interpolate with a second model over the same\n"
            "                             vocabulary: p = lambda p_MODEL + (1 - lambda) p_OTHER\n"
            "  --lambda X                 the weight of MODEL in the mixture [0.5]\n"
+           "  --mix-decay D              weights that follow the parts' recent success (see\n"
+           "                             lstmlm-eval(1)) [0 = fixed]\n"
            "  -q, --quiet                no access log on standard error\n"
            "  -h, --help                 this text\n\n"
            "Exit status: 0 stopped by a signal, 1 failure (cannot load or listen, built\n"
@@ -214,7 +216,7 @@ int cmd_serve(int argc, char **argv)
     }
     if (argc - optind != 1)
         return cli_usage("serve", "need one MODEL");
-    int mu = cli_mix_usage("serve", &mix);
+    int mu = cli_mix_usage("serve", &mix, NULL);
     if (mu >= 0)
         return mu;
     if (o.default_tokens > o.max_tokens)

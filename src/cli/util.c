@@ -451,15 +451,27 @@ int cli_mix_option(cli_mix *x, int c, const char *arg)
         return 1;
     case CLI_O_LAMBDA:
         return mix_weights(x, arg);
+    case CLI_O_MIX_DECAY:
+        x->decay_set = true;
+        if (!strcmp(arg, "auto")) {
+            x->decay = -1;
+            return 1;
+        }
+        return cli_real(arg, &x->decay, 0, 1, "a decay in [0, 1] or \"auto\"");
     default:
         return -1;
     }
 }
 
-int cli_mix_usage(const char *cmd, const cli_mix *x)
+int cli_mix_usage(const char *cmd, const cli_mix *x, const char *tune)
 {
     if (x->n_lambda && !x->n_paths)
         return cli_usage(cmd, "--lambda needs --mix OTHER");
+    if (x->decay_set && !x->n_paths)
+        return cli_usage(cmd, "--mix-decay needs --mix OTHER");
+    if (x->decay < 0 && !tune)
+        return cli_usage(cmd, "--mix-decay auto chooses the decay with eval's --tune-lambda "
+                              "FILE; give a number here");
     if (x->n_lambda && x->n_lambda != x->n_paths)
         return cli_usage(cmd, "--lambda: %zu weight%s for %zu --mix model%s (give the weights "
                          "of MODEL and of every --mix but the last, which gets the rest)",
@@ -485,7 +497,11 @@ void cli_mix_help(void)
            "                     (e.g. an LSTM with a 5-gram): p = lambda p_MODEL +\n"
            "                     (1 - lambda) p_OTHER; repeat for more parts (up to 7)\n"
            "  --lambda X[,Y..]   the weight of MODEL in [0, 1] [0.5]; with several --mix,\n"
-           "                     those of MODEL and of each --mix but the last [equal]\n");
+           "                     those of MODEL and of each --mix but the last [equal]\n"
+           "  --mix-decay D      weights that follow the parts' recent success: the odds\n"
+           "                     of each part grow with its likelihood of the text so far,\n"
+           "                     older tokens counting D times less per step (0 = fixed\n"
+           "                     weights, 1 = all of it) [0]\n");
 }
 
 int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t bptt,
@@ -503,7 +519,7 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
         *out = rc ? NULL : parts[0];
         return rc;
     }
-    double w[CLI_MIX_MAX + 1];
+    double w[CLI_MIX_MAX + 1], decay = x->decay;
     for (size_t i = 0; i + 1 < n; i++)
         w[i] = x->n_lambda ? x->lambda[i] : 1.0 / (double)n;
     if (tune) {
@@ -513,8 +529,8 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
         size_t n_ids = 0;
         double ppl = 0;
         if (!(rc = lm_corpus_read(tune, &t, lm_model_vocab(parts[0]), &ids, &n_ids, NULL, err)))
-            rc = lm_mix_tune_n((const lm_model *const *)parts, n, ids, n_ids, bptt, w, &ppl,
-                               err);
+            rc = lm_mix_tune_dyn((const lm_model *const *)parts, n, ids, n_ids, bptt, w, &decay,
+                                 &ppl, err);
         free(ids);
         if (rc) {
             for (size_t i = 0; i < n; i++)
@@ -524,6 +540,8 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
         fprintf(stderr, "lambda ");
         for (size_t i = 0; i + 1 < n; i++)
             fprintf(stderr, "%s%.4f", i ? "," : "", w[i]);
+        if (x->decay_set)
+            fprintf(stderr, " decay %.4g", decay);
         fprintf(stderr, " (perplexity %.2f on %s)\n", ppl, tune);
     }
     /* The last part takes the rest (given weights leave it; tuned ones sum to 1 but nearly). */
@@ -531,7 +549,7 @@ int cli_load_model(const char *path, const cli_mix *x, const char *tune, size_t 
     for (size_t i = 0; i + 1 < n; i++)
         sum += w[i];
     w[n - 1] = sum < 1 ? 1 - sum : 0;
-    return lm_model_mix_n(parts, n, w, out, err);
+    return lm_model_mix_dyn(parts, n, w, decay, out, err);
 }
 
 /* ---- output locks ------------------------------------------------------------------------ */

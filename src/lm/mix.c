@@ -1,5 +1,12 @@
 /* mix.c - a linear mixture of two models over the same vocabulary, itself a model:
- * p(w | h) = lambda p_a(w | h) + (1 - lambda) p_b(w | h), each part carrying its own state. */
+ * p(w | h) = lambda_t p_a(w | h) + (1 - lambda_t) p_b(w | h), each part carrying its own state.
+ *
+ * With decay D = 0 the weight is fixed (lambda_t = lambda). With D in (0, 1] it follows the
+ * parts' recent success, as Bayesian interpolation does (the posterior of "a made this text"
+ * given the tokens so far, forgetting old evidence): logit lambda_t = logit lambda + r_t with
+ * r_t = sum over earlier targets i < t of D^(t - i) (log p_a(x_i) - log p_b(x_i)), so
+ * r_{t+1} = D (r_t + log p_a(x_t) - log p_b(x_t)). D = 1 is the exact posterior; a text that
+ * one part knows by heart (a 5-gram recalling a line of its training data) soon leans on it. */
 #include "lm/lm.h"
 #include "nn/nn.h"
 
@@ -11,13 +18,42 @@
 typedef struct mix {
     lm_model *a, *b;
     double lambda;
+    double decay; /* 0: fixed weights */
     size_t V;
 } mix;
 
+/* The log-odds r are kept within this bound: a weight within e^-30 of 0 or 1 can still
+ * recover after a few tokens. */
+#define MIX_MAX_ODDS 30.0
+
 typedef struct mix_state {
     lm_state *a, *b;
-    float *tmp; /* (V) the second part's log-probabilities */
+    float *tmp; /* (V) the second part's log-probabilities (with decay: of the last step) */
+    float *pa;  /* (V) with decay: the first part's log-probabilities of the last step */
+    double r;   /* with decay: the log-odds evidence for a so far */
+    int have;   /* with decay: pa and tmp hold the last step's predictions */
 } mix_state;
+
+/* The weight of a given the evidence r (log lambda_t and log(1 - lambda_t)). */
+static void mix_weights(const mix *x, double r, double *lla, double *llb)
+{
+    if (x->decay <= 0 || x->lambda <= 0 || x->lambda >= 1) {
+        *lla = log(x->lambda);
+        *llb = log1p(-x->lambda);
+        return;
+    }
+    double z = log(x->lambda) - log1p(-x->lambda) + r;
+    /* log sigma(z) = -softplus(-z), log(1 - sigma(z)) = -softplus(z). */
+    *lla = z > 0 ? -log1p(exp(-z)) : z - log1p(exp(z));
+    *llb = z > 0 ? -z - log1p(exp(-z)) : -log1p(exp(z));
+}
+
+/* r after seeing target x_t with the parts' log-probabilities la and lb. */
+static double mix_evidence(const mix *x, double r, double la, double lb)
+{
+    r = x->decay * (r + la - lb);
+    return r > MIX_MAX_ODDS ? MIX_MAX_ODDS : r < -MIX_MAX_ODDS ? -MIX_MAX_ODDS : r;
+}
 
 static void mx_free(void *impl)
 {
@@ -51,6 +87,11 @@ static size_t mx_describe(const void *impl, char *buf, size_t cap)
     char da[200], db[200];
     lm_model_describe(x->a, da, sizeof da);
     lm_model_describe(x->b, db, sizeof db);
+    if (x->decay > 0)
+        return (size_t)snprintf(buf, cap,
+                                "mixture %.4g x (%s) + %.4g x (%s), weights following "
+                                "the parts' recent success (decay %.4g)",
+                                x->lambda, da, 1.0 - x->lambda, db, x->decay);
     return (size_t)snprintf(buf, cap, "mixture %.4g x (%s) + %.4g x (%s)", x->lambda, da,
                             1.0 - x->lambda, db);
 }
@@ -62,6 +103,8 @@ static void mx_facts(const void *impl, lm_fact_fn fn, void *ud)
     fn(ud, "arch", "mixture");
     snprintf(v, sizeof v, "%.4g", x->lambda);
     fn(ud, "lambda", v);
+    snprintf(v, sizeof v, "%.4g%s", x->decay, x->decay > 0 ? "" : " (fixed weights)");
+    fn(ud, "decay", v);
     lm_model_describe(x->a, v, sizeof v);
     fn(ud, "part 1", v);
     lm_model_describe(x->b, v, sizeof v);
@@ -97,6 +140,7 @@ static void mx_state_free(void *st)
     lm_state_free(s->a);
     lm_state_free(s->b);
     free(s->tmp);
+    free(s->pa);
     free(s);
 }
 
@@ -104,7 +148,10 @@ static int mx_state_new(const void *impl, void **out, lm_error *err)
 {
     const mix *x = impl;
     mix_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->tmp = malloc(x->V * sizeof *s->tmp))) {
+    if (!s || !(s->tmp = malloc(x->V * sizeof *s->tmp)) ||
+        (x->decay > 0 && !(s->pa = malloc(x->V * sizeof *s->pa)))) {
+        if (s)
+            free(s->tmp);
         free(s);
         return lm_fail(err, LM_ENOMEM, "out of memory");
     }
@@ -123,35 +170,64 @@ static void mx_state_reset(const void *impl, void *st)
     (void)impl;
     lm_state_reset(s->a);
     lm_state_reset(s->b);
+    s->r = 0;
+    s->have = 0;
 }
 
-static int mx_state_copy(const void *impl, void *dst, const void *src, size_t pos,
-                         lm_error *err)
+static int mx_state_copy(const void *impl, void *dst, const void *src, size_t pos, lm_error *err)
 {
+    const mix *x = impl;
     mix_state *d = dst;
     const mix_state *s = src;
-    (void)impl, (void)pos;
+    (void)pos;
     int rc = lm_state_copy(d->a, s->a, err);
-    return rc ? rc : lm_state_copy(d->b, s->b, err);
+    if (rc || (rc = lm_state_copy(d->b, s->b, err)))
+        return rc;
+    if (x->decay > 0) {
+        memcpy(d->pa, s->pa, x->V * sizeof *d->pa);
+        memcpy(d->tmp, s->tmp, x->V * sizeof *d->tmp);
+        d->r = s->r;
+        d->have = s->have;
+    }
+    return LM_OK;
 }
 
 static size_t mx_state_bytes(const void *impl, const void *st, size_t pos)
 {
+    const mix *x = impl;
     const mix_state *s = st;
-    (void)impl, (void)pos;
-    return lm_state_bytes(s->a) + lm_state_bytes(s->b);
+    (void)pos;
+    return lm_state_bytes(s->a) + lm_state_bytes(s->b) +
+           (x->decay > 0 ? 2 * x->V * sizeof(float) + sizeof s->r : 0);
 }
 
-static int mx_state_write(const void *impl, const void *st, size_t pos, lm_h5 *h,
-                          const char *group, lm_error *err)
+/* With decay, the state also has "evidence" (2 doubles: r and the flag have) and
+ * "predictions" (2 x V floats: the two parts' last log-probabilities). */
+static int mx_state_write(const void *impl, const void *st, size_t pos, lm_h5 *h, const char *group,
+                          lm_error *err)
 {
+    const mix *x = impl;
     const mix_state *s = st;
     char ga[256], gb[256];
-    (void)impl, (void)pos;
+    (void)pos;
     lm_h5_join(ga, sizeof ga, group, "a");
     lm_h5_join(gb, sizeof gb, group, "b");
     int rc = lm_state_write(s->a, h, ga, err);
-    return rc ? rc : lm_state_write(s->b, h, gb, err);
+    if (rc || (rc = lm_state_write(s->b, h, gb, err)) || x->decay <= 0)
+        return rc;
+    double e[2] = {s->r, s->have};
+    size_t ne = 2, dims[2] = {2, x->V};
+    float *p = malloc(2 * x->V * sizeof *p);
+    if (!p)
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    memcpy(p, s->pa, x->V * sizeof *p);
+    memcpy(p + x->V, s->tmp, x->V * sizeof *p);
+    lm_h5_join(ga, sizeof ga, group, "evidence");
+    lm_h5_join(gb, sizeof gb, group, "predictions");
+    if (!(rc = lm_h5_write(h, ga, LM_H5_F64, e, 1, &ne, err)))
+        rc = lm_h5_write(h, gb, LM_H5_F32, p, 2, dims, err);
+    free(p);
+    return rc;
 }
 
 /* Both parts are read into fresh states first, so a failure changes nothing. */
@@ -165,14 +241,41 @@ static int mx_state_read(const void *impl, void *st, size_t pos, lm_h5 *h, const
     lm_h5_join(ga, sizeof ga, group, "a");
     lm_h5_join(gb, sizeof gb, group, "b");
     lm_state *a = NULL, *b = NULL;
-    int rc;
-    if (!(rc = lm_state_create(x->a, &a, err)) && !(rc = lm_state_create(x->b, &b, err)) &&
+    double e[2] = {0, 0};
+    size_t ne = 2, dims[2] = {2, x->V};
+    float *p = x->decay > 0 ? malloc(2 * x->V * sizeof *p) : NULL;
+    int rc = x->decay > 0 && !p ? lm_fail(err, LM_ENOMEM, "out of memory") : LM_OK;
+    if (!rc && p) {
+        char ge[256], gp[256];
+        lm_h5_join(ge, sizeof ge, group, "evidence");
+        lm_h5_join(gp, sizeof gp, group, "predictions");
+        if (!(rc = lm_h5_read(h, ge, LM_H5_F64, e, 1, &ne, err)) &&
+            !(fabs(e[0]) <= MIX_MAX_ODDS && (e[1] == 0 || e[1] == 1))) /* NaN fails too */
+            rc = lm_fail(err, LM_EFORMAT,
+                         "%s: %s is not a mixture's evidence (log-odds %g, "
+                         "flag %g)",
+                         lm_h5_path(h), ge, e[0], e[1]);
+        if (!rc)
+            rc = lm_h5_read(h, gp, LM_H5_F32, p, 2, dims, err);
+        for (size_t i = 0; !rc && i < 2 * x->V; i++)
+            if (!(p[i] <= 0)) /* log-probabilities; NaN fails too */
+                rc = lm_fail(err, LM_EFORMAT, "%s: %s holds a log-probability of %g", lm_h5_path(h),
+                             gp, (double)p[i]);
+    }
+    if (!rc && !(rc = lm_state_create(x->a, &a, err)) && !(rc = lm_state_create(x->b, &b, err)) &&
         !(rc = lm_state_read(a, h, ga, err)) && !(rc = lm_state_read(b, h, gb, err))) {
         lm_state *t = s->a;
         s->a = a, a = t;
         t = s->b;
         s->b = b, b = t;
+        if (p) {
+            s->r = e[0];
+            s->have = e[1] != 0;
+            memcpy(s->pa, p, x->V * sizeof *p);
+            memcpy(s->tmp, p + x->V, x->V * sizeof *p);
+        }
     }
+    free(p);
     lm_state_free(a);
     lm_state_free(b);
     return rc;
@@ -185,13 +288,29 @@ static float mix_logp(double lla, double llb, float la, float lb)
     return (float)lm_logsumexp(t, 2);
 }
 
-static int mx_step(const void *impl, void *st, size_t pos, int32_t tok, float *logp,
-                   lm_error *err)
+static int mx_step(const void *impl, void *st, size_t pos, int32_t tok, float *logp, lm_error *err)
 {
     const mix *x = impl;
     mix_state *s = st;
     (void)pos;
     int rc;
+    if (x->decay > 0) {
+        /* The evidence needs both parts' predictions of every token, wanted or not. */
+        if (s->have)
+            s->r = mix_evidence(x, s->r, s->pa[tok], s->tmp[tok]);
+        s->have = 0;
+        if ((rc = lm_step(x->a, s->a, tok, s->pa, err)) ||
+            (rc = lm_step(x->b, s->b, tok, s->tmp, err)))
+            return rc;
+        s->have = 1;
+        if (logp) {
+            double lla, llb;
+            mix_weights(x, s->r, &lla, &llb);
+            for (size_t w = 0; w < x->V; w++)
+                logp[w] = mix_logp(lla, llb, s->pa[w], s->tmp[w]);
+        }
+        return LM_OK;
+    }
     if ((rc = lm_step(x->a, s->a, tok, logp, err)) ||
         (rc = lm_step(x->b, s->b, tok, logp ? s->tmp : NULL, err)))
         return rc;
@@ -214,9 +333,18 @@ static int mx_score(const void *impl, const int32_t *ids, size_t T, size_t B, si
     int rc;
     if (!(rc = lm_kind_score(x->a, ids, T, B, bptt, from, lp, err)) &&
         !(rc = lm_kind_score(x->b, ids, T, B, bptt, from, tmp, err))) {
-        double lla = log(x->lambda), llb = log1p(-x->lambda);
-        for (size_t i = from * B; i < T * B; i++)
-            lp[i] = mix_logp(lla, llb, lp[i], tmp[i]);
+        /* Each stream's evidence starts at its first scored target, as a fresh state's. */
+        for (size_t b = 0; b < B; b++) {
+            double r = 0, lla, llb;
+            for (size_t t = from; t < T; t++) {
+                size_t i = t * B + b;
+                mix_weights(x, r, &lla, &llb);
+                float la = lp[i];
+                lp[i] = mix_logp(lla, llb, la, tmp[i]);
+                if (x->decay > 0)
+                    r = mix_evidence(x, r, la, tmp[i]);
+            }
+        }
     }
     free(tmp);
     return rc;
@@ -259,11 +387,14 @@ static int check_pair(const lm_model *a, const lm_model *b, lm_error *err)
     return LM_OK;
 }
 
-int lm_model_mix(lm_model *a, lm_model *b, double lambda, lm_model **out, lm_error *err)
+static int mix_new(lm_model *a, lm_model *b, double lambda, double decay, lm_model **out,
+                   lm_error *err)
 {
     int rc = LM_OK;
     if (!(lambda >= 0.0 && lambda <= 1.0))
         rc = lm_fail(err, LM_EINVAL, "mixture weight %g outside [0, 1]", lambda);
+    else if (!(decay >= 0.0 && decay <= 1.0))
+        rc = lm_fail(err, LM_EINVAL, "mixture decay %g outside [0, 1]", decay);
     else
         rc = check_pair(a, b, err);
     mix *x = rc ? NULL : calloc(1, sizeof *x);
@@ -277,12 +408,40 @@ int lm_model_mix(lm_model *a, lm_model *b, double lambda, lm_model **out, lm_err
     x->a = a;
     x->b = b;
     x->lambda = lambda;
+    x->decay = decay;
     x->V = lm_vocab_size(lm_model_vocab(a));
     return lm_model_wrap(&lm_kind_mixture, x, out, err);
 }
 
-int lm_model_mix_n(lm_model **parts, size_t n, const double *weights, lm_model **out,
-                   lm_error *err)
+int lm_model_mix(lm_model *a, lm_model *b, double lambda, lm_model **out, lm_error *err)
+{
+    return mix_new(a, b, lambda, 0.0, out, err);
+}
+
+/* The weight of the first i parts within the first i + 1 (the nested node's lambda) from the
+ * parts' weights, and back. */
+static void flat_to_nested(const double *w, size_t n, double *lam)
+{
+    double acc = w[0];
+    for (size_t i = 1; i < n; i++) {
+        double tot = acc + w[i];
+        lam[i] = tot > 0 ? acc / tot : 1.0;
+        acc = tot;
+    }
+}
+
+static void nested_to_flat(const double *lam, size_t n, double *w)
+{
+    double acc = 1.0;
+    for (size_t i = n - 1; i >= 1; i--) {
+        w[i] = acc * (1.0 - lam[i]);
+        acc *= lam[i];
+    }
+    w[0] = acc;
+}
+
+int lm_model_mix_dyn(lm_model **parts, size_t n, const double *weights, double decay,
+                     lm_model **out, lm_error *err)
 {
     double sum = 0;
     int ok = n >= 1;
@@ -293,15 +452,17 @@ int lm_model_mix_n(lm_model **parts, size_t n, const double *weights, lm_model *
     if (!ok || fabs(sum - 1.0) > 1e-6) {
         for (size_t i = 0; i < n; i++)
             lm_model_free(parts[i]);
-        return lm_fail(err, LM_EINVAL, "mixture weights must lie in [0, 1] and sum to 1 (they "
-                                       "sum to %g)", sum);
+        return lm_fail(err, LM_EINVAL,
+                       "mixture weights must lie in [0, 1] and sum to 1 (they "
+                       "sum to %g)",
+                       sum);
     }
     /* ((p0 + p1) + p2) + ...: part i joins with weight w_i / (w_0 + ... + w_i). */
     lm_model *m = parts[0];
     double acc = weights[0];
     for (size_t i = 1; i < n; i++) {
         double tot = acc + weights[i];
-        int rc = lm_model_mix(m, parts[i], tot > 0 ? acc / tot : 1.0, &m, err);
+        int rc = mix_new(m, parts[i], tot > 0 ? acc / tot : 1.0, decay, &m, err);
         acc = tot;
         if (rc) {
             for (size_t j = i + 1; j < n; j++)
@@ -313,13 +474,109 @@ int lm_model_mix_n(lm_model **parts, size_t n, const double *weights, lm_model *
     return LM_OK;
 }
 
-/* EM for the weights of a linear mixture (the objective is concave in them): each weight
- * becomes the mean over targets of its part's posterior. */
-int lm_mix_tune_n(const lm_model *const *parts, size_t n, const int32_t *ids, size_t n_ids,
-                  size_t bptt, double *weights, double *ppl, lm_error *err)
+int lm_model_mix_n(lm_model **parts, size_t n, const double *weights, lm_model **out, lm_error *err)
+{
+    return lm_model_mix_dyn(parts, n, weights, 0.0, out, err);
+}
+
+/* The negative log-likelihood of the nested mixture with node weights lam[1..n) and decay D
+ * over the k targets of one stream (lp[j][i]: part j's log-probability of target i), computed
+ * as mx_score does; r is scratch for n values. */
+static double nested_nll(float *const *lp, size_t n, size_t k, const double *lam, double D,
+                         double *r)
+{
+    for (size_t j = 0; j < n; j++)
+        r[j] = 0;
+    double nll = 0;
+    for (size_t i = 0; i < k; i++) {
+        float l = lp[0][i];
+        for (size_t j = 1; j < n; j++) {
+            mix node = {.lambda = lam[j], .decay = D};
+            double lla, llb;
+            mix_weights(&node, r[j], &lla, &llb);
+            float t = mix_logp(lla, llb, l, lp[j][i]);
+            if (D > 0)
+                r[j] = mix_evidence(&node, r[j], l, lp[j][i]);
+            l = t;
+        }
+        nll -= l;
+    }
+    return nll;
+}
+
+/* Golden-section search of node j's weight in [0, 1] for the least nested_nll, the other
+ * nodes fixed; leaves the best in lam[j] and returns its nll. */
+static double tune_node(float *const *lp, size_t n, size_t k, double *lam, size_t j, double D,
+                        double *r)
+{
+    const double g = 0.5 * (sqrt(5.0) - 1.0);
+    double lo = 0, hi = 1, x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo);
+    lam[j] = x1;
+    double f1 = nested_nll(lp, n, k, lam, D, r);
+    lam[j] = x2;
+    double f2 = nested_nll(lp, n, k, lam, D, r);
+    for (int it = 0; it < 30; it++) {
+        if (f1 <= f2) {
+            hi = x2, x2 = x1, f2 = f1;
+            x1 = hi - g * (hi - lo);
+            lam[j] = x1;
+            f1 = nested_nll(lp, n, k, lam, D, r);
+        } else {
+            lo = x1, x1 = x2, f1 = f2;
+            x2 = lo + g * (hi - lo);
+            lam[j] = x2;
+            f2 = nested_nll(lp, n, k, lam, D, r);
+        }
+    }
+    lam[j] = f1 <= f2 ? x1 : x2;
+    return f1 <= f2 ? f1 : f2;
+}
+
+/* The decays lm_mix_tune_dyn tries when asked to choose one. */
+static const double tune_decays[] = {0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0};
+
+/* From EM's fixed weights, coordinate-wise golden-section searches of the node weights at each
+ * decay to try; keeps the best (the fixed weights when nothing beats them and *decay < 0). */
+static int tune_decay(float *const *lp, size_t n, size_t k, double *weights, double *decay,
+                      double *nll, lm_error *err)
+{
+    double *lam = calloc(3 * n, sizeof *lam);
+    if (!lam)
+        return lm_fail(err, LM_ENOMEM, "out of memory");
+    double *best = lam + n, *r = lam + 2 * n;
+    const double *grid = *decay < 0 ? tune_decays : decay;
+    size_t n_grid = *decay < 0 ? sizeof tune_decays / sizeof *tune_decays : 1;
+    flat_to_nested(weights, n, best);
+    double best_nll = *decay < 0 ? nested_nll(lp, n, k, best, 0.0, r) : INFINITY, best_d = 0;
+    for (size_t g = 0; g < n_grid; g++) {
+        flat_to_nested(weights, n, lam);
+        double f = INFINITY;
+        for (int round = 0; round < (n == 2 ? 1 : 3); round++)
+            for (size_t j = 1; j < n; j++)
+                f = tune_node(lp, n, k, lam, j, grid[g], r);
+        if (f < best_nll) {
+            best_nll = f;
+            best_d = grid[g];
+            memcpy(best, lam, n * sizeof *lam);
+        }
+    }
+    nested_to_flat(best, n, weights);
+    *decay = best_d;
+    *nll = best_nll;
+    free(lam);
+    return LM_OK;
+}
+
+/* EM for the weights of a linear mixture with fixed weights (the objective is concave in
+ * them): each weight becomes the mean over targets of its part's posterior. Then, for a decay
+ * other than 0, the search above. */
+int lm_mix_tune_dyn(const lm_model *const *parts, size_t n, const int32_t *ids, size_t n_ids,
+                    size_t bptt, double *weights, double *decay, double *ppl, lm_error *err)
 {
     if (n < 1)
         return lm_fail(err, LM_EINVAL, "a mixture needs at least one part");
+    if (!(*decay <= 1.0))
+        return lm_fail(err, LM_EINVAL, "mixture decay %g above 1", *decay);
     int rc = LM_OK;
     for (size_t j = 1; j < n && !rc; j++)
         rc = check_pair(parts[0], parts[j], err);
@@ -367,7 +624,11 @@ int lm_mix_tune_n(const lm_model *const *parts, size_t n, const int32_t *ids, si
         if (change < 1e-6)
             break;
     }
-    if (ppl)
+    if (n >= 2 && *decay != 0)
+        rc = tune_decay(lp, n, k, weights, decay, &nll, err);
+    else
+        *decay = 0;
+    if (!rc && ppl)
         *ppl = exp(nll / (double)k);
 out:
     for (size_t j = 0; lp && j < n; j++)
@@ -377,8 +638,15 @@ out:
     return rc;
 }
 
-int lm_mix_tune(const lm_model *a, const lm_model *b, const int32_t *ids, size_t n,
-                size_t bptt, double *lambda, double *ppl, lm_error *err)
+int lm_mix_tune_n(const lm_model *const *parts, size_t n, const int32_t *ids, size_t n_ids,
+                  size_t bptt, double *weights, double *ppl, lm_error *err)
+{
+    double decay = 0;
+    return lm_mix_tune_dyn(parts, n, ids, n_ids, bptt, weights, &decay, ppl, err);
+}
+
+int lm_mix_tune(const lm_model *a, const lm_model *b, const int32_t *ids, size_t n, size_t bptt,
+                double *lambda, double *ppl, lm_error *err)
 {
     const lm_model *parts[2] = {a, b};
     double w[2];
