@@ -105,4 +105,12 @@ for m in scratch fine; do
         "$(ppl $m.h5 --mix kn5.h5 --lambda "$lambda" dd.valid.txt)" \
         "$(ppl $m.h5 --mix kn5.h5 --lambda "$lambda" dd.test.txt)" \
         "$(ppl $m.h5 --mix kn5.h5 --lambda "$lambda" dd.test-unseen.txt)"
+    # Weights that follow each part's recent success, the decay chosen on validation too.
+    tuned=$("$lstmlm" eval $m.h5 --mix kn5.h5 --mix-decay auto --tune-lambda dd.valid.txt \
+        dd.valid.txt 2>&1 | awk '/^lambda/ { print $2, $4; exit }')
+    lambda=${tuned% *} decay=${tuned#* }
+    printf '%-26s %10s %10s %12s\n' "$m + kn5 ($lambda, decay $decay)" \
+        "$(ppl $m.h5 --mix kn5.h5 --lambda "$lambda" --mix-decay "$decay" dd.valid.txt)" \
+        "$(ppl $m.h5 --mix kn5.h5 --lambda "$lambda" --mix-decay "$decay" dd.test.txt)" \
+        "$(ppl $m.h5 --mix kn5.h5 --lambda "$lambda" --mix-decay "$decay" dd.test-unseen.txt)"
 done

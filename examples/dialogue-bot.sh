@@ -22,8 +22,8 @@
 #      after 3 epochs without improvement; RWKV (3 x 384, channel mix 1152) has dropout inside
 #      its blocks and averages after the first epoch without improvement;
 #   4. the 5-gram Kneser-Ney baseline on the same training text and vocabulary;
-#   5. test perplexity of each model, and of the mixture of all of them with the weights tuned
-#      on validation;
+#   5. test perplexity of each model, and of the mixture of all of them with the weights and
+#      the decay of the weights' evidence (--mix-decay) tuned on validation;
 #   6. chat with the mixture (sampling: temperature 0.8, top-p 0.9, repetition penalty 1.2).
 set -eu
 
@@ -123,7 +123,8 @@ for n in $nets; do
         "$LSTMLM" eval "$work/$n.h5" "$work/dialog.test.txt" --threads "$THREADS"
 done
 # The mixture: the first network with --mix for the RWKV (ARCH=both) and the 5-gram; the tuned
-# weights are kept from this run's output for the chat.
+# weights and decay (weights that follow each part's recent success) are kept from this run's
+# output for the chat.
 first=${nets%% *}
 others() {
     if [ "$ARCH" = both ]; then
@@ -133,21 +134,25 @@ others() {
     fi
 }
 mix() {
-    others "$LSTMLM" eval "$work/$first.h5" --tune-lambda "$work/dialog.valid.txt" \
-        "$work/dialog.test.txt" --threads "$THREADS" 2>&1 | tee "$work/mix.txt"
+    others "$LSTMLM" eval "$work/$first.h5" --mix-decay auto \
+        --tune-lambda "$work/dialog.valid.txt" "$work/dialog.test.txt" --threads "$THREADS" 2>&1 |
+        tee "$work/mix.txt"
 }
-step "5c. test perplexity: mixture, weights tuned on validation" mix
+step "5c. test perplexity: mixture, weights and decay tuned on validation" mix
 lambda=$(awk '/^lambda/ { print $2; exit }' "$work/mix.txt")
-[ -n "$lambda" ] || { echo "$0: no mixture weight in $work/mix.txt" >&2; exit 1; }
+decay=$(awk '/^lambda/ { print $4; exit }' "$work/mix.txt")
+[ -n "$lambda" ] && [ -n "$decay" ] ||
+    { echo "$0: no mixture weights in $work/mix.txt" >&2; exit 1; }
 # chat's own sampling defaults (temperature 0.8, top-p 0.9, repetition penalty 1.2)
 sampling="--seed 1"
 if [ -t 0 ]; then
-    step "6. chat with the mixture (lambda $lambda; an empty line or Ctrl-D ends it)" \
-        others "$LSTMLM" chat "$work/$first.h5" --lambda "$lambda" $sampling
+    step "6. chat with the mixture (lambda $lambda, decay $decay; an empty line or Ctrl-D ends it)" \
+        others "$LSTMLM" chat "$work/$first.h5" --lambda "$lambda" --mix-decay "$decay" $sampling
 else
     printf 'hi, how are you?\nwhere are you going?\nwhat do you want?\n' >"$work/chat.in"
     chat() {
-        others "$LSTMLM" chat "$work/$first.h5" --lambda "$lambda" $sampling <"$work/chat.in"
+        others "$LSTMLM" chat "$work/$first.h5" --lambda "$lambda" --mix-decay "$decay" \
+            $sampling <"$work/chat.in"
     }
-    step "6. chat with the mixture (lambda $lambda), three turns from $work/chat.in" chat
+    step "6. chat with the mixture (lambda $lambda, decay $decay), three turns from $work/chat.in" chat
 fi

@@ -365,8 +365,9 @@ LM_API int lm_mix_tune_n(const lm_model *const *parts, size_t n, const int32_t *
 LM_API int lm_model_mix_dyn(lm_model **parts, size_t n, const double *weights, double decay,
                             lm_model **out, lm_error *err);
 /* As lm_mix_tune_n for the mixture of lm_model_mix_dyn: *decay 0 tunes fixed weights (EM);
- * *decay in (0, 1] tunes the weights at that decay; *decay < 0 also chooses the decay (0 or
- * one of 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1) and leaves it in *decay. */
+ * *decay in (0, 1] tunes the weights at that decay; *decay < 0 also chooses the decay (the
+ * best of 0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98 and 1, then refined between that one's neighbours
+ * to 0.001) and leaves it in *decay. */
 LM_API int lm_mix_tune_dyn(const lm_model *const *parts, size_t n, const int32_t *ids,
                            size_t n_ids, size_t bptt, double *weights, double *decay,
                            double *ppl, lm_error *err);

@@ -27,7 +27,7 @@ static void help(void)
            "  --tune-lambda FILE with --mix: pick the weight that minimises the perplexity of\n"
            "                     FILE (held-out text, not the test text), then evaluate;\n"
            "                     with --mix-decay D the weights at that decay, with\n"
-           "                     --mix-decay auto the decay too (0 or 0.5 .. 1)\n"
+           "                     --mix-decay auto the decay too (0 to 1)\n"
            "  --threads N        OpenBLAS and lstmlm threads [library default]\n"
            "  -h, --help         this text\n\n"
            "Exit status: 0 done, 1 failure, 2 bad usage.\n");

@@ -515,7 +515,7 @@ static double tune_node(float *const *lp, size_t n, size_t k, double *lam, size_
     double f1 = nested_nll(lp, n, k, lam, D, r);
     lam[j] = x2;
     double f2 = nested_nll(lp, n, k, lam, D, r);
-    for (int it = 0; it < 30; it++) {
+    for (int it = 0; it < 24; it++) {
         if (f1 <= f2) {
             hi = x2, x2 = x1, f2 = f1;
             x1 = hi - g * (hi - lo);
@@ -532,34 +532,76 @@ static double tune_node(float *const *lp, size_t n, size_t k, double *lam, size_
     return f1 <= f2 ? f1 : f2;
 }
 
-/* The decays lm_mix_tune_dyn tries when asked to choose one. */
+/* The decays lm_mix_tune_dyn tries first when asked to choose one. */
 static const double tune_decays[] = {0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0};
 
-/* From EM's fixed weights, coordinate-wise golden-section searches of the node weights at each
- * decay to try; keeps the best (the fixed weights when nothing beats them and *decay < 0). */
+/* The node weights tuned at decay D into lam, coordinate-wise from start; their nll. */
+static double tune_at(float *const *lp, size_t n, size_t k, const double *start, double *lam,
+                      double D, double *r)
+{
+    memcpy(lam, start, n * sizeof *lam);
+    double f = INFINITY;
+    for (int round = 0; round < (n == 2 ? 1 : 2); round++)
+        for (size_t j = 1; j < n; j++)
+            f = tune_node(lp, n, k, lam, j, D, r);
+    return f;
+}
+
+/* From EM's fixed weights: the node weights tuned at *decay, or, for *decay < 0, at each decay
+ * of the grid, then at decays between the best one's neighbours by golden-section search
+ * (rounded to 0.001, so that the printed value repeats the result); keeps the best, the fixed
+ * weights (decay 0) when nothing beats them. */
 static int tune_decay(float *const *lp, size_t n, size_t k, double *weights, double *decay,
                       double *nll, lm_error *err)
 {
-    double *lam = calloc(3 * n, sizeof *lam);
+    double *lam = calloc(4 * n, sizeof *lam);
     if (!lam)
         return lm_fail(err, LM_ENOMEM, "out of memory");
-    double *best = lam + n, *r = lam + 2 * n;
-    const double *grid = *decay < 0 ? tune_decays : decay;
-    size_t n_grid = *decay < 0 ? sizeof tune_decays / sizeof *tune_decays : 1;
-    flat_to_nested(weights, n, best);
-    double best_nll = *decay < 0 ? nested_nll(lp, n, k, best, 0.0, r) : INFINITY, best_d = 0;
-    for (size_t g = 0; g < n_grid; g++) {
-        flat_to_nested(weights, n, lam);
-        double f = INFINITY;
-        for (int round = 0; round < (n == 2 ? 1 : 3); round++)
-            for (size_t j = 1; j < n; j++)
-                f = tune_node(lp, n, k, lam, j, grid[g], r);
-        if (f < best_nll) {
-            best_nll = f;
-            best_d = grid[g];
-            memcpy(best, lam, n * sizeof *lam);
+    double *best = lam + n, *start = lam + 2 * n, *r = lam + 3 * n;
+    flat_to_nested(weights, n, start);
+    memcpy(best, start, n * sizeof *best);
+    double best_nll, best_d;
+#define TRY(D)                                                                                     \
+    do {                                                                                           \
+        double d_ = (D), f_ = tune_at(lp, n, k, start, lam, d_, r);                                \
+        if (f_ < best_nll) {                                                                       \
+            best_nll = f_, best_d = d_;                                                            \
+            memcpy(best, lam, n * sizeof *best);                                                   \
+        }                                                                                          \
+    } while (0)
+    if (*decay >= 0) {
+        best_nll = INFINITY, best_d = *decay;
+        TRY(*decay);
+    } else {
+        size_t n_grid = sizeof tune_decays / sizeof *tune_decays;
+        best_nll = nested_nll(lp, n, k, start, 0.0, r), best_d = 0;
+        for (size_t g = 0; g < n_grid; g++)
+            TRY(tune_decays[g]);
+        if (best_d > 0) {
+            size_t g = 0;
+            while (tune_decays[g] != best_d)
+                g++;
+            double lo = g ? tune_decays[g - 1] : 0.0,
+                   hi = g + 1 < n_grid ? tune_decays[g + 1] : 1.0;
+            const double gr = 0.5 * (sqrt(5.0) - 1.0);
+            double x1 = hi - gr * (hi - lo), x2 = lo + gr * (hi - lo);
+            double f1 = tune_at(lp, n, k, start, lam, x1, r),
+                   f2 = tune_at(lp, n, k, start, lam, x2, r);
+            for (int it = 0; it < 12; it++) {
+                if (f1 <= f2) {
+                    hi = x2, x2 = x1, f2 = f1;
+                    x1 = hi - gr * (hi - lo);
+                    f1 = tune_at(lp, n, k, start, lam, x1, r);
+                } else {
+                    lo = x1, x1 = x2, f1 = f2;
+                    x2 = lo + gr * (hi - lo);
+                    f2 = tune_at(lp, n, k, start, lam, x2, r);
+                }
+            }
+            TRY(round(1000.0 * (f1 <= f2 ? x1 : x2)) / 1000.0);
         }
     }
+#undef TRY
     nested_to_flat(best, n, weights);
     *decay = best_d;
     *nll = best_nll;
