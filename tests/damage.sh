@@ -1,6 +1,7 @@
 #!/bin/sh
 # damage.sh - damaged files of every kind (LSTM, RWKV and transformer models, an n-gram model, a
-# training checkpoint, a chat session) must end in success or a one-line error: never a signal,
+# training checkpoint, a chat session, the session of a mixture whose weights follow the
+# evidence) must end in success or a one-line error: never a signal,
 # never a hang. Each copy has 8 random bytes changed (fixed seeds); a second set also gets its
 # checksum recomputed, so the damage reaches HDF5 and the loaders' own checks.
 set -u
@@ -26,7 +27,9 @@ small="--epochs 1 --max-steps 3 --batch 4 --bptt 8 --embed 8 --hidden 8 --layers
         -o "$tmp/transformer.h5" &&
     "$LSTMLM" ngram train --order 3 -q "$tmp/train.txt" -o "$tmp/ngram.h5" &&
     printf 'hello there\n' | "$LSTMLM" chat "$tmp/lstm.h5" -n 3 --session "$tmp/state.h5" \
-        >/dev/null
+        >/dev/null &&
+    printf 'hello there\n' | "$LSTMLM" chat "$tmp/lstm.h5" --mix "$tmp/ngram.h5" --mix-decay 0.9 \
+        -n 3 --session "$tmp/mixstate.h5" >/dev/null
 } || { echo "damage.sh: cannot make the small files"; exit 99; }
 cp "$tmp/lstm.ckpt.h5" "$tmp/ckpt.h5"
 
@@ -35,13 +38,15 @@ load() {
     case "$1" in
     ckpt) timeout 20 "$LSTMLM" train --resume "$2" --epochs 2 -q "$tmp/train.txt" -o "$tmp/out.h5" ;;
     state) printf 'hi\n' | timeout 20 "$LSTMLM" chat "$tmp/lstm.h5" -n 2 --session "$2" ;;
+    mixstate) printf 'hi\n' | timeout 20 "$LSTMLM" chat "$tmp/lstm.h5" --mix "$tmp/ngram.h5" \
+        --mix-decay 0.9 -n 2 --session "$2" ;;
     *) timeout 20 "$LSTMLM" eval "$2" "$tmp/test.txt" ;;
     esac
 }
 
 fails=0
 total=0
-for kind in lstm rwkv transformer ngram ckpt state; do
+for kind in lstm rwkv transformer ngram ckpt state mixstate; do
     report=""
     for mode in plain fix; do
         ok=0 refused=0 n=0

@@ -22,8 +22,8 @@ typedef struct mix {
     size_t V;
 } mix;
 
-/* The log-odds r are kept within this bound: a weight within e^-30 of 0 or 1 can still
- * recover after a few tokens. */
+/* The log-odds r are kept within this bound (also when a part rules a token out): a weight
+ * within e^-30 of 0 or 1 can still recover after a few tokens. */
 #define MIX_MAX_ODDS 30.0
 
 typedef struct mix_state {
@@ -51,7 +51,8 @@ static void mix_weights(const mix *x, double r, double *lla, double *llb)
 /* r after seeing target x_t with the parts' log-probabilities la and lb. */
 static double mix_evidence(const mix *x, double r, double la, double lb)
 {
-    r = x->decay * (r + la - lb);
+    double diff = la - lb; /* NaN only when both parts rule the token out: no evidence */
+    r = x->decay * (r + (diff == diff ? diff : 0.0));
     return r > MIX_MAX_ODDS ? MIX_MAX_ODDS : r < -MIX_MAX_ODDS ? -MIX_MAX_ODDS : r;
 }
 
@@ -258,7 +259,7 @@ static int mx_state_read(const void *impl, void *st, size_t pos, lm_h5 *h, const
         if (!rc)
             rc = lm_h5_read(h, gp, LM_H5_F32, p, 2, dims, err);
         for (size_t i = 0; !rc && i < 2 * x->V; i++)
-            if (!(p[i] <= 0)) /* log-probabilities; NaN fails too */
+            if (!(p[i] <= 1e-4)) /* log-probabilities (rounding may pass 0); NaN fails */
                 rc = lm_fail(err, LM_EFORMAT, "%s: %s holds a log-probability of %g", lm_h5_path(h),
                              gp, (double)p[i]);
     }
