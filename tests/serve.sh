@@ -3,7 +3,8 @@
 # `lstmlm chat` with the same seed; a session continued across requests equals the same turns
 # in `lstmlm chat` (also after its eviction to the session folder, and after a restart); a
 # stateless client resending the history gets the session's replies (greedy); completions
-# equal `lstmlm generate`; stop sequences, n, and SIGTERM saving the sessions.
+# equal `lstmlm generate`; stop sequences, n, and SIGTERM saving the sessions; a mixture
+# whose weights follow the evidence keeps them across an eviction.
 set -u
 . "${srcdir:-.}/tests/serve-lib.sh"
 
@@ -106,6 +107,24 @@ check "after a restart GET /v1/sessions/s1 reads its file (2 turns)" \
 req POST /v1/chat/completions "$(chat_body "$t3" '"seed":11,"session":"s1"')" > /dev/null
 check "after a restart session s1 continues = lstmlm chat --seed 11, turn 3" \
     '[ "$(json_str content)" = "$(line 3 "$tmp/chat11")" ]'
+stop_server
+
+# 4. A mixture whose weights follow the evidence: a session of two turns, the second after an
+# eviction to the session folder, = lstmlm chat (sampled replies rarely show a small change in
+# the odds; test_lm checks that a saved state with its odds continues exactly).
+"$LSTMLM" ngram train -q --order 3 "$srcdir/data/dialogues.txt" -o "$tmp/g.h5"
+mixd="--mix $tmp/g.h5 --lambda 0.7 --mix-decay 0.9"
+# shellcheck disable=SC2086
+"$LSTMLM" chat --seed 11 $plain $mixd "$m" < "$tmp/turns" > "$tmp/chatmix"
+# shellcheck disable=SC2086
+start_server --session-dir "$tmp/sessm" --max-sessions 1 $mixd
+req POST /v1/chat/completions "$(chat_body "$t1" '"seed":11,"session":"m1"')" > /dev/null
+r1=$(json_str content)
+req POST /v1/chat/completions "$(chat_body "$t1" '"seed":5,"session":"other"')" > /dev/null
+req POST /v1/chat/completions "$(chat_body "$t2" '"seed":11,"session":"m1"')" > /dev/null
+r2=$(json_str content)
+check "mixture with --mix-decay: session m1 across an eviction = lstmlm chat --seed 11" \
+    '[ -n "$r1" ] && [ -f "$tmp/sessm/m1.h5" ] && [ "$r1" = "$(line 1 "$tmp/chatmix")" ] && [ "$r2" = "$(line 2 "$tmp/chatmix")" ]'
 stop_server
 
 echo "transcript (seed 11):"
