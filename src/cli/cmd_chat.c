@@ -318,8 +318,10 @@ int cmd_chat(int argc, char **argv)
     cli_sampling cs = a.cs;
     cli_mix mix = a.mix;
     int mu = cli_mix_usage("chat", &mix, NULL);
-    if (mu >= 0)
+    if (mu >= 0) {
+        cli_sampling_free(&cs);
         return mu;
+    }
     const char *system = a.system, *prime = a.prime, *session_path = a.session_path;
     bool stats = a.stats, quiet = a.quiet;
     co.sampler = cs.sampler;

@@ -94,8 +94,10 @@ int cmd_generate(int argc, char **argv)
     cli_sampling cs = a.cs;
     cli_mix mix = a.mix;
     int mu = cli_mix_usage("generate", &mix, NULL);
-    if (mu >= 0)
+    if (mu >= 0) {
+        cli_sampling_free(&cs);
         return mu;
+    }
     const char *prompt = a.prompt, *pfile = a.pfile;
     size_t n = a.n;
     bool stop = a.stop, bench = a.bench;
