@@ -108,6 +108,25 @@ static void test_one_loader(void)
     lm_model_free(la);
 }
 
+/* Steps through the first n tokens of ids from a fresh state s: each step's distribution is
+ * normalised and gives the target the log-probability lp (the scoring's) within tol. */
+static int steps_match(const lm_model *m, lm_state *s, const int32_t *ids, size_t n,
+                       const float *lp, double tol)
+{
+    lm_error err;
+    float row[V];
+    int ok = 1;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (lm_step(m, s, ids[i], row, &err) != LM_OK)
+            return 0;
+        double sum = 0;
+        for (int w = 0; w < V; w++)
+            sum += exp((double)row[w]);
+        ok &= fabs(sum - 1) < 1e-5 && fabs(row[ids[i + 1]] - lp[i]) < tol;
+    }
+    return ok;
+}
+
 /* The n-gram state is its last order-1 ids: copies, saves and loads continue exactly, and
  * each step is a normalised distribution that agrees with the model's scoring. */
 static void test_ngram_state(void)
@@ -125,15 +144,7 @@ static void test_ngram_state(void)
     size_t k = 0;
     CU_ASSERT_FATAL(lm_model_logprobs(g, text, n, 1, 8, &lp, &tg, &k, &err) == LM_OK);
     CU_ASSERT_EQUAL(k, n - 1);
-    int ok = 1;
-    for (size_t i = 0; i + 1 < n; i++) {
-        CU_ASSERT_FATAL(lm_step(g, s, text[i], a, &err) == LM_OK);
-        double sum = 0;
-        for (int w = 0; w < V; w++)
-            sum += exp((double)a[w]);
-        ok &= fabs(sum - 1) < 1e-5 && fabs(a[text[i + 1]] - lp[i]) < 1e-5;
-    }
-    CU_ASSERT(ok);
+    CU_ASSERT(steps_match(g, s, text, n, lp, 1e-5));
     CU_ASSERT_EQUAL(lm_state_bytes(s), 3 * sizeof(int32_t));
     char path[512];
     snprintf(path, sizeof path, "%s/ngram-state.h5", th_tmpdir());
@@ -188,15 +199,7 @@ static void test_mixture(void)
     int32_t *tg;
     size_t k;
     CU_ASSERT_FATAL(lm_model_logprobs(x, test, 30, 1, 16, &lp, &tg, &k, &err) == LM_OK);
-    int ok = 1;
-    for (size_t i = 0; i + 1 < 30; i++) {
-        CU_ASSERT_FATAL(lm_step(x, s, test[i], row, &err) == LM_OK);
-        double sum = 0;
-        for (int w = 0; w < V; w++)
-            sum += exp((double)row[w]);
-        ok &= fabs(sum - 1) < 1e-5 && fabs(row[test[i + 1]] - lp[i]) < 1e-4;
-    }
-    CU_ASSERT(ok);
+    CU_ASSERT(steps_match(x, s, test, 30, lp, 1e-4));
     CU_ASSERT_EQUAL(lm_state_bytes(s), (8 + 8) * 1 * sizeof(float) + 2 * sizeof(int32_t));
     char path[512];
     snprintf(path, sizeof path, "%s/mix-state.h5", th_tmpdir());
@@ -331,15 +334,7 @@ static void test_mixture_dynamic(void)
     int32_t *tg;
     size_t k;
     CU_ASSERT_FATAL(lm_model_logprobs(x, test, 60, 1, 16, &lp, &tg, &k, &err) == LM_OK);
-    int ok = 1;
-    for (size_t i = 0; i + 1 < 60; i++) {
-        CU_ASSERT_FATAL(lm_step(x, s, test[i], row, &err) == LM_OK);
-        double sum = 0;
-        for (int v = 0; v < V; v++)
-            sum += exp((double)row[v]);
-        ok &= fabs(sum - 1) < 1e-5 && fabs(row[test[i + 1]] - lp[i]) < 1e-5;
-    }
-    CU_ASSERT(ok);
+    CU_ASSERT(steps_match(x, s, test, 60, lp, 1e-5));
     CU_ASSERT_EQUAL(lm_state_bytes(s), 2 * V * sizeof(float) + sizeof(double) + 16 * sizeof(float) +
                                            2 * sizeof(int32_t));
     char path[512];

@@ -289,36 +289,28 @@ static float mix_logp(double lla, double llb, float la, float lb)
     return (float)lm_logsumexp(t, 2);
 }
 
+/* With decay the evidence needs both parts' predictions of every token, wanted or not, kept in
+ * the state (pa, tmp); a fixed mixture lets the first part write straight into logp and skips
+ * the predictions nobody wants. */
 static int mx_step(const void *impl, void *st, size_t pos, int32_t tok, float *logp, lm_error *err)
 {
     const mix *x = impl;
     mix_state *s = st;
     (void)pos;
+    int dyn = x->decay > 0;
+    if (dyn && s->have)
+        s->r = mix_evidence(x, s->r, s->pa[tok], s->tmp[tok]);
+    s->have = 0;
+    float *la = dyn ? s->pa : logp, *lb = dyn || logp ? s->tmp : NULL;
     int rc;
-    if (x->decay > 0) {
-        /* The evidence needs both parts' predictions of every token, wanted or not. */
-        if (s->have)
-            s->r = mix_evidence(x, s->r, s->pa[tok], s->tmp[tok]);
-        s->have = 0;
-        if ((rc = lm_step(x->a, s->a, tok, s->pa, err)) ||
-            (rc = lm_step(x->b, s->b, tok, s->tmp, err)))
-            return rc;
-        s->have = 1;
-        if (logp) {
-            double lla, llb;
-            mix_weights(x, s->r, &lla, &llb);
-            for (size_t w = 0; w < x->V; w++)
-                logp[w] = mix_logp(lla, llb, s->pa[w], s->tmp[w]);
-        }
-        return LM_OK;
-    }
-    if ((rc = lm_step(x->a, s->a, tok, logp, err)) ||
-        (rc = lm_step(x->b, s->b, tok, logp ? s->tmp : NULL, err)))
+    if ((rc = lm_step(x->a, s->a, tok, la, err)) || (rc = lm_step(x->b, s->b, tok, lb, err)))
         return rc;
+    s->have = dyn;
     if (logp) {
-        double lla = log(x->lambda), llb = log1p(-x->lambda);
+        double lla, llb;
+        mix_weights(x, s->r, &lla, &llb);
         for (size_t w = 0; w < x->V; w++)
-            logp[w] = mix_logp(lla, llb, logp[w], s->tmp[w]);
+            logp[w] = mix_logp(lla, llb, la[w], s->tmp[w]);
     }
     return LM_OK;
 }
@@ -335,11 +327,14 @@ static int mx_score(const void *impl, const int32_t *ids, size_t T, size_t B, si
     if (!(rc = lm_kind_score(x->a, ids, T, B, bptt, from, lp, err)) &&
         !(rc = lm_kind_score(x->b, ids, T, B, bptt, from, tmp, err))) {
         /* Each stream's evidence starts at its first scored target, as a fresh state's. */
+        double lla, llb;
+        mix_weights(x, 0.0, &lla, &llb);
         for (size_t b = 0; b < B; b++) {
-            double r = 0, lla, llb;
+            double r = 0;
             for (size_t t = from; t < T; t++) {
                 size_t i = t * B + b;
-                mix_weights(x, r, &lla, &llb);
+                if (x->decay > 0)
+                    mix_weights(x, r, &lla, &llb);
                 float la = lp[i];
                 lp[i] = mix_logp(lla, llb, la, tmp[i]);
                 if (x->decay > 0)
@@ -505,47 +500,80 @@ static double nested_nll(float *const *lp, size_t n, size_t k, const double *lam
     return nll;
 }
 
-/* Golden-section search of node j's weight in [0, 1] for the least nested_nll, the other
- * nodes fixed; leaves the best in lam[j] and returns its nll. */
-static double tune_node(float *const *lp, size_t n, size_t k, double *lam, size_t j, double D,
-                        double *r)
+/* The tuner's working set: the parts' target log-probabilities, the nested node weights (the
+ * starting ones, the ones being tuned, the best so far) and scratch for the evidence. */
+typedef struct tuner {
+    float *const *lp;
+    size_t n, k;
+    double *start, *lam, *best, *r;
+    double best_nll, best_d;
+    size_t j; /* the node tune_node is searching */
+    double D; /* the decay tune_node searches at */
+} tuner;
+
+/* Golden-section search of f over [lo, hi] (iters narrowing steps): the best point seen, its
+ * value in *fbest. */
+static double golden_min(double lo, double hi, int iters, double (*f)(tuner *, double), tuner *t,
+                         double *fbest)
 {
     const double g = 0.5 * (sqrt(5.0) - 1.0);
-    double lo = 0, hi = 1, x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo);
-    lam[j] = x1;
-    double f1 = nested_nll(lp, n, k, lam, D, r);
-    lam[j] = x2;
-    double f2 = nested_nll(lp, n, k, lam, D, r);
-    for (int it = 0; it < 24; it++) {
+    double x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo);
+    double f1 = f(t, x1), f2 = f(t, x2);
+    for (int it = 0; it < iters; it++) {
         if (f1 <= f2) {
             hi = x2, x2 = x1, f2 = f1;
             x1 = hi - g * (hi - lo);
-            lam[j] = x1;
-            f1 = nested_nll(lp, n, k, lam, D, r);
+            f1 = f(t, x1);
         } else {
             lo = x1, x1 = x2, f1 = f2;
             x2 = lo + g * (hi - lo);
-            lam[j] = x2;
-            f2 = nested_nll(lp, n, k, lam, D, r);
+            f2 = f(t, x2);
         }
     }
-    lam[j] = f1 <= f2 ? x1 : x2;
-    return f1 <= f2 ? f1 : f2;
+    *fbest = f1 <= f2 ? f1 : f2;
+    return f1 <= f2 ? x1 : x2;
+}
+
+/* The nll with node t->j's weight at x, the others as they are. */
+static double node_nll(tuner *t, double x)
+{
+    t->lam[t->j] = x;
+    return nested_nll(t->lp, t->n, t->k, t->lam, t->D, t->r);
+}
+
+/* Node j's weight in [0, 1] with the least nll at decay D, the other nodes fixed; leaves it in
+ * lam[j] and returns its nll. */
+static double tune_node(tuner *t, size_t j, double D)
+{
+    double f;
+    t->j = j;
+    t->D = D;
+    t->lam[j] = golden_min(0, 1, 24, node_nll, t, &f);
+    return f;
 }
 
 /* The decays lm_mix_tune_dyn tries first when asked to choose one. */
 static const double tune_decays[] = {0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0};
 
 /* The node weights tuned at decay D into lam, coordinate-wise from start; their nll. */
-static double tune_at(float *const *lp, size_t n, size_t k, const double *start, double *lam,
-                      double D, double *r)
+static double tune_at(tuner *t, double D)
 {
-    memcpy(lam, start, n * sizeof *lam);
+    memcpy(t->lam, t->start, t->n * sizeof *t->lam);
     double f = INFINITY;
-    for (int round = 0; round < (n == 2 ? 1 : 2); round++)
-        for (size_t j = 1; j < n; j++)
-            f = tune_node(lp, n, k, lam, j, D, r);
+    for (int round = 0; round < (t->n == 2 ? 1 : 2); round++)
+        for (size_t j = 1; j < t->n; j++)
+            f = tune_node(t, j, D);
     return f;
+}
+
+/* tune_at D, kept as the best when it beats the best so far. */
+static void try_decay(tuner *t, double D)
+{
+    double f = tune_at(t, D);
+    if (f < t->best_nll) {
+        t->best_nll = f, t->best_d = D;
+        memcpy(t->best, t->lam, t->n * sizeof *t->best);
+    }
 }
 
 /* From EM's fixed weights: the node weights tuned at *decay, or, for *decay < 0, at each decay
@@ -555,58 +583,40 @@ static double tune_at(float *const *lp, size_t n, size_t k, const double *start,
 static int tune_decay(float *const *lp, size_t n, size_t k, double *weights, double *decay,
                       double *nll, lm_error *err)
 {
-    double *lam = calloc(4 * n, sizeof *lam);
-    if (!lam)
+    double *buf = calloc(4 * n, sizeof *buf);
+    if (!buf)
         return lm_fail(err, LM_ENOMEM, "out of memory");
-    double *best = lam + n, *start = lam + 2 * n, *r = lam + 3 * n;
-    flat_to_nested(weights, n, start);
-    memcpy(best, start, n * sizeof *best);
-    double best_nll, best_d;
-#define TRY(D)                                                                                     \
-    do {                                                                                           \
-        double d_ = (D), f_ = tune_at(lp, n, k, start, lam, d_, r);                                \
-        if (f_ < best_nll) {                                                                       \
-            best_nll = f_, best_d = d_;                                                            \
-            memcpy(best, lam, n * sizeof *best);                                                   \
-        }                                                                                          \
-    } while (0)
+    tuner t = {.lp = lp,
+               .n = n,
+               .k = k,
+               .lam = buf,
+               .best = buf + n,
+               .start = buf + 2 * n,
+               .r = buf + 3 * n};
+    flat_to_nested(weights, n, t.start);
+    memcpy(t.best, t.start, n * sizeof *t.best);
     if (*decay >= 0) {
-        best_nll = INFINITY, best_d = *decay;
-        TRY(*decay);
+        t.best_nll = INFINITY, t.best_d = *decay;
+        try_decay(&t, *decay);
     } else {
         size_t n_grid = sizeof tune_decays / sizeof *tune_decays;
-        best_nll = nested_nll(lp, n, k, start, 0.0, r), best_d = 0;
+        t.best_nll = nested_nll(lp, n, k, t.start, 0.0, t.r), t.best_d = 0;
         for (size_t g = 0; g < n_grid; g++)
-            TRY(tune_decays[g]);
-        if (best_d > 0) {
+            try_decay(&t, tune_decays[g]);
+        if (t.best_d > 0) {
             size_t g = 0;
-            while (tune_decays[g] != best_d)
+            while (tune_decays[g] != t.best_d)
                 g++;
             double lo = g ? tune_decays[g - 1] : 0.0,
-                   hi = g + 1 < n_grid ? tune_decays[g + 1] : 1.0;
-            const double gr = 0.5 * (sqrt(5.0) - 1.0);
-            double x1 = hi - gr * (hi - lo), x2 = lo + gr * (hi - lo);
-            double f1 = tune_at(lp, n, k, start, lam, x1, r),
-                   f2 = tune_at(lp, n, k, start, lam, x2, r);
-            for (int it = 0; it < 12; it++) {
-                if (f1 <= f2) {
-                    hi = x2, x2 = x1, f2 = f1;
-                    x1 = hi - gr * (hi - lo);
-                    f1 = tune_at(lp, n, k, start, lam, x1, r);
-                } else {
-                    lo = x1, x1 = x2, f1 = f2;
-                    x2 = lo + gr * (hi - lo);
-                    f2 = tune_at(lp, n, k, start, lam, x2, r);
-                }
-            }
-            TRY(round(1000.0 * (f1 <= f2 ? x1 : x2)) / 1000.0);
+                   hi = g + 1 < n_grid ? tune_decays[g + 1] : 1.0, f;
+            double d = golden_min(lo, hi, 12, tune_at, &t, &f);
+            try_decay(&t, round(1000.0 * d) / 1000.0);
         }
     }
-#undef TRY
-    nested_to_flat(best, n, weights);
-    *decay = best_d;
-    *nll = best_nll;
-    free(lam);
+    nested_to_flat(t.best, n, weights);
+    *decay = t.best_d;
+    *nll = t.best_nll;
+    free(buf);
     return LM_OK;
 }
 
