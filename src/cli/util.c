@@ -68,7 +68,7 @@ int cli_unknown_option(const char *cmd, const struct option *opts, char **argv)
 {
     const char *arg = optind > 0 ? argv[optind - 1] : "?";
     const char *name = arg + strspn(arg, "-"), *eq = strchr(name, '=');
-    bool islong = !strncmp(arg, "--", 2);
+    bool islong = arg[0] == '-' && arg[1] == '-';
     /* The nearest long option, for a typo: at most two edits away (or a prefix of it). */
     size_t n = eq ? (size_t)(eq - name) : strlen(name), best = 3;
     const char *near = NULL;
