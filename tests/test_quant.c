@@ -3,6 +3,7 @@
  * transformer) a quantized model whose steps follow the float32 model's, whose perplexity moves
  * by a small bound, whose save/load is bit-exact and which the trainer refuses; the same with
  * the adaptive softmax head, whose tails are quantized like every other matrix. */
+#include "base/bgemm.h"
 #include "base/qgemv.h"
 #include "harness.h"
 #include "lm/lm.h"
@@ -200,11 +201,14 @@ static void test_threads(void)
 }
 
 /* Products over several rows of X (the transformer's re-encode) against sums in double over
- * the decoded weights: every type, one and several blocks of rows, the last one short. */
+ * the decoded weights: every type, one and several blocks of rows, the last one short; from 8
+ * rows a bf16 matrix may go to the bf16 kernel (lm_qgemm_rounds), whose X is rounded to bf16,
+ * and the sums are then those of the rounded X. Shapes cover a short last group of 16 rows and
+ * panel of 48, an odd column count, several K blocks and several panels. */
 static void test_qgemm(void)
 {
-    static const size_t shape[][2] = {{3, 7}, {40, 33}, {100, 2000}};
-    static const size_t ns[] = {1, 2, 7};
+    static const size_t shape[][2] = {{3, 7}, {40, 33}, {100, 2000}, {300, 64}};
+    static const size_t ns[] = {1, 2, 7, 20, 37};
     for (int type = LM_QT_F32; type <= LM_QT_Q8; type++)
         for (size_t a = 0; a < sizeof shape / sizeof shape[0]; a++)
             for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++) {
@@ -224,7 +228,11 @@ static void test_qgemm(void)
                 lm_qmat_quantize(&m, w);
                 lm_qmat_pack(&m);
                 lm_qmat_dequantize(&m, w);
+                bool rounds = lm_qgemm_rounds(&m, n);
                 lm_qgemm(&m, n, X, Y);
+                if (rounds)
+                    for (size_t i = 0; i < n * C; i++)
+                        X[i] = lm_bf16_to_float(lm_float_to_bf16(X[i]));
                 int bad = 0;
                 for (size_t t = 0; t < n && !bad; t++)
                     for (size_t r = 0; r < R && !bad; r++) {
@@ -246,6 +254,49 @@ static void test_qgemm(void)
                 free(X);
                 free(Y);
             }
+}
+
+/* The bf16 kernel on a grouped matrix (lm_bgemm_grouped, what lm_qgemm uses where bf16 dot
+ * products are fast) against lm_bgemm_ref over the decoded weights, wherever the CPU has
+ * AVX-512 BF16: both round X the same way, so they differ by float32 summation order only. */
+static void test_qgemm_grouped(void)
+{
+    static const size_t shape[][3] = {{40, 33, 9}, {100, 2000, 20}, {300, 64, 37}, {17, 1, 8}};
+    for (size_t a = 0; a < sizeof shape / sizeof shape[0]; a++) {
+        size_t R = shape[a][0], C = shape[a][1], n = shape[a][2];
+        float *w = malloc(R * C * sizeof *w), *X = malloc(n * C * sizeof *X);
+        float *Y = malloc(n * R * sizeof *Y), *Z = malloc(n * R * sizeof *Z);
+        for (size_t i = 0; i < R * C; i++)
+            w[i] = uni(1.0f);
+        for (size_t i = 0; i < n * C; i++)
+            X[i] = uni(1.0f);
+        for (size_t i = 0; i < n * R; i++)
+            Y[i] = Z[i] = (float)i;
+        lm_qmat m;
+        CU_ASSERT_FATAL(lm_qmat_alloc(&m, LM_QT_BF16, R, C) == LM_OK);
+        lm_qmat_quantize(&m, w);
+        lm_qmat_pack(&m);
+        lm_qmat_dequantize(&m, w);
+        bool ran = m.pk && lm_bgemm_grouped(n, X, (const uint32_t *)(const void *)m.pk, R, C, Y);
+        CU_ASSERT(ran == (m.pk != NULL && lm_bgemm_available()));
+        if (ran) {
+            lm_bgemm_ref(false, true, n, R, C, 1.0f, X, C, w, C, 1.0f, Z, R);
+            double worst = 0;
+            for (size_t i = 0; i < n * R; i++) {
+                double d = fabs((double)Y[i] - Z[i]) / (fabs((double)Z[i]) + 1);
+                worst = d > worst ? d : worst;
+            }
+            if (worst > 1e-5)
+                printf("\n  grouped bf16 (%zu, %zu) x %zu rows: relative error %g\n", R, C, n,
+                       worst);
+            CU_ASSERT(worst <= 1e-5);
+        }
+        lm_qmat_free(&m);
+        free(w);
+        free(X);
+        free(Y);
+        free(Z);
+    }
 }
 
 /* ---- models -------------------------------------------------------------------------------- */
@@ -536,6 +587,7 @@ int main(void)
         {"SIMD kernels match the plain loops", test_kernels},
         {"the pool split matches one thread", test_threads},
         {"products over several rows (lm_qgemm)", test_qgemm},
+        {"the bf16 kernel on a grouped matrix (lm_bgemm_grouped)", test_qgemm_grouped},
         {"lstm: steps, perplexity, save/load, trainer", test_lstm},
         {"rwkv: steps, perplexity, save/load, trainer", test_rwkv},
         {"transformer: steps, perplexity, save/load, trainer", test_transformer},

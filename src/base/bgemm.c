@@ -86,6 +86,8 @@ static void pack_part(void *ctx, size_t part, size_t nparts)
     size_t lo, hi;
     lm_pool_range(j->mp, part, nparts, &lo, &hi);
     lm_bgemm_pack_a_avx512(j, lo, hi);
+    if (j->grouped)
+        return;
     lm_pool_range(j->np, part, nparts, &lo, &hi);
     lm_bgemm_pack_b_avx512(j, lo, hi);
 }
@@ -107,6 +109,22 @@ static void tiles_part(void *ctx, size_t part, size_t nparts)
 /* Products below this many multiply-adds run on the calling thread (a pool dispatch costs a
  * few microseconds). */
 #define POOL_MIN_MACS ((size_t)1 << 21)
+
+#ifdef LM_BGEMM_X86
+/* Packs what the job needs packed and runs its tiles, over the pool when it is large. */
+static void run_job(bg_job *j)
+{
+    j->split_rows = j->mp > j->np;
+    size_t macs = j->M * j->N, parts = lm_pool_threads();
+    if (!lm_mul_ok(macs, j->K, &macs) || macs >= POOL_MIN_MACS) {
+        lm_pool_run(parts, pack_part, j);
+        lm_pool_run(parts, tiles_part, j);
+    } else {
+        pack_part(j, 0, 1);
+        tiles_part(j, 0, 1);
+    }
+}
+#endif
 
 void lm_bgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,
               size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
@@ -132,15 +150,7 @@ void lm_bgemm(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const
         if (w) {
             j.pa = w;
             j.pb = w + na;
-            j.split_rows = j.mp > j.np;
-            size_t macs = M * N, parts = lm_pool_threads();
-            if (!lm_mul_ok(macs, K, &macs) || macs >= POOL_MIN_MACS) {
-                lm_pool_run(parts, pack_part, &j);
-                lm_pool_run(parts, tiles_part, &j);
-            } else {
-                pack_part(&j, 0, 1);
-                tiles_part(&j, 0, 1);
-            }
+            run_job(&j);
             return;
         }
         /* Out of memory for the packed operands: the plain loops need none. */
@@ -178,4 +188,39 @@ int lm_precision_check(int precision, lm_error *err)
 const char *lm_bf16_kernel_name(void)
 {
     return lm_bgemm_kernel_name();
+}
+
+bool lm_bgemm_grouped(size_t n, const float *X, const uint32_t *pk, size_t rows, size_t cols,
+                      float *Y)
+{
+#ifdef LM_BGEMM_X86
+    if (lm_kernel_get(&choice) != BG_AVX512 || !n || !rows || !cols)
+        return false;
+    /* B is only read: a grouped job packs A alone. */
+    bg_job j = {.tb = true, .M = n, .N = rows, .K = cols, .KP = (cols + 1) / 2, .alpha = 1.0f,
+                .beta = 1.0f, .A = X, .lda = cols, .C = Y, .ldc = rows, .pb = (uint32_t *)pk,
+                .grouped = true};
+    j.mp = (n + BG_MR - 1) / BG_MR;
+    j.np = (rows + BG_NR - 1) / BG_NR;
+    size_t na;
+    if (!lm_mul_ok(j.mp * BG_MR, j.KP, &na) || na > SIZE_MAX / 8 || !(j.pa = buf_get(na)))
+        return false;
+    run_job(&j);
+    return true;
+#else
+    (void)n, (void)X, (void)pk, (void)rows, (void)cols, (void)Y;
+    return false;
+#endif
+}
+
+bool lm_bgemm_fast(void)
+{
+#ifdef LM_BGEMM_X86
+    static int fast = -1;
+    if (fast < 0)
+        fast = lm_kernel_get(&choice) == BG_AVX512 && __builtin_cpu_is("amd");
+    return fast;
+#else
+    return false;
+#endif
 }

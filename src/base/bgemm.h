@@ -38,7 +38,21 @@ typedef struct bg_job {
     uint32_t *pa, *pb; /* packed panels: A panel i at pa + i * BG_MR * KP, B panel j likewise */
     size_t mp, np;     /* panels of A and of B */
     bool split_rows;   /* the compute parts split A's panels (else B's) */
+    /* B is a bf16 matrix packed by groups of 16 rows (qgemv.h's pk), taken as it is: panel j is
+     * groups 3j..3j+2, each 16 columns wide (word (p, c) of a group at p * 16 + c) and KP * 16
+     * words after the one before; rows past the matrix are zero. */
+    bool grouped;
 } bg_job;
+
+/* Y (n, rows) += X (n, cols) W^T for a bf16 matrix W already packed by groups of 16 rows
+ * (lm_qmat's pk), X rounded to bf16 as lm_bgemm rounds its operands; false (and nothing done)
+ * where the AVX-512 BF16 kernel is not in use or its buffer cannot grow. */
+bool lm_bgemm_grouped(size_t n, const float *X, const uint32_t *pk, size_t rows, size_t cols,
+                      float *Y);
+/* Whether this CPU's bf16 dot products outrun its float32 FMAs (AMD's Zen 4 and 5 issue
+ * vdpbf16ps at the FMA's rate, twice its arithmetic; Intel's cores without AMX at half), so
+ * that a product over many rows is faster in bf16 than decoded to float32. */
+bool lm_bgemm_fast(void);
 
 #ifdef LM_X86_KERNELS
 #define LM_BGEMM_X86 1

@@ -183,10 +183,13 @@ void lm_bgemm_pack_b_avx512(const bg_job *j, size_t lo, size_t hi)
 /* ---- the micro-kernel --------------------------------------------------------------------- */
 
 /* C (mr, nc) = alpha * A-panel B-panel over kp pairs + beta C (beta 0: C is not read). a: the
- * panel's words at r * rs + p * ps; b: the B panel's at p * w + c, nv = w / 16 vectors. */
-static inline __attribute__((always_inline)) void
-tile(const int mr, const int nv, size_t kp, const uint32_t *a, size_t rs, size_t ps,
-     const uint32_t *b, size_t w, float *C, size_t ldc, size_t nc, float alpha, float beta)
+ * panel's words at r * rs + p * ps; b: the B panel's nv vectors of 16 words for pair p at
+ * p * w + v * vs (vs = 16 in a panel of lm_bgemm's, KP * 16 in a grouped one). */
+static inline __attribute__((always_inline)) void tile(const int mr, const int nv, size_t kp,
+                                                       const uint32_t *a, size_t rs, size_t ps,
+                                                       const uint32_t *b, size_t w, size_t vs,
+                                                       float *C, size_t ldc, size_t nc, float alpha,
+                                                       float beta)
 {
     __m512 acc[BG_MR][3];
 #pragma GCC unroll 8
@@ -202,7 +205,7 @@ tile(const int mr, const int nv, size_t kp, const uint32_t *a, size_t rs, size_t
         __m512bh bv[3];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
-            bv[v] = (__m512bh)_mm512_loadu_si512(b + p * w + 16 * v);
+            bv[v] = (__m512bh)_mm512_loadu_si512(b + p * w + vs * v);
 #pragma GCC unroll 8
         for (int r = 0; r < mr; r++) {
             __m512bh x = (__m512bh)_mm512_set1_epi32((int)ar[r][p * ps]);
@@ -229,12 +232,12 @@ tile(const int mr, const int nv, size_t kp, const uint32_t *a, size_t rs, size_t
 /* The tile for mr rows (1..8) and nv vectors (1..3), each case compiled with its own
  * registers. */
 static void tile_any(int mr, int nv, size_t kp, const uint32_t *a, size_t rs, size_t ps,
-                     const uint32_t *b, size_t w, float *C, size_t ldc, size_t nc, float alpha,
-                     float beta)
+                     const uint32_t *b, size_t w, size_t vs, float *C, size_t ldc, size_t nc,
+                     float alpha, float beta)
 {
 #define BG_CASE(m, n)                                                                              \
     case (m) * 4 + (n):                                                                            \
-        tile(m, n, kp, a, rs, ps, b, w, C, ldc, nc, alpha, beta);                                  \
+        tile(m, n, kp, a, rs, ps, b, w, vs, C, ldc, nc, alpha, beta);                              \
         return;
 #define BG_ROW(m) BG_CASE(m, 1) BG_CASE(m, 2) BG_CASE(m, 3)
     switch (mr * 4 + nv) {
@@ -270,12 +273,13 @@ void lm_bgemm_tiles_avx512(const bg_job *j, size_t ilo, size_t ihi, size_t jlo, 
                 float beta = p0 == 0 ? j->beta : 1.0f;
                 for (size_t jp = jb; jp < je; jp++) {
                     size_t c0 = jp * BG_NR, nc = min_sz(BG_NR, N - c0);
-                    size_t w = (nc + 15) & ~(size_t)15;
+                    size_t nv = (nc + 15) / 16, w = j->grouped ? 16 : 16 * nv;
+                    size_t vs = j->grouped ? 16 * KP : 16;
                     const uint32_t *b = j->pb + jp * BG_NR * KP + p0 * w;
                     for (size_t ip = ib; ip < ie; ip++) {
                         size_t r0 = ip * BG_MR;
                         const uint32_t *a = j->pa + ip * BG_MR * KP + p0 * ps;
-                        tile_any((int)min_sz(BG_MR, M - r0), (int)(w / 16), kp, a, rs, ps, b, w,
+                        tile_any((int)min_sz(BG_MR, M - r0), (int)nv, kp, a, rs, ps, b, w, vs,
                                  j->C + r0 * ldc + c0, ldc, nc, j->alpha, beta);
                     }
                 }

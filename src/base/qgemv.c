@@ -1,6 +1,7 @@
 /* qgemv.c - reduced-precision matrices: encoding, decoding, the plain-C products and the
  * run-time choice of the SIMD ones (see qgemv.h). */
 #include "base/qgemv.h"
+#include "base/bgemm.h"
 
 #include <float.h>
 #include <math.h>
@@ -488,8 +489,19 @@ static void gemv_part(void *ctx, size_t part, size_t nparts)
 /* Rows decoded per lm_gemm call: about 256 KiB of float32, at least 16 rows. */
 #define QGEMM_BLOCK_FLOATS 65536
 
+/* Rows from which a bf16 matrix's product runs on the bf16 kernel (its A panels are 8 rows). */
+#define QGEMM_BF16_MIN_ROWS 8
+
+bool lm_qgemm_rounds(const lm_qmat *m, size_t n)
+{
+    return m->type == LM_QT_BF16 && m->pk && n >= QGEMM_BF16_MIN_ROWS && lm_bgemm_fast();
+}
+
 void lm_qgemm(const lm_qmat *m, size_t n, const float *X, float *Y)
 {
+    if (lm_qgemm_rounds(m, n) &&
+        lm_bgemm_grouped(n, X, (const uint32_t *)(const void *)m->pk, m->rows, m->cols, Y))
+        return;
     size_t R = m->cols ? QGEMM_BLOCK_FLOATS / m->cols : m->rows;
     if (R < 16)
         R = 16;

@@ -79,8 +79,11 @@ void lm_qgemv_ref(const lm_qmat *m, size_t r0, size_t r1, const float *x, float 
  * blocks of rows into the calling thread's scratch and multiplied by lm_gemm, so its weights
  * are read once for all n rows rather than once per row. The products are those of the
  * decoded weights in float32 (int8: X is not rounded to int8 as lm_qgemv rounds x). Without
- * the scratch memory, lm_qgemv row by row. */
+ * the scratch memory, lm_qgemv row by row. A bf16 matrix on a CPU whose bf16 dot products
+ * outrun its float32 FMAs (lm_bgemm_fast) takes its packed copy as it is to the AVX-512 BF16
+ * kernel instead, with X rounded to bf16 (lm_qgemm_rounds says when). */
 void lm_qgemm(const lm_qmat *m, size_t n, const float *X, float *Y);
+bool lm_qgemm_rounds(const lm_qmat *m, size_t n);
 /* Tests: 0 = plain C, 1 = AVX2, 2 = AVX-512F (int8 through the AVX2 kernel), 3 = AVX-512
  * with VNNI; false when the CPU lacks it. -1 restores the automatic choice. */
 bool lm_qgemv_force(int kind);
