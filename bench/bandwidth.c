@@ -1,6 +1,9 @@
 /* bandwidth.c - streaming read bandwidth: each of T threads sums its share of a buffer of
  * SIZE bytes (float32, 8 independent accumulators so the adds never limit it), repeated for
- * about SECONDS; prints the best pass in GB/s (10^9 bytes). A buffer much larger than the
+ * about SECONDS; prints the best pass in GB/s (10^9 bytes), and the sustained rate: the best
+ * of the stretches of a quarter of a second (consecutive passes) the run splits into, which
+ * is what a timed run of a few hundred generated tokens can be compared with (one pass can
+ * catch a quiet millisecond a longer run does not get). A buffer much larger than the
  * last-level cache measures memory; a buffer the size of a model's weights measures what a
  * batch-1 step that reads every weight once can get at best.
  *
@@ -24,8 +27,9 @@ typedef struct job {
     const float *p;
     size_t n;
     pthread_barrier_t *bar;
-    int passes;
-    double best; /* seconds of the fastest pass (thread 0) */
+    int passes, block; /* passes, and passes per stretch */
+    double best;       /* seconds of the fastest pass */
+    double best_block; /* seconds of the fastest stretch of block passes */
     float sink;
 } job;
 
@@ -41,7 +45,8 @@ static float sum(const float *restrict p, size_t n)
 static void *run(void *arg)
 {
     job *j = arg;
-    j->best = 1e30;
+    j->best = j->best_block = 1e30;
+    double acc = 0;
     for (int r = 0; r < j->passes; r++) {
         pthread_barrier_wait(j->bar);
         double t0 = now();
@@ -49,6 +54,11 @@ static void *run(void *arg)
         pthread_barrier_wait(j->bar);
         double dt = now() - t0;
         j->best = dt < j->best ? dt : j->best;
+        acc += dt;
+        if ((r + 1) % j->block == 0) {
+            j->best_block = acc < j->best_block ? acc : j->best_block;
+            acc = 0;
+        }
     }
     return NULL;
 }
@@ -77,25 +87,33 @@ int main(int argc, char **argv)
     (void)s;
     double one = now() - t0;
     int passes = one > 0 ? (int)(secs / one) : 100;
-    passes = passes < 3 ? 3 : passes > 2000 ? 2000 : passes;
+    passes = passes < 3 ? 3 : passes > 20000 ? 20000 : passes;
+    /* Stretches of a quarter of a second, at least one pass each, at least one stretch. */
+    int block = one > 0 ? (int)(0.25 / one) : 1;
+    block = block < 1 ? 1 : block > passes ? passes : block;
     pthread_barrier_t bar;
     pthread_barrier_init(&bar, NULL, (unsigned)T);
     job *jobs = calloc((size_t)T, sizeof *jobs);
     pthread_t *tid = calloc((size_t)T, sizeof *tid);
     size_t share = n / (size_t)T;
     for (int i = 0; i < T; i++) {
-        jobs[i] = (job){.p = buf + (size_t)i * share, .n = share, .bar = &bar, .passes = passes};
+        jobs[i] = (job){.p = buf + (size_t)i * share, .n = share, .bar = &bar, .passes = passes,
+                          .block = block};
         pthread_create(&tid[i], NULL, run, &jobs[i]);
     }
-    double best = 0;
+    double best = 0, best_block = 0;
     float sink = 0;
     for (int i = 0; i < T; i++) {
         pthread_join(tid[i], NULL);
         best = jobs[i].best > best ? jobs[i].best : best;
+        best_block = jobs[i].best_block > best_block ? jobs[i].best_block : best_block;
         sink += jobs[i].sink;
     }
-    printf("%.1f MiB, %d thread%s: %.2f GB/s (best of %d passes)%s\n", mib, T, T > 1 ? "s" : "",
-           (double)(n * sizeof(float)) / best / 1e9, passes, sink == 12345.0f ? " " : "");
+    double bytes = (double)(n * sizeof(float));
+    printf("%.1f MiB, %d thread%s: %.2f GB/s (best of %d passes); sustained %.2f GB/s (best of "
+           "%d stretches of %d passes)%s\n",
+           mib, T, T > 1 ? "s" : "", bytes / best / 1e9, passes, bytes * block / best_block / 1e9,
+           passes / block, block, sink == 12345.0f ? " " : "");
     free(jobs);
     free(tid);
     free(buf);

@@ -3,7 +3,8 @@
 # float32 model (lstmlm quantize --check, by steps through the kernels generation uses), and
 # batch-1 generation speed of float32, bf16 and int8 on 1 and 2 threads (alternating the
 # models, ROUNDS times, best run kept), each as a fraction of the streaming bandwidth
-# measured by bench/bandwidth.c for the bytes the model reads per token.
+# measured by bench/bandwidth.c for the bytes the model reads per token: of its best pass and
+# of its sustained rate (the best quarter of a second, what a timed run compares with).
 #
 #   bench/quant.sh MODEL.h5 TEXT [ROUNDS]
 # Environment: LSTMLM [src/lstmlm], OUT [quant-bench], TOKENS (of TEXT for --check) [5000],
@@ -89,17 +90,23 @@ for n in $lens; do
     for th in 1 2; do
         for t in f32 bf16 int8; do
             mib=$(echo "${bytes[$t]} / 1048576" | bc -l | xargs printf '%.1f')
-            bw=$(awk -v m="$mib" -v th=$th '$1 == m && $3 == th { print $5 }' "$out/bandwidth.txt" |
-                head -1)
+            # The probe's best pass and its sustained rate (bench/bandwidth.c).
+            read -r bw sus < <(awk -v m="$mib" -v th=$th '$1 == m && $3 == th {
+                for (i = 6; i < NF; i++) if ($i == "sustained") s = $(i + 1)
+                print $5, s; exit }' "$out/bandwidth.txt")
             bw=${bw:-0}
+            sus=${sus:-0}
             tps=${best[$t/$th/$n]}
-            awk -v t=$t -v th=$th -v tps="$tps" -v b="${bytes[$t]}" -v bw="$bw" -v c="$cache" 'BEGIN {
+            awk -v t=$t -v th=$th -v tps="$tps" -v b="${bytes[$t]}" -v bw="$bw" -v sus="$sus" \
+                -v c="$cache" 'function pc(x, y) { return y > 0 ? 100 * x / y : 0 } BEGIN {
                 gbs = tps * b / 1e9
-                printf "%-5s %d thread%s: %8.1f tokens/s = %6.2f GB/s of weights, %5.1f%% of %.1f GB/s",
-                    t, th, (th > 1 ? "s" : " "), tps, gbs, (bw > 0 ? 100 * gbs / bw : 0), bw
-                if (c > 0)
-                    printf "; with the cache (%.2f MiB a step) %.1f%%", c / 1048576,
-                        (bw > 0 ? 100 * tps * (b + c) / 1e9 / bw : 0)
+                printf "%-5s %d thread%s: %8.1f tokens/s = %6.2f GB/s of weights, %5.1f%% of %.1f GB/s (best pass), %5.1f%% of %.1f (sustained)",
+                    t, th, (th > 1 ? "s" : " "), tps, gbs, pc(gbs, bw), bw, pc(gbs, sus), sus
+                if (c > 0) {
+                    wc = tps * (b + c) / 1e9
+                    printf "; with the cache (%.2f MiB a step) %.1f%% / %.1f%%", c / 1048576,
+                        pc(wc, bw), pc(wc, sus)
+                }
                 printf "\n" }'
         done
     done

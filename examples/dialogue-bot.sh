@@ -10,7 +10,9 @@
 # Environment: LSTMLM (the program [lstmlm on PATH, else ./src/lstmlm]), ARCH (lstm | rwkv |
 #              both: the LSTM and the RWKV side by side, THREADS / 2 threads each) [both],
 #              EPOCHS [40], THREADS [2], MINUTES (stop training after this many minutes with
-#              Ctrl-C's checkpoint; the best model so far is kept; 0 = off) [60].
+#              Ctrl-C's checkpoint; the best model so far is kept; 0 = off) [60], PRECISION
+#              (f32 | bf16: training's large products in bf16 with float32 sums, worth it
+#              where lstmlm-train(1) says the CPU runs them fast) [f32].
 #
 # The steps, each a plain command you can run by hand:
 #   1. import the conversations, one turn per line, a blank line after each;
@@ -34,6 +36,7 @@ ARCH=${ARCH:-both}
 EPOCHS=${EPOCHS:-40}
 THREADS=${THREADS:-2}
 MINUTES=${MINUTES:-60}
+PRECISION=${PRECISION:-f32}
 # The options of each network (the shared ones are in train below).
 net_opts() {
     case $1 in
@@ -81,7 +84,7 @@ train() {
     "$LSTMLM" train "$work/dialog.train.txt" --valid "$work/dialog.valid.txt" \
         -o "$work/$1.h5" --max-vocab 10000 --lowercase $(net_opts "$1") --tie --batch 32 \
         --bptt 35 --epochs "$EPOCHS" --optimizer adam --clip 0.5 --asgd \
-        --shift-windows on --seed 1 --threads "$each" &
+        --shift-windows on --precision "$PRECISION" --seed 1 --threads "$each" &
     pid=$!
     if [ "$MINUTES" -gt 0 ]; then
         (sleep $((MINUTES * 60)) && kill -INT "$pid" 2>/dev/null) &
