@@ -6,7 +6,8 @@
 #
 # Environment: LSTMLM (default src/lstmlm), PTB (default ../shared/data/ptb beside the
 # source tree), OUT (work folder, default ./lstmlm-genspeed), THREADS (both sides, default 2), N (tokens per timed
-# run, default 2000), REPEATS (interleaved runs of each side, default 3).
+# run, default 2000), REPEATS (interleaved runs of each side, default 3), TYPE (f32, or bf16
+# or int8: lstmlm times the model quantized to that type, `lstmlm quantize`; default f32).
 #
 # The model is untrained (one SGD step on PTB with --max-steps 1): the speed of a step does
 # not depend on the weights. lstmlm's figure comes from `generate --bench`: tokens per second
@@ -24,6 +25,11 @@ N=${N:-2000}
 REPEATS=${REPEATS:-3}
 TORCH_BENCH=${TORCH_BENCH:-$here/../shared/bench/torch_lstm_lm.py}
 PY=${PY:-/usr/bin/python3}
+TYPE=${TYPE:-f32}
+case $TYPE in
+f32 | bf16 | int8) ;;
+*) echo "generate-speed: TYPE=$TYPE (expected f32, bf16 or int8)" >&2; exit 2 ;;
+esac
 
 mkdir -p "$OUT"
 model="$OUT/medium.h5"
@@ -33,9 +39,14 @@ if [ ! -f "$model" ]; then
         --hidden 650 --embed 650 --batch 20 --bptt 35 --max-steps 1 --epochs 1 \
         --threads "$THREADS" -q
 fi
+if [ "$TYPE" != f32 ]; then
+    q="$OUT/medium-$TYPE.h5"
+    [ -f "$q" ] || "$LSTMLM" quantize "$model" -o "$q" --type "$TYPE"
+    model=$q
+fi
 "$LSTMLM" info "$model" | grep -E '^(layers|embed|hidden|parameters|vocabulary)'
 echo "load before: $(uptime)"
-echo "threads=$THREADS tokens=$N repeats=$REPEATS OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
+echo "threads=$THREADS tokens=$N repeats=$REPEATS weights=$TYPE OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}"
 
 lm_runs=""
 torch_runs=""
