@@ -216,14 +216,9 @@ bool lm_bgemm_grouped(size_t n, const float *X, const uint32_t *pk, size_t rows,
 bool lm_bgemm_fast(void)
 {
 #ifdef LM_BGEMM_X86
-    /* Computed once; threads that race here store the same value. */
-    static atomic_int fast = -1;
-    int f = atomic_load_explicit(&fast, memory_order_relaxed);
-    if (f < 0) {
-        f = lm_kernel_get(&choice) == BG_AVX512 && __builtin_cpu_is("amd");
-        atomic_store_explicit(&fast, f, memory_order_relaxed);
-    }
-    return f;
+    /* The kernel choice is cached (and may be forced by tests); __builtin_cpu_is reads the
+     * CPU model that detect's __builtin_cpu_init filled in. */
+    return lm_kernel_get(&choice) == BG_AVX512 && __builtin_cpu_is("amd");
 #else
     return false;
 #endif
