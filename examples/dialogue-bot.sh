@@ -16,7 +16,7 @@
 #              holding DailyDialog's dialogues_train.txt or dialogues_train.txt.gz: pre-train on
 #              its conversations and Cornell's training ones, then fine-tune on Cornell's; none =
 #              Cornell alone) [dailydialog beside CORNELL_DIR if it is there, else none],
-#              PRE_MINUTES (of MINUTES, the pre-training's) [25], PRE_EPOCHS [4].
+#              PRE_MINUTES (of MINUTES, the pre-training's) [40], PRE_EPOCHS [7].
 #
 # The steps, each a plain command you can run by hand:
 #   1. import the conversations, one turn per line, a blank line after each;
@@ -46,8 +46,8 @@ EPOCHS=${EPOCHS:-40}
 THREADS=${THREADS:-2}
 MINUTES=${MINUTES:-60}
 PRECISION=${PRECISION:-f32}
-PRE_MINUTES=${PRE_MINUTES:-25}
-PRE_EPOCHS=${PRE_EPOCHS:-4}
+PRE_MINUTES=${PRE_MINUTES:-40}
+PRE_EPOCHS=${PRE_EPOCHS:-7}
 # The shape of each network, and its regularisation on Cornell (the shared options are in train
 # below) and in the pre-training (four times the text, so lighter).
 net_shape() {
