@@ -16,7 +16,8 @@
 #              holding DailyDialog's dialogues_train.txt or dialogues_train.txt.gz: pre-train on
 #              its conversations and Cornell's training ones, then fine-tune on Cornell's; none =
 #              Cornell alone) [dailydialog beside CORNELL_DIR if it is there, else none],
-#              PRE_MINUTES (of MINUTES, the pre-training's) [40], PRE_EPOCHS [7].
+#              PRE_MINUTES (of MINUTES, the pre-training's; none with MINUTES=0) [40],
+#              PRE_EPOCHS [7].
 #
 # The steps, each a plain command you can run by hand:
 #   1. import the conversations, one turn per line, a blank line after each;
@@ -161,8 +162,10 @@ train() {
     from="--vocab-from $work/kn5.h5"
     if [ -n "$pre_raw" ]; then
         echo "$1: pre-training on $work/pretrain.txt"
+        pre_minutes=$PRE_MINUTES
+        [ "$minutes" -gt 0 ] || pre_minutes=0
         # shellcheck disable=SC2046,SC2086
-        timed "$PRE_MINUTES" "$LSTMLM" train "$work/pretrain.txt" \
+        timed "$pre_minutes" "$LSTMLM" train "$work/pretrain.txt" \
             --valid "$work/dialog.valid.txt" -o "$work/$1.pre.h5" $from $(net_shape "$1") \
             $(pre_opts "$1") $shared --epochs "$PRE_EPOCHS" || return 1
         [ "$minutes" -gt 0 ] && minutes=$((minutes - PRE_MINUTES))
